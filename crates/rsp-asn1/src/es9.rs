@@ -294,6 +294,7 @@ pub struct InitiateAuthenticationResponse {
     pub server_signed1: Der<ServerSigned1>,
     pub server_signature1: Der<Signature>,
     /// `04 14 <CI SKI>`.
+    #[serde(rename = "euiccCiPKIdToBeUsed")]
     pub euicc_ci_pkid_to_be_used: Der<SubjectKeyIdentifier>,
     pub server_certificate: Der<Certificate>,
 }

@@ -20,10 +20,12 @@ pub mod download;
 pub mod es10;
 pub mod es9;
 pub mod ids;
+pub mod inspect;
 pub mod notification;
 pub mod raw;
 pub mod tlv;
 
+pub use rasn;
 pub use rasn::types::{BitString, Integer, ObjectIdentifier, OctetString, Utf8String};
 
 /// A codec error: what failed and where, never a panic.
