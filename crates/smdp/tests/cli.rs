@@ -1,0 +1,81 @@
+//! The `smdp` tool as a user runs it.
+
+use std::process::{Command, Output};
+
+fn smdp(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smdp"));
+    cmd.args(args).env("RUST_BACKTRACE", "0");
+    cmd.stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped());
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn decode_hex_base64_and_stdin() {
+    let o = smdp(&["decode", "BF2400"], None);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("ConfigureISDPRequest"));
+    // Base64 of BF41 03 81 01 05 (cancelSessionResponseError invalidTransactionId).
+    let o = smdp(&["decode", "v0EDgQEF"], None);
+    let out = stdout(&o);
+    assert!(out.starts_with("CancelSessionResponse CancelSessionResponseError("), "{out}");
+    assert!(out.contains("invalidTransactionId(5)"), "{out}");
+    let o = smdp(&["decode"], Some("bf 24 00\n"));
+    assert!(stdout(&o).starts_with("ConfigureISDPRequest"));
+}
+
+#[test]
+fn decode_an_es9_json_body_field_by_field() {
+    let body = r#"{"transactionId":"0A","cancelSessionResponse":"v0EDgQEF"}"#;
+    let o = smdp(&["decode", body], None);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("transactionId: 0A"), "{out}");
+    assert!(
+        out.contains("cancelSessionResponse: CancelSessionResponse"),
+        "{out}"
+    );
+}
+
+#[test]
+fn decode_reports_bad_input() {
+    for bad in ["BF24", "BF7F00", "!!!", "{not json"] {
+        let o = smdp(&["decode", bad], None);
+        assert!(!o.status.success(), "{bad} accepted");
+        assert!(!o.stderr.is_empty());
+    }
+    let o = smdp(&["decode", "--type", "EUICCInfo1", "BF2400"], None);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn activation_codes_and_eids() {
+    let o = smdp(
+        &["ac", "LPA:1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$$1"],
+        None,
+    );
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("conf. code:    required"));
+    assert!(!smdp(&["ac", "2$x$y"], None).status.success());
+
+    let o = smdp(&["eid", "890490321234512345123456789012"], None);
+    assert_eq!(stdout(&o).trim(), "89049032123451234512345678901235");
+    assert!(smdp(&["eid", "89049032123451234512345678901235"], None)
+        .status
+        .success());
+    let o = smdp(&["eid", "89049032123451234512345678901234"], None);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("expected 89049032123451234512345678901235")
+    );
+}
