@@ -280,3 +280,88 @@ pub struct SetNicknameResponse {
     pub set_nickname_result: SetNicknameResult,
     pub extensions: Option<Extensions>,
 }
+
+/// `EuiccMemoryResetRequest` (`BF34 { 82 resetOptions }`).
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+#[rasn(tag(context, 52))]
+pub struct EuiccMemoryResetRequest {
+    /// Bits: deleteOperationalProfiles(0), deleteFieldLoadedTestProfiles(1),
+    /// resetDefaultSmdpAddress(2).
+    #[rasn(tag(context, 2))]
+    pub reset_options: NamedBits,
+    pub extensions: Option<Extensions>,
+}
+
+named_integer!(
+    /// `resetResult INTEGER {ok(0), nothingToDelete(1), catBusy(5), undefinedError(127)}`.
+    ResetResult {
+        ok = 0,
+        nothingToDelete = 1,
+        catBusy = 5,
+        undefinedError = 127,
+    }
+);
+
+/// `EuiccMemoryResetResponse` (`BF34 { 80 result }`).
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+#[rasn(tag(context, 52))]
+pub struct EuiccMemoryResetResponse {
+    #[rasn(tag(context, 0))]
+    pub reset_result: ResetResult,
+    pub extensions: Option<Extensions>,
+}
+
+/// `SetDefaultDpAddressRequest` (`BF3F { 80 address }`).
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+#[rasn(tag(context, 63))]
+pub struct SetDefaultDpAddressRequest {
+    #[rasn(tag(context, 0))]
+    pub default_dp_address: Utf8String,
+    pub extensions: Option<Extensions>,
+}
+
+named_integer!(
+    /// `setDefaultDpAddressResult INTEGER {ok(0), undefinedError(127)}`.
+    SetDefaultDpAddressResult {
+        ok = 0,
+        undefinedError = 127,
+    }
+);
+
+/// `SetDefaultDpAddressResponse` (`BF3F { 80 result }`).
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+#[rasn(tag(context, 63))]
+pub struct SetDefaultDpAddressResponse {
+    #[rasn(tag(context, 0))]
+    pub set_default_dp_address_result: SetDefaultDpAddressResult,
+    pub extensions: Option<Extensions>,
+}
+
+/// `GetRatRequest` (`BF43 00`).
+#[derive(AsnType, Decode, Encode, Debug, Clone, Default, PartialEq, Eq)]
+#[rasn(tag(context, 67))]
+pub struct GetRatRequest {
+    pub extensions: Option<Extensions>,
+}
+
+/// `ProfilePolicyAuthorisationRule` (auto-tagged `80` pprIds, `A1` operators, `82` flags).
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+pub struct ProfilePolicyAuthorisationRule {
+    #[rasn(tag(context, 0))]
+    pub ppr_ids: NamedBits,
+    #[rasn(tag(context, 1))]
+    pub allowed_operators: Vec<OperatorId>,
+    /// Bits: consentRequired(0).
+    #[rasn(tag(context, 2))]
+    pub ppr_flags: NamedBits,
+    pub extensions: Option<Extensions>,
+}
+
+/// `GetRatResponse` (`BF43 { A0 rat }`): the Rules Authorisation Table.
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+#[rasn(tag(context, 67))]
+pub struct GetRatResponse {
+    #[rasn(tag(context, 0))]
+    pub rat: Vec<ProfilePolicyAuthorisationRule>,
+    pub extensions: Option<Extensions>,
+}

@@ -365,6 +365,26 @@ SAMPLES = {
     "deleteProfileResponse": ("DeleteProfileResponse", {"deleteResult": 3}),
     "setNicknameRequest": ("SetNicknameRequest", {"iccid": ICCID, "profileNickname": "Reise"}),
     "setNicknameResponse": ("SetNicknameResponse", {"setNicknameResult": 1}),
+    "euiccMemoryResetRequest": ("EuiccMemoryResetRequest", {"resetOptions": bits(0, 2)}),
+    "euiccMemoryResetResponse": ("EuiccMemoryResetResponse", {"resetResult": 1}),
+    "setDefaultDpAddressRequest": (
+        "SetDefaultDpAddressRequest",
+        {"defaultDpAddress": "testsmdpplus1.example.com"},
+    ),
+    "setDefaultDpAddressResponse": ("SetDefaultDpAddressResponse", {"setDefaultDpAddressResult": 0}),
+    "getRatRequest": ("GetRatRequest", {}),
+    "getRatResponse": (
+        "GetRatResponse",
+        {
+            "rat": [
+                {
+                    "pprIds": bits(1, 2),
+                    "allowedOperators": [{"mccMnc": bytes.fromhex("00F110"), "gid2": b"\xff"}],
+                    "pprFlags": bits(0),
+                }
+            ]
+        },
+    ),
 }
 
 if os.path.isdir(os.path.join(SHARED, "pki", "sgp26")):

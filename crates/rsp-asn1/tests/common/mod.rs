@@ -843,6 +843,67 @@ pub fn samples() -> Vec<Sample> {
             },
             true,
         ),
+        sample(
+            "euiccMemoryResetRequest",
+            "EuiccMemoryResetRequest",
+            EuiccMemoryResetRequest {
+                reset_options: bits(&[0, 2]),
+                extensions: None,
+            },
+            true,
+        ),
+        sample(
+            "euiccMemoryResetResponse",
+            "EuiccMemoryResetResponse",
+            EuiccMemoryResetResponse {
+                reset_result: ResetResult::nothingToDelete,
+                extensions: None,
+            },
+            true,
+        ),
+        sample(
+            "setDefaultDpAddressRequest",
+            "SetDefaultDpAddressRequest",
+            SetDefaultDpAddressRequest {
+                default_dp_address: "testsmdpplus1.example.com".into(),
+                extensions: None,
+            },
+            true,
+        ),
+        sample(
+            "setDefaultDpAddressResponse",
+            "SetDefaultDpAddressResponse",
+            SetDefaultDpAddressResponse {
+                set_default_dp_address_result: SetDefaultDpAddressResult::ok,
+                extensions: None,
+            },
+            true,
+        ),
+        sample(
+            "getRatRequest",
+            "GetRatRequest",
+            GetRatRequest::default(),
+            true,
+        ),
+        sample(
+            "getRatResponse",
+            "GetRatResponse",
+            GetRatResponse {
+                rat: vec![ProfilePolicyAuthorisationRule {
+                    ppr_ids: bits(&[1, 2]),
+                    allowed_operators: vec![OperatorId {
+                        mcc_mnc: h("00F110").into(),
+                        gid1: None,
+                        gid2: Some(h("FF").into()),
+                        extensions: None,
+                    }],
+                    ppr_flags: bits(&[0]),
+                    extensions: None,
+                }],
+                extensions: None,
+            },
+            true,
+        ),
     ];
     if let (Some(dpauth), Some(dppb), Some(euicc), Some(eum)) = (
         cert("DPauth/CERT_S_SM_DPauth_ECDSA_NIST.der"),
