@@ -28,7 +28,10 @@ fn decode_hex_base64_and_stdin() {
     // Base64 of BF41 03 81 01 05 (cancelSessionResponseError invalidTransactionId).
     let o = smdp(&["decode", "v0EDgQEF"], None);
     let out = stdout(&o);
-    assert!(out.starts_with("CancelSessionResponse CancelSessionResponseError("), "{out}");
+    assert!(
+        out.starts_with("CancelSessionResponse CancelSessionResponseError("),
+        "{out}"
+    );
     assert!(out.contains("invalidTransactionId(5)"), "{out}");
     let o = smdp(&["decode"], Some("bf 24 00\n"));
     assert!(stdout(&o).starts_with("ConfigureISDPRequest"));

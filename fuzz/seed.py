@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Writes a seed corpus for each fuzz target from the cross-check samples.
+
+Reads the JSON that crates/rsp-asn1/tests/asn1tools/xcheck.py prints ({name: {type, hex}}) on
+stdin and writes fuzz/corpus/<target>/<name>.der, so libFuzzer starts from valid messages.
+"""
+import json
+import os
+import sys
+
+TARGETS = {
+    "EUICCInfo1": ["es9_euicc_info1"],
+    "AuthenticateServerResponse": ["es9_authenticate_server_response"],
+    "PrepareDownloadResponse": ["es9_prepare_download_response"],
+    "PendingNotification": ["es9_pending_notification"],
+    "ProfileInstallationResult": ["es9_pending_notification"],
+    "CancelSessionResponse": ["es9_cancel_session_response"],
+    "AuthenticateServerRequest": ["es10_authenticate_server_request"],
+    "PrepareDownloadRequest": ["es10_prepare_download_request"],
+    "BoundProfilePackage": ["bound_profile_package", "tlv"],
+    "StoreMetadataRequest": ["bound_profile_package"],
+}
+ES10 = "es10_commands"
+
+here = os.path.dirname(os.path.abspath(__file__))
+samples = json.load(sys.stdin)
+count = 0
+for name, s in samples.items():
+    for target in TARGETS.get(s["type"], [ES10]):
+        d = os.path.join(here, "corpus", target)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, name + ".der"), "wb") as f:
+            f.write(bytes.fromhex(s["hex"]))
+        count += 1
+d = os.path.join(here, "corpus", "activation_code")
+os.makedirs(d, exist_ok=True)
+for i, ac in enumerate(["1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746$1", "LPA:1$localhost:8443$QR-1"]):
+    with open(os.path.join(d, f"ac{i}"), "w") as f:
+        f.write(ac)
+print(f"seeded {count} corpus files", file=sys.stderr)
