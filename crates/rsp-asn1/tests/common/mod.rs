@@ -14,31 +14,13 @@ use rsp_asn1::notification::*;
 use rsp_asn1::raw::{Certificate, Signed};
 use rsp_asn1::*;
 
-/// `../shared` (or `RSP_SHARED_DIR`), or `None` with a printed notice; with
-/// `RSP_REQUIRE_SHARED=1` a missing folder fails the test instead.
+/// `../shared` (or `RSP_SHARED_DIR`), or `None` with a printed notice (see rsp-shared).
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RSP_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("spec/asn1").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("RSP_REQUIRE_SHARED").as_deref() == Ok("1") {
-        panic!(
-            "RSP_REQUIRE_SHARED=1 but the shared folder {} is missing",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "NOTICE: shared folder {} not found; skipping what needs it",
-        dir.display()
-    );
-    None
+    rsp_shared::dir_for_test("rsp-asn1 samples with SGP.26 certificates")
 }
 
 pub fn shared_file(rel: &str) -> Option<Vec<u8>> {
-    let dir = shared_dir()?;
-    Some(std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}")))
+    rsp_shared::file_for_test(rel)
 }
 
 pub fn cert(rel: &str) -> Option<Certificate> {
