@@ -104,7 +104,7 @@ pub struct Cert {
     pub subject_serial_number: Option<String>,
     /// SAN `registeredID`s (the SM-DP+ OID).
     pub registered_ids: Vec<rsp_asn1::ObjectIdentifier>,
-    /// SAN `dNSName`s.
+    /// SAN `dNSName`s, and `iPAddress`es in text form.
     pub dns_names: Vec<String>,
     /// EID prefixes this (EUM) certificate permits: nameConstraints directoryName
     /// `serialNumber` values, or the `permittedEins` extension.
@@ -303,6 +303,11 @@ impl Cert {
         issuer_key.verify_der(self.tbs(), &self.signature, backend)
     }
 
+    /// The subject DN as DER.
+    pub fn subject_der(&self) -> &[u8] {
+        &self.subject_der
+    }
+
     /// Whether the subject DN equals the issuer DN (DER comparison).
     pub fn is_self_issued(&self) -> bool {
         self.subject_der == self.issuer_der
@@ -368,6 +373,17 @@ fn parse_san(v: &[u8]) -> Result<(Vec<String>, Vec<rsp_asn1::ObjectIdentifier>),
                     .to_owned(),
             ),
             [0x88] => rids.push(oid_from_content(gn.value)?),
+            [0x87] => match gn.value.len() {
+                4 => dns.push(
+                    std::net::Ipv4Addr::from(<[u8; 4]>::try_from(gn.value).unwrap_or_default())
+                        .to_string(),
+                ),
+                16 => dns.push(
+                    std::net::Ipv6Addr::from(<[u8; 16]>::try_from(gn.value).unwrap_or_default())
+                        .to_string(),
+                ),
+                _ => return Err(bad("iPAddress of odd length")),
+            },
             _ => {}
         }
     }

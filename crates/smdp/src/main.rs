@@ -1,9 +1,10 @@
 //! `smdp`: the smdp-sim command line.
 //!
 //! The SM-DP+ server (`smdp serve`) lands with the ES9+ issue; today the binary carries the
-//! tools built on rsp-asn1: decoding any SGP.22 message, activation codes, EIDs.
+//! tools: decoding any SGP.22 message, activation codes, EIDs, and test PKIs.
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -40,11 +41,159 @@ enum Command {
         /// The code, with or without `LPA:`.
         code: String,
     },
+    /// Test PKIs: generate one, issue a DPtls certificate, check chains.
+    #[command(subcommand)]
+    Pki(PkiCommand),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
         eid: String,
     },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Generate CI, EUM, eUICC, DPauth, DPpb and DPtls (SGP.26 file layout).
+    Generate {
+        /// Output folder (created).
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// nist, brp or both.
+        #[arg(long, default_value = "both")]
+        curve: String,
+        /// DPtls host names or IP addresses (repeatable).
+        #[arg(long = "host", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+        /// EID prefix the EUM may issue.
+        #[arg(long, default_value = "89001012")]
+        eid_prefix: String,
+        /// Make every key and serial number deterministic.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Issue a DPtls certificate for any host under a PKI's CI (its key must be present),
+    /// e.g. under the SGP.26 CI once the shipped TLS certificates have expired.
+    IssueTls {
+        /// The PKI folder holding the CI certificate and key.
+        #[arg(long)]
+        pki: PathBuf,
+        /// Host names or IP addresses (repeatable).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+        /// nist or brp.
+        #[arg(long, default_value = "nist")]
+        curve: String,
+        /// Validity in days, from now.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Output folder: DPtls/CERT_S_SM_DP_TLS_<curve>.der and SK_S_SM_DP_TLS_<curve>.pem.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Check every chain of a PKI folder by SGP.22 rules.
+    Check {
+        #[arg(long, default_value = "certs")]
+        pki: PathBuf,
+        /// Check at this Unix time instead of now.
+        #[arg(long)]
+        at: Option<u64>,
+    },
+}
+
+fn pki(cmd: PkiCommand) -> Result<()> {
+    use rsp_auth::pki::{issue_tls, GenerateOptions, Pki, TEST_SMDP_OID};
+    use std::time::{Duration, SystemTime};
+    match cmd {
+        PkiCommand::Generate {
+            out,
+            curve,
+            hosts,
+            eid_prefix,
+            seed,
+        } => {
+            let opts = GenerateOptions {
+                curves: rsp_auth::generate::parse_curves(&curve)?,
+                hosts,
+                eid_prefix,
+                ..Default::default()
+            };
+            let pki = Pki::generate(&opts, &mut rsp_auth::rng::rng(seed))?;
+            let files = pki.write(&out)?;
+            for line in pki.check(SystemTime::now())? {
+                println!("{line}");
+            }
+            println!("wrote {} files to {}", files.len(), out.display());
+        }
+        PkiCommand::IssueTls {
+            pki,
+            hosts,
+            curve,
+            days,
+            out,
+            seed,
+        } => {
+            let loaded = Pki::load(&pki)?;
+            let curve = *rsp_auth::generate::parse_curves(&curve)?
+                .first()
+                .context("one curve")?;
+            let c = loaded
+                .by_curve(curve)
+                .with_context(|| format!("{}: no {curve} CI", pki.display()))?;
+            let ci_key = c
+                .ci_key
+                .as_ref()
+                .with_context(|| format!("{}: the {curve} CI key is not there", pki.display()))?;
+            let ci = rsp_auth::generate::Issued {
+                cert: c.ci.clone(),
+                key: rsp_auth::SigningKey::from_scalar(curve, &ci_key.scalar())?,
+            };
+            let oid: Vec<u32> = c
+                .dp_auth
+                .cert
+                .registered_ids
+                .first()
+                .map(|o| o.iter().copied().collect())
+                .unwrap_or_else(|| TEST_SMDP_OID.to_vec());
+            let now = SystemTime::now();
+            let tls = issue_tls(
+                &ci,
+                &hosts,
+                &oid,
+                now - Duration::from_secs(3600),
+                now + Duration::from_secs(days * 86_400),
+                &mut rsp_auth::rng::rng(seed),
+            )?;
+            let dir = out.join("DPtls");
+            std::fs::create_dir_all(&dir)?;
+            let tag = curve.file_tag();
+            std::fs::write(
+                dir.join(format!("CERT_S_SM_DP_TLS_{tag}.der")),
+                tls.cert.der(),
+            )?;
+            std::fs::write(
+                dir.join(format!("SK_S_SM_DP_TLS_{tag}.pem")),
+                tls.key.to_sec1_pem()?,
+            )?;
+            println!(
+                "DPtls for {:?} valid until Unix {} in {}",
+                tls.cert.dns_names,
+                tls.cert.not_after_unix(),
+                dir.display()
+            );
+        }
+        PkiCommand::Check { pki, at } => {
+            let at = at.map_or_else(SystemTime::now, |s| {
+                SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+            });
+            let loaded = Pki::load(&pki)?;
+            for line in loaded.check(at)? {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -76,6 +225,7 @@ fn main() -> Result<()> {
             println!("qr text:       {}", ac.to_qr_text());
             Ok(())
         }
+        Command::Pki(cmd) => pki(cmd),
         Command::Eid { eid } => {
             let eid = eid.trim();
             if eid.len() == 30 {

@@ -82,3 +82,67 @@ fn activation_codes_and_eids() {
         String::from_utf8_lossy(&o.stderr).contains("expected 89049032123451234512345678901235")
     );
 }
+
+#[test]
+fn pki_generate_check_and_issue_tls() {
+    let dir = std::env::temp_dir().join(format!("smdp-cli-pki-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let o = smdp(
+        &[
+            "pki",
+            "generate",
+            "--out",
+            d,
+            "--curve",
+            "nist",
+            "--host",
+            "smdp.test",
+            "--seed",
+            "9",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("DpTls CN=smdp.test"));
+    let o = smdp(&["pki", "check", "--pki", d], None);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("eUICC EID 89001012"));
+    let tls = dir.join("tls");
+    let o = smdp(
+        &[
+            "pki",
+            "issue-tls",
+            "--pki",
+            d,
+            "--host",
+            "other.test",
+            "--out",
+            tls.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(tls.join("DPtls/CERT_S_SM_DP_TLS_NIST.der").is_file());
+    // No BRP CI in this PKI: a clear error, not a panic.
+    let o = smdp(
+        &[
+            "pki",
+            "issue-tls",
+            "--pki",
+            d,
+            "--curve",
+            "brp",
+            "--host",
+            "x",
+            "--out",
+            tls.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no brainpoolP256r1 CI"));
+    let o = smdp(&["pki", "check", "--pki", "/nonexistent"], None);
+    assert!(!o.status.success());
+    let _ = std::fs::remove_dir_all(dir);
+}
