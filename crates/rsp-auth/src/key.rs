@@ -46,7 +46,8 @@ pub struct PublicKey {
 #[derive(Clone)]
 enum PublicInner {
     P256 {
-        rc: p256::ecdsa::VerifyingKey,
+        /// Built on first RustCrypto use: parsing once with aws-lc is what the hot path needs.
+        rc: std::sync::OnceLock<p256::ecdsa::VerifyingKey>,
         aws: std::sync::Arc<ParsedPublicKey>,
     },
     Bp256(ecdsa::VerifyingKey<bp256::BrainpoolP256r1>),
@@ -58,16 +59,23 @@ impl PublicKey {
         let bad = |what: &str| Error::Key(format!("{curve} public key: {what}"));
         match curve {
             Curve::NistP256 => {
-                let rc = p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-                    .map_err(|_| bad("not a point on the curve"))?;
-                let point: [u8; 65] = rc
-                    .as_affine()
-                    .to_sec1_point(false)
-                    .as_bytes()
-                    .try_into()
-                    .map_err(|_| bad("encoding"))?;
+                let (point, rc) = match <[u8; 65]>::try_from(bytes) {
+                    Ok(p) if p[0] == 0x04 => (p, std::sync::OnceLock::new()),
+                    _ => {
+                        let rc = p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+                            .map_err(|_| bad("not a point on the curve"))?;
+                        let p: [u8; 65] = rc
+                            .as_affine()
+                            .to_sec1_point(false)
+                            .as_bytes()
+                            .try_into()
+                            .map_err(|_| bad("encoding"))?;
+                        (p, std::sync::OnceLock::from(rc))
+                    }
+                };
+                // aws-lc checks that the point is on the curve.
                 let aws = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                    .map_err(|_| bad("rejected by aws-lc"))?;
+                    .map_err(|_| bad("not a point on the curve"))?;
                 Ok(Self {
                     curve,
                     point,
@@ -116,7 +124,18 @@ impl PublicKey {
         let ok = match (&self.inner, backend) {
             (PublicInner::P256 { aws, .. }, Backend::AwsLc) => aws.verify_sig(msg, sig).is_ok(),
             (PublicInner::P256 { rc, .. }, Backend::RustCrypto) => {
-                p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| rc.verify(msg, &s).is_ok())
+                let point = self.point;
+                match rc.get().cloned().or_else(|| {
+                    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                        .ok()
+                        .inspect(|k| {
+                            let _ = rc.set(*k);
+                        })
+                }) {
+                    Some(rc) => p256::ecdsa::Signature::from_slice(sig)
+                        .is_ok_and(|s| rc.verify(msg, &s).is_ok()),
+                    None => false,
+                }
             }
             (PublicInner::Bp256(rc), _) => bp256::r1::ecdsa::Signature::from_slice(sig)
                 .is_ok_and(|s| rc.verify(msg, &s).is_ok()),

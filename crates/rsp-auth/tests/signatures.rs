@@ -179,3 +179,28 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn public_keys_off_the_curve_are_refused() {
+    for curve in Curve::ALL {
+        let k = SigningKey::generate(curve, &mut rng(11));
+        let mut p = *k.public_key().sec1_uncompressed();
+        p[64] ^= 1;
+        assert!(
+            rsp_auth::PublicKey::from_sec1(curve, &p).is_err(),
+            "{curve}"
+        );
+        assert!(rsp_auth::PublicKey::from_sec1(curve, &p[..64]).is_err());
+        assert!(rsp_auth::PublicKey::from_sec1(curve, &[]).is_err());
+        // Compressed form is accepted and expands to the same key.
+        let x = &k.public_key().sec1_uncompressed()[1..33];
+        let y_odd = k.public_key().sec1_uncompressed()[64] & 1;
+        let compressed = [&[0x02 | y_odd][..], x].concat();
+        let pk = rsp_auth::PublicKey::from_sec1(curve, &compressed).unwrap();
+        assert_eq!(&pk, k.public_key());
+        let sig = k.sign_raw(b"m", Backend::RustCrypto).unwrap();
+        for b in BACKENDS {
+            pk.verify_raw(b"m", &sig, b).unwrap();
+        }
+    }
+}
