@@ -1,0 +1,292 @@
+//! One BSP instance (SCP03t as SGP.22 uses it, digest §5.2): a block counter and a MAC chain
+//! that run across every segment protected with the same keys.
+//!
+//! Encrypt+MAC segment (`86`, `87`): `P = data ‖ 80 ‖ 00…` to a multiple of 16;
+//! `ICV = AES(S-ENC, counter)`, counter + 1; `C = AES-CBC(S-ENC, ICV, P)`;
+//! `MAC = AES-CMAC(S-MAC, MCV ‖ tag ‖ L ‖ C)` with `L = len(C) + 8`; output `tag ‖ L ‖ C ‖ MAC[..8]`;
+//! `MCV = MAC`. MAC-only segment (`88`): the same over the plaintext, and the counter still
+//! advances by one.
+
+use aes::cipher::{BlockCipherDecrypt as _, BlockCipherEncrypt as _, KeyInit as _};
+use rsp_asn1::tlv::push_length;
+
+use crate::kdf::SessionKeys;
+
+/// Largest segment TLV: SGP.22 (and the trace) cap 86/87/88 TLVs at 1020 bytes.
+pub const MAX_SEGMENT_TLV: usize = 1020;
+/// Most plaintext bytes in one encrypted segment: 1007 + 1 pad byte = 1008 = 63 blocks, and
+/// `86 82 03F8 ‖ 1008 ‖ 8-byte MAC` = 1020.
+pub const MAX_ENCRYPTED_PLAINTEXT: usize = 1007;
+/// Most bytes in one MAC-only segment: `88 82 03F8 ‖ 1008 ‖ MAC` = 1020.
+pub const MAX_MAC_ONLY_PLAINTEXT: usize = 1008;
+
+/// Which AES implementation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// AES-NI with the fused CBC+CMAC loop where the CPU has it, else portable.
+    #[default]
+    Auto,
+    /// The RustCrypto `aes` crate one block at a time (the reference; any CPU).
+    Portable,
+}
+
+#[derive(Clone)]
+enum Aes {
+    #[cfg(target_arch = "x86_64")]
+    Ni(crate::aesni::AesNi),
+    Soft(aes::Aes128),
+}
+
+impl Aes {
+    fn new(key: &[u8; 16], engine: Engine) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if engine == Engine::Auto {
+            if let Some(k) = crate::aesni::AesNi::new(key) {
+                return Aes::Ni(k);
+            }
+        }
+        let _ = engine;
+        Aes::Soft(aes::Aes128::new(key.into()))
+    }
+
+    fn encrypt(&self, b: &mut [u8; 16]) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Aes::Ni(k) => k.encrypt(b),
+            Aes::Soft(k) => k.encrypt_block(b.into()),
+        }
+    }
+
+    fn decrypt(&self, b: &mut [u8; 16]) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Aes::Ni(k) => k.decrypt(b),
+            Aes::Soft(k) => k.decrypt_block(b.into()),
+        }
+    }
+}
+
+fn dbl(b: &[u8; 16]) -> [u8; 16] {
+    let v = u128::from_be_bytes(*b);
+    let mut d = v << 1;
+    if v >> 127 == 1 {
+        d ^= 0x87;
+    }
+    d.to_be_bytes()
+}
+
+fn xor(a: &mut [u8; 16], b: &[u8]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x ^= y;
+    }
+}
+
+/// Why a received segment was refused (the eUICC maps these to `errorReason`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SegmentError {
+    /// Wrong tag, length, or padding: `scp03tStructureError`.
+    #[error("SCP03t structure: {0}")]
+    Structure(String),
+    /// The C-MAC does not verify: `scp03tSecurityError`.
+    #[error("SCP03t security: C-MAC does not verify")]
+    Mac,
+}
+
+/// A BSP instance: keys, block counter (from 1) and MAC chaining value.
+#[derive(Clone)]
+pub struct Bsp {
+    enc: Aes,
+    mac: Aes,
+    k1: [u8; 16],
+    k2: [u8; 16],
+    mcv: [u8; 16],
+    counter: u128,
+}
+
+impl Bsp {
+    /// A fresh instance: counter 1, MCV = `initial_mcv`.
+    pub fn new(s_enc: &[u8; 16], s_mac: &[u8; 16], initial_mcv: &[u8; 16], engine: Engine) -> Self {
+        let enc = Aes::new(s_enc, engine);
+        let mac = Aes::new(s_mac, engine);
+        let mut l = [0u8; 16];
+        mac.encrypt(&mut l);
+        let k1 = dbl(&l);
+        let k2 = dbl(&k1);
+        Self {
+            enc,
+            mac,
+            k1,
+            k2,
+            mcv: *initial_mcv,
+            counter: 1,
+        }
+    }
+
+    /// From the KDF output.
+    pub fn from_session_keys(keys: &SessionKeys, engine: Engine) -> Self {
+        Self::new(&keys.s_enc, &keys.s_mac, &keys.initial_mcv, engine)
+    }
+
+    /// The current MAC chaining value (the last full CMAC).
+    pub fn mcv(&self) -> &[u8; 16] {
+        &self.mcv
+    }
+
+    /// The next block counter value.
+    pub fn counter(&self) -> u128 {
+        self.counter
+    }
+
+    fn next_icv(&mut self) -> [u8; 16] {
+        let mut icv = self.counter.to_be_bytes();
+        self.counter += 1;
+        self.enc.encrypt(&mut icv);
+        icv
+    }
+
+    /// AES-CMAC over `mcv ‖ data` (data never block-aligned in BSP use, but handled generally).
+    fn cmac_chain(&self, data: &[u8]) -> [u8; 16] {
+        let mut m = self.mcv;
+        self.mac.encrypt(&mut m);
+        let full = if data.is_empty() {
+            0
+        } else {
+            (data.len() - 1) / 16
+        };
+        for blk in data[..full * 16].chunks_exact(16) {
+            xor(&mut m, blk);
+            self.mac.encrypt(&mut m);
+        }
+        let rest = &data[full * 16..];
+        let mut last = [0u8; 16];
+        last[..rest.len()].copy_from_slice(rest);
+        if rest.len() == 16 {
+            xor(&mut last, &self.k1);
+        } else {
+            last[rest.len()] = 0x80;
+            xor(&mut last, &self.k2);
+        }
+        xor(&mut m, &last);
+        self.mac.encrypt(&mut m);
+        m
+    }
+
+    /// Appends an encrypted and MACed segment `tag ‖ L ‖ C ‖ C-MAC` to `out`.
+    /// `plaintext` must be at most [`MAX_ENCRYPTED_PLAINTEXT`] bytes for a ≤1020-byte TLV.
+    pub fn encrypt_and_mac(&mut self, tag: u8, plaintext: &[u8], out: &mut Vec<u8>) {
+        let padded = (plaintext.len() / 16 + 1) * 16;
+        let icv = self.next_icv();
+        let start = out.len();
+        out.push(tag);
+        push_length(out, padded + 8);
+        let hdr = out.len() - start;
+        out.extend_from_slice(plaintext);
+        out.push(0x80);
+        out.resize(start + hdr + padded, 0);
+        let seg = &mut out[start..];
+        let mac = match (&self.enc, &self.mac) {
+            #[cfg(target_arch = "x86_64")]
+            (Aes::Ni(e), Aes::Ni(m)) if hdr < 16 => {
+                crate::aesni::cbc_cmac_segment(e, m, &icv, &self.mcv, &self.k2, seg, hdr)
+            }
+            _ => {
+                let mut c = icv;
+                for blk in seg[hdr..].chunks_exact_mut(16) {
+                    xor(&mut c, blk);
+                    self.enc.encrypt(&mut c);
+                    blk.copy_from_slice(&c);
+                }
+                self.cmac_chain(seg)
+            }
+        };
+        self.mcv = mac;
+        out.extend_from_slice(&mac[..8]);
+    }
+
+    /// Appends a MAC-only segment `tag ‖ L ‖ plaintext ‖ C-MAC` to `out`; the counter advances.
+    pub fn mac_only(&mut self, tag: u8, plaintext: &[u8], out: &mut Vec<u8>) {
+        self.counter += 1;
+        let start = out.len();
+        out.push(tag);
+        push_length(out, plaintext.len() + 8);
+        out.extend_from_slice(plaintext);
+        let mac = self.cmac_chain(&out[start..]);
+        self.mcv = mac;
+        out.extend_from_slice(&mac[..8]);
+    }
+
+    /// Checks and decrypts a received encrypted segment (its whole TLV, `tag` expected).
+    pub fn verify_and_decrypt(&mut self, tag: u8, tlv: &[u8]) -> Result<Vec<u8>, SegmentError> {
+        let (hdr, body) = split(tag, tlv)?;
+        if body.len() < 24 || (body.len() - 8) % 16 != 0 {
+            return Err(SegmentError::Structure(format!(
+                "encrypted segment body of {} bytes (16n + 8 expected)",
+                body.len()
+            )));
+        }
+        let icv = self.next_icv();
+        let (c, mac) = body.split_at(body.len() - 8);
+        self.check_mac(&tlv[..hdr + c.len()], mac)?;
+        let mut p = c.to_vec();
+        let mut prev = icv;
+        for blk in p.chunks_exact_mut(16) {
+            let cur: [u8; 16] = blk.try_into().unwrap_or([0; 16]);
+            let mut b = cur;
+            self.enc.decrypt(&mut b);
+            xor(&mut b, &prev);
+            blk.copy_from_slice(&b);
+            prev = cur;
+        }
+        let pad = p
+            .iter()
+            .rposition(|b| *b != 0)
+            .filter(|i| p[*i] == 0x80 && p.len() - i <= 16)
+            .ok_or_else(|| SegmentError::Structure("bad 80 00… padding".into()))?;
+        p.truncate(pad);
+        Ok(p)
+    }
+
+    /// Checks a received MAC-only segment and returns its plaintext; the counter advances.
+    pub fn verify_mac_only(&mut self, tag: u8, tlv: &[u8]) -> Result<Vec<u8>, SegmentError> {
+        let (hdr, body) = split(tag, tlv)?;
+        if body.len() < 8 {
+            return Err(SegmentError::Structure(
+                "MAC-only segment shorter than its MAC".into(),
+            ));
+        }
+        self.counter += 1;
+        let (p, mac) = body.split_at(body.len() - 8);
+        self.check_mac(&tlv[..hdr + p.len()], mac)?;
+        Ok(p.to_vec())
+    }
+
+    fn check_mac(&mut self, macced: &[u8], got: &[u8]) -> Result<(), SegmentError> {
+        let full = self.cmac_chain(macced);
+        // Constant-time comparison of the 8-byte C-MAC.
+        let diff = full[..8].iter().zip(got).fold(0u8, |d, (a, b)| d | (a ^ b));
+        if diff != 0 {
+            return Err(SegmentError::Mac);
+        }
+        self.mcv = full;
+        Ok(())
+    }
+}
+
+/// (header length, body) of a segment TLV whose tag must be `tag`.
+fn split(tag: u8, tlv: &[u8]) -> Result<(usize, &[u8]), SegmentError> {
+    let t =
+        rsp_asn1::tlv::Tlv::read_exact(tlv).map_err(|e| SegmentError::Structure(e.to_string()))?;
+    if t.tag != [tag] {
+        return Err(SegmentError::Structure(format!(
+            "tag {} where {tag:02X} was expected",
+            hex::encode_upper(t.tag)
+        )));
+    }
+    if tlv.len() > MAX_SEGMENT_TLV {
+        return Err(SegmentError::Structure(format!(
+            "segment of {} bytes exceeds {MAX_SEGMENT_TLV}",
+            tlv.len()
+        )));
+    }
+    Ok((tlv.len() - t.value.len(), t.value))
+}

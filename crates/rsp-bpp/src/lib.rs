@@ -1,0 +1,28 @@
+//! BPP protection (SGP.22 BSP / SCP03t) and the Bound Profile Package.
+//!
+//! * [`kdf`]: X9.63 KDF from the ECKA shared secret to MCV0, S-ENC, S-MAC.
+//! * [`bsp`]: one BSP instance — segment encryption, MAC chaining, verification.
+//! * [`bpp`]: build the BPP for one eUICC (SM-DP+), unwrap it (eUICC), pre-protected profiles.
+//!
+//! The hot path (CBC + CMAC per 1020-byte segment) runs as one fused AES-NI loop where the CPU
+//! has AES-NI ([`bsp::Engine::Auto`]), else on the RustCrypto `aes` crate; tests hold both to
+//! the same bytes.
+
+#[cfg(target_arch = "x86_64")]
+mod aesni;
+pub mod bpp;
+pub mod bsp;
+pub mod kdf;
+
+pub use bsp::{Bsp, Engine};
+
+/// Why a BPP could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Auth(#[from] rsp_auth::Error),
+    #[error(transparent)]
+    Asn1(#[from] rsp_asn1::Error),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
