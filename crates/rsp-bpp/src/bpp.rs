@@ -17,7 +17,7 @@ use rsp_auth::ecdh::EphemeralKey;
 use rsp_auth::sig::{input, raw_signature};
 use rsp_auth::{Backend, PublicKey, SigningKey};
 
-use crate::bsp::{Bsp, Engine, SegmentError, MAX_ENCRYPTED_PLAINTEXT, MAX_MAC_ONLY_PLAINTEXT};
+use crate::bsp::{Bsp, Engine, SegmentError, Segments, MAX_MAC_ONLY_PLAINTEXT};
 use crate::kdf::{derive_session_keys, KEY_LENGTH, KEY_TYPE_AES};
 use crate::Error;
 
@@ -40,8 +40,8 @@ impl core::fmt::Debug for PpkKeys {
 #[derive(Debug, Clone)]
 pub struct PreProtectedProfile {
     pub ppk: PpkKeys,
-    /// Complete `86` TLVs.
-    pub segments: Vec<Vec<u8>>,
+    /// The `86` segments.
+    pub segments: Segments,
 }
 
 impl PreProtectedProfile {
@@ -55,20 +55,8 @@ impl PreProtectedProfile {
 
 /// Splits `data` into ≤1007-byte chunks and protects each as an encrypted segment (an empty
 /// input still yields one segment).
-pub fn protect_segments(bsp: &mut Bsp, tag: u8, data: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() / MAX_ENCRYPTED_PLAINTEXT + 1);
-    let mut chunks = data.chunks(MAX_ENCRYPTED_PLAINTEXT).peekable();
-    if chunks.peek().is_none() {
-        let mut v = Vec::with_capacity(32);
-        bsp.encrypt_and_mac(tag, &[], &mut v);
-        out.push(v);
-    }
-    for chunk in chunks {
-        let mut v = Vec::with_capacity(chunk.len() + 32);
-        bsp.encrypt_and_mac(tag, chunk, &mut v);
-        out.push(v);
-    }
-    out
+pub fn protect_segments(bsp: &mut Bsp, tag: u8, data: &[u8]) -> Segments {
+    bsp.protect(tag, data)
 }
 
 /// Where the profile segments come from.
@@ -98,15 +86,6 @@ pub struct BppRequest<'a> {
     /// The StoreMetadataRequest exactly as sent in authenticateClient's profileMetadata.
     pub store_metadata_der: &'a [u8],
     pub profile: ProfileSource<'a>,
-}
-
-fn segment_values(tlvs: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    tlvs.into_iter()
-        .map(|t| match Tlv::read_exact(&t) {
-            Ok(tlv) => tlv.value.to_vec(),
-            Err(_) => Vec::new(), // our own segments are always one TLV
-        })
-        .collect()
 }
 
 /// Builds the BPP.
@@ -147,7 +126,8 @@ pub fn build(req: &BppRequest<'_>) -> Result<BoundProfilePackage, Error> {
     for chunk in chunks {
         let mut v = Vec::with_capacity(chunk.len() + 16);
         bsp.mac_only(0x88, chunk, &mut v);
-        a1.push(v);
+        let t = Tlv::read_exact(&v).map_err(|e| invalid(&e.to_string()))?;
+        a1.push(Segment88(t.value.to_vec().into()));
     }
     let (a2, a3) = match req.profile {
         ProfileSource::Plain(p) => (None, protect_segments(&mut bsp, 0x86, p)),
@@ -164,24 +144,10 @@ pub fn build(req: &BppRequest<'_>) -> Result<BoundProfilePackage, Error> {
     };
     Ok(BoundProfilePackage {
         initialise_secure_channel_request: Signed::new(isc)?,
-        first_sequence_of87: segment_values(a0)
-            .into_iter()
-            .map(|v| Segment87(v.into()))
-            .collect(),
-        sequence_of88: segment_values(a1)
-            .into_iter()
-            .map(|v| Segment88(v.into()))
-            .collect(),
-        second_sequence_of87: a2.map(|a| {
-            segment_values(a)
-                .into_iter()
-                .map(|v| Segment87(v.into()))
-                .collect()
-        }),
-        sequence_of86: segment_values(a3)
-            .into_iter()
-            .map(|v| Segment86(v.into()))
-            .collect(),
+        first_sequence_of87: a0.values().into_iter().map(Segment87).collect(),
+        sequence_of88: a1,
+        second_sequence_of87: a2.map(|a| a.values().into_iter().map(Segment87).collect()),
+        sequence_of86: a3.values().into_iter().map(Segment86).collect(),
         extensions: None,
     })
 }

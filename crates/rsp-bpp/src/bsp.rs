@@ -81,6 +81,44 @@ fn xor(a: &mut [u8; 16], b: &[u8]) {
     }
 }
 
+/// Protected segments, back to back in one buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segments {
+    buf: Vec<u8>,
+    ranges: Vec<core::ops::Range<usize>>,
+}
+
+impl Segments {
+    /// Each segment's complete TLV, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.ranges.iter().map(|r| &self.buf[r.clone()])
+    }
+
+    /// Number of segments.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Each segment's value (without tag and length) sharing the one buffer: what the BPP's
+    /// `SEQUENCE OF [n] OCTET STRING` carries, without copying.
+    pub fn values(&self) -> Vec<rsp_asn1::OctetString> {
+        let all = bytes::Bytes::from(self.buf.clone());
+        self.ranges
+            .iter()
+            .map(|r| {
+                let hdr = rsp_asn1::tlv::Tlv::read_exact(&self.buf[r.clone()])
+                    .map_or(0, |t| t.raw.len() - t.value.len());
+                rsp_asn1::OctetString::from(all.slice(r.start + hdr..r.end))
+            })
+            .collect()
+    }
+}
+
 /// Why a received segment was refused (the eUICC maps these to `errorReason`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SegmentError {
@@ -137,6 +175,21 @@ impl Bsp {
         self.counter
     }
 
+    /// ICVs for the next `n` encrypted segments, computed together (they depend only on the
+    /// counter, so the AES blocks run in parallel instead of one per segment on the chain).
+    pub(crate) fn next_icvs(&mut self, n: usize) -> Vec<[u8; 16]> {
+        let mut v: Vec<[u8; 16]> = (0..n as u128)
+            .map(|i| (self.counter + i).to_be_bytes())
+            .collect();
+        self.counter += n as u128;
+        match &self.enc {
+            #[cfg(target_arch = "x86_64")]
+            Aes::Ni(k) => k.encrypt_many(&mut v),
+            other => v.iter_mut().for_each(|b| other.encrypt(b)),
+        }
+        v
+    }
+
     fn next_icv(&mut self) -> [u8; 16] {
         let mut icv = self.counter.to_be_bytes();
         self.counter += 1;
@@ -174,8 +227,34 @@ impl Bsp {
     /// Appends an encrypted and MACed segment `tag ‖ L ‖ C ‖ C-MAC` to `out`.
     /// `plaintext` must be at most [`MAX_ENCRYPTED_PLAINTEXT`] bytes for a ≤1020-byte TLV.
     pub fn encrypt_and_mac(&mut self, tag: u8, plaintext: &[u8], out: &mut Vec<u8>) {
-        let padded = (plaintext.len() / 16 + 1) * 16;
         let icv = self.next_icv();
+        self.encrypt_and_mac_with_icv(tag, plaintext, &icv, out);
+    }
+
+    /// [`Bsp::encrypt_and_mac`] with the ICV taken from [`Bsp::next_icvs`].
+    pub(crate) fn encrypt_and_mac_with_icv(
+        &mut self,
+        tag: u8,
+        plaintext: &[u8],
+        icv: &[u8; 16],
+        out: &mut Vec<u8>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if let (Aes::Ni(e), Aes::Ni(m)) = (&self.enc, &self.mac) {
+            let (_, mcv) = crate::aesni::protect_many(
+                e,
+                m,
+                &self.k2,
+                &self.mcv,
+                core::slice::from_ref(icv),
+                tag,
+                &[plaintext],
+                out,
+            );
+            self.mcv = mcv;
+            return;
+        }
+        let padded = (plaintext.len() / 16 + 1) * 16;
         let start = out.len();
         out.push(tag);
         push_length(out, padded + 8);
@@ -184,23 +263,42 @@ impl Bsp {
         out.push(0x80);
         out.resize(start + hdr + padded, 0);
         let seg = &mut out[start..];
-        let mac = match (&self.enc, &self.mac) {
-            #[cfg(target_arch = "x86_64")]
-            (Aes::Ni(e), Aes::Ni(m)) if hdr < 16 => {
-                crate::aesni::cbc_cmac_segment(e, m, &icv, &self.mcv, &self.k2, seg, hdr)
-            }
-            _ => {
-                let mut c = icv;
-                for blk in seg[hdr..].chunks_exact_mut(16) {
-                    xor(&mut c, blk);
-                    self.enc.encrypt(&mut c);
-                    blk.copy_from_slice(&c);
-                }
-                self.cmac_chain(seg)
-            }
-        };
+        let mut c = *icv;
+        for blk in seg[hdr..].chunks_exact_mut(16) {
+            xor(&mut c, blk);
+            self.enc.encrypt(&mut c);
+            blk.copy_from_slice(&c);
+        }
+        let mac = self.cmac_chain(seg);
         self.mcv = mac;
         out.extend_from_slice(&mac[..8]);
+    }
+
+    /// Protects `data` as encrypted segments of at most [`MAX_ENCRYPTED_PLAINTEXT`] bytes (an
+    /// empty input still gives one segment), all in one buffer: the profile hot path.
+    pub fn protect(&mut self, tag: u8, data: &[u8]) -> Segments {
+        let chunks: Vec<&[u8]> = if data.is_empty() {
+            vec![&[][..]]
+        } else {
+            data.chunks(MAX_ENCRYPTED_PLAINTEXT).collect()
+        };
+        let icvs = self.next_icvs(chunks.len());
+        let mut buf = Vec::with_capacity(data.len() + chunks.len() * 28);
+        #[cfg(target_arch = "x86_64")]
+        if let (Aes::Ni(e), Aes::Ni(m)) = (&self.enc, &self.mac) {
+            let (ranges, mcv) = crate::aesni::protect_many(
+                e, m, &self.k2, &self.mcv, &icvs, tag, &chunks, &mut buf,
+            );
+            self.mcv = mcv;
+            return Segments { buf, ranges };
+        }
+        let mut ranges = Vec::with_capacity(chunks.len());
+        for (chunk, icv) in chunks.iter().zip(&icvs) {
+            let start = buf.len();
+            self.encrypt_and_mac_with_icv(tag, chunk, icv, &mut buf);
+            ranges.push(start..buf.len());
+        }
+        Segments { buf, ranges }
     }
 
     /// Appends a MAC-only segment `tag ‖ L ‖ plaintext ‖ C-MAC` to `out`; the counter advances.

@@ -217,10 +217,7 @@ fn tampering_is_caught_at_the_segment_it_touches() {
         let count = part(&mut good.clone()).len();
         for seg in 0..count {
             let len = part(&mut good.clone())[seg].len();
-            for pos in (0..len)
-                .step_by(if len > 200 { 13 } else { 1 })
-                .chain([len - 1])
-            {
+            for pos in 0..len {
                 let mut bad = good.clone();
                 let mut v = part(&mut bad)[seg].to_vec();
                 v[pos] ^= 0x01;
@@ -236,7 +233,7 @@ fn tampering_is_caught_at_the_segment_it_touches() {
             }
         }
     }
-    assert!(checked > 300, "{checked}");
+    assert!(checked > 2500, "{checked}");
 
     // Dropping or reordering segments breaks the chain at the first affected one.
     let mut dropped = good.clone();
