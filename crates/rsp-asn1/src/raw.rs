@@ -12,6 +12,16 @@ use core::ops::Deref;
 use rasn::types::{Any, Constraints, Tag};
 use rasn::{AsnType, Decode, Decoder, Encode, Encoder};
 
+/// Writes already-encoded TLV bytes unchanged (an untagged open type in BER/DER).
+fn write_raw<'b, E: Encoder<'b>>(encoder: &mut E, tlv: &[u8]) -> Result<(), E::Error> {
+    encoder.encode_any(
+        Tag::EOC,
+        &Any::new(tlv.to_vec()),
+        rasn::types::Identifier::EMPTY,
+    )?;
+    Ok(())
+}
+
 /// A decoded value together with the exact TLV bytes it came from.
 ///
 /// Decoding reads one complete TLV, keeps its bytes, then decodes `T` from them with DER.
@@ -104,12 +114,7 @@ impl<T: AsnType> Encode for Signed<T> {
         _: &Constraints,
         _: rasn::types::Identifier,
     ) -> Result<(), E::Error> {
-        encoder.encode_any(
-            Tag::EOC,
-            &Any::new(self.raw.clone()),
-            rasn::types::Identifier::EMPTY,
-        )?;
-        Ok(())
+        write_raw(encoder, &self.raw)
     }
 }
 
@@ -168,12 +173,7 @@ impl Encode for Certificate {
         _: &Constraints,
         _: rasn::types::Identifier,
     ) -> Result<(), E::Error> {
-        encoder.encode_any(
-            Tag::EOC,
-            &Any::new(self.0.clone()),
-            rasn::types::Identifier::EMPTY,
-        )?;
-        Ok(())
+        write_raw(encoder, &self.0)
     }
 }
 
@@ -227,13 +227,6 @@ impl Encode for Extensions {
         _: &Constraints,
         _: rasn::types::Identifier,
     ) -> Result<(), E::Error> {
-        for tlv in &self.0 {
-            encoder.encode_any(
-                Tag::EOC,
-                &Any::new(tlv.clone()),
-                rasn::types::Identifier::EMPTY,
-            )?;
-        }
-        Ok(())
+        self.0.iter().try_for_each(|tlv| write_raw(encoder, tlv))
     }
 }
