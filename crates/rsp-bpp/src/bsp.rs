@@ -239,8 +239,10 @@ impl Bsp {
         icv: &[u8; 16],
         out: &mut Vec<u8>,
     ) {
+        // The fused loop handles 2..=4-byte headers, i.e. up to 64 KiB; SGP.22 segments are
+        // ≤ 1007 bytes, and anything larger takes the portable path rather than failing.
         #[cfg(target_arch = "x86_64")]
-        if let (Aes::Ni(e), Aes::Ni(m)) = (&self.enc, &self.mac) {
+        if let (Aes::Ni(e), Aes::Ni(m), true) = (&self.enc, &self.mac, plaintext.len() < 0xFFF0) {
             let (_, mcv) = crate::aesni::protect_many(
                 e,
                 m,
