@@ -37,4 +37,15 @@ os.makedirs(d, exist_ok=True)
 for i, ac in enumerate(["1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746$1", "LPA:1$localhost:8443$QR-1"]):
     with open(os.path.join(d, f"ac{i}"), "w") as f:
         f.write(ac)
+# SAIP packages: the TS.48 profiles from the shared folder, when present.
+shared = os.environ.get("RSP_SHARED_DIR") or os.path.join(here, "..", "..", "shared")
+ts48 = os.path.join(shared, "profiles", "ts48")
+if os.path.isdir(ts48):
+    d = os.path.join(here, "corpus", "saip_package")
+    os.makedirs(d, exist_ok=True)
+    for f in sorted(os.listdir(ts48)):
+        if f.endswith(".der"):
+            with open(os.path.join(ts48, f), "rb") as src, open(os.path.join(d, f), "wb") as dst:
+                dst.write(src.read())
+                count += 1
 print(f"seeded {count} corpus files", file=sys.stderr)

@@ -44,10 +44,22 @@ enum Command {
     /// Test PKIs: generate one, issue a DPtls certificate, check chains.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Profile packages (SAIP).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
         eid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// List a profile package's elements and header values, and check the SAIP rules.
+    Inspect {
+        /// The package (DER).
+        file: PathBuf,
     },
 }
 
@@ -226,6 +238,19 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Pki(cmd) => pki(cmd),
+        Command::Profile(ProfileCommand::Inspect { file }) => {
+            let der =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let pkg = rsp_saip::ProfilePackage::parse(&der)?;
+            print!("{}", pkg.listing());
+            pkg.validate()?;
+            println!(
+                "valid: {} elements, {} bytes",
+                pkg.elements.len(),
+                der.len()
+            );
+            Ok(())
+        }
         Command::Eid { eid } => {
             let eid = eid.trim();
             if eid.len() == 30 {

@@ -146,3 +146,24 @@ fn pki_generate_check_and_issue_tls() {
     assert!(!o.status.success());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn profile_inspect() {
+    let Some(dir) = rsp_shared::dir_for_test("TS.48 profile") else {
+        return;
+    };
+    let f = dir.join("profiles/ts48/ts48-v7-SAIP2.3_NoBERTLV.der");
+    let o = smdp(&["profile", "inspect", f.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(
+        out.contains("#10  akaParameter") && out.contains("valid: 30 elements"),
+        "{out}"
+    );
+    let bad = std::env::temp_dir().join(format!("smdp-bad-{}.der", std::process::id()));
+    std::fs::write(&bad, &std::fs::read(&f).unwrap()[..5000]).unwrap();
+    let o = smdp(&["profile", "inspect", bad.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("profile element #"));
+    let _ = std::fs::remove_file(bad);
+}

@@ -1,0 +1,34 @@
+//! SAIP profile packages (TCA "eUICC Profile Package: Interoperable Format", PEDefinitions
+//! v3.3.1): a plain concatenation of DER `ProfileElement` values.
+//!
+//! Elements are kept as their raw TLVs, so a package re-encodes byte-identically whatever it
+//! holds (unknown or unmodelled elements included); the fields the simulator needs are read
+//! from the raw bytes with the borrowed TLV reader.
+//!
+//! Status: parsing, validation (digest §6) and inspection. Personalisation (ICCID, IMSI, Ki/OPc),
+//! templates and number allocation are the rest of the rsp-saip issue.
+
+pub mod package;
+pub mod pe;
+
+pub use package::{ProfileHeader, ProfilePackage};
+pub use pe::{PeKind, ProfileElement};
+
+/// Why a package was refused: which element, which rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Not a sequence of well-formed DER TLVs.
+    #[error("profile element #{index} (at byte {offset}): {msg}")]
+    Malformed {
+        index: usize,
+        offset: usize,
+        msg: String,
+    },
+    /// A SAIP rule is broken.
+    #[error("profile element #{index} ({pe}): {rule}")]
+    Rule {
+        index: usize,
+        pe: &'static str,
+        rule: String,
+    },
+}
