@@ -5,14 +5,17 @@
 //! holds (unknown or unmodelled elements included); the fields the simulator needs are read
 //! from the raw bytes with the borrowed TLV reader.
 //!
-//! Status: parsing, validation (digest §6) and inspection. Personalisation (ICCID, IMSI, Ki/OPc),
-//! templates and number allocation are the rest of the rsp-saip issue.
+//! Status: parsing, validation (digest §6), inspection, and in-place personalisation (ICCID,
+//! IMSI, Ki/OPc). Built-in templates (a minimal USIM generator) and number allocation are the
+//! rest of the rsp-saip issue.
 
 pub mod package;
 pub mod pe;
+pub mod personalise;
 
 pub use package::{ProfileHeader, ProfilePackage};
 pub use pe::{PeKind, ProfileElement};
+pub use personalise::Personalisation;
 
 /// Why a package was refused: which element, which rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

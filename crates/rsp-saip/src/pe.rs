@@ -141,6 +141,11 @@ impl ProfileElement {
         &self.raw
     }
 
+    /// The TLV for in-place edits of equal length (personalisation).
+    pub(crate) fn raw_mut(&mut self) -> &mut [u8] {
+        &mut self.raw
+    }
+
     /// The TLVs inside the element.
     pub fn fields(&self) -> Vec<Tlv<'_>> {
         Tlv::read_exact(&self.raw)

@@ -197,3 +197,88 @@ fn corrupted_packages_are_refused_precisely() {
     assert!(ProfilePackage::parse(&[0x30, 0x00]).is_err());
     assert!(ProfilePackage::parse(&[0xA0, 0x80, 0x00, 0x00]).is_err());
 }
+
+#[test]
+fn personalising_changes_exactly_the_targeted_bytes() {
+    use rsp_saip::personalise::{decode_ef_imsi, encode_ef_imsi};
+    use rsp_saip::Personalisation;
+    for name in PROFILES {
+        let Some((der, txt)) = load(name) else { return };
+        let mut pkg = ProfilePackage::parse(&der).unwrap();
+        // What the value notation says the template holds.
+        assert!(txt.contains("fillFileContent : '98001032547698103214'H"));
+        assert_eq!(pkg.ef_iccid().unwrap().to_string(), "89000123456789012341");
+        assert!(txt.contains("fillFileContent : '080910101032547698'H"));
+        assert_eq!(pkg.imsi().as_deref(), Some("001010123456789"));
+        assert_eq!(
+            hex::encode_upper(encode_ef_imsi("001010123456789").unwrap()),
+            "080910101032547698"
+        );
+        let keys = pkg.aka_keys();
+        assert_eq!(keys.len(), 2, "{name}: USIM and ISIM akaParameter");
+        assert!(txt.contains(&format!("key '{}'H", hex::encode_upper(&keys[0].0))));
+
+        let iccid = rsp_asn1::ids::Iccid::with_luhn("8988247000001234567")
+            .unwrap()
+            .to_string();
+        let p = Personalisation {
+            iccid: Some(iccid.clone()),
+            imsi: Some("310410123456789".into()),
+            ki: Some([0xA5; 16]),
+            opc: Some([0x5A; 16]),
+        };
+        pkg.personalise(&p).unwrap();
+        let out = pkg.to_der();
+        assert_eq!(out.len(), der.len());
+        let changed: Vec<usize> = (0..der.len()).filter(|&i| der[i] != out[i]).collect();
+        // header ICCID (10) + EF.ICCID (10) + EF.IMSI (9) + 2 × (Ki 16 + OPc 16) at most.
+        assert!(
+            changed.len() <= 10 + 10 + 9 + 64,
+            "{name}: {} bytes changed",
+            changed.len()
+        );
+        let again = ProfilePackage::parse(&out).unwrap();
+        let h = again.validate().unwrap();
+        assert_eq!(h.iccid_digits(), iccid);
+        assert_eq!(again.ef_iccid().unwrap().to_string(), iccid);
+        assert!(again.ef_iccid().unwrap().luhn_ok());
+        assert_eq!(again.imsi().as_deref(), Some("310410123456789"));
+        assert!(again
+            .aka_keys()
+            .iter()
+            .all(|(k, o)| k == &[0xA5; 16] && o == &[0x5A; 16]));
+        let unpersonalised = Personalisation::default();
+        let mut same = ProfilePackage::parse(&der).unwrap();
+        same.personalise(&unpersonalised).unwrap();
+        assert_eq!(
+            same.to_der(),
+            der,
+            "an empty personalisation changes nothing"
+        );
+        assert_eq!(
+            decode_ef_imsi(&encode_ef_imsi("23415123456").unwrap()).as_deref(),
+            Some("23415123456")
+        );
+    }
+    let Some((der, _)) = load(PROFILES[0]) else {
+        return;
+    };
+    let mut pkg = ProfilePackage::parse(&der).unwrap();
+    let too_short = Personalisation {
+        imsi: Some("31041012345".into()),
+        ..Default::default()
+    };
+    let e = pkg.personalise(&too_short).unwrap_err();
+    assert!(e.to_string().contains("in-place only"), "{e}");
+    assert!(pkg
+        .personalise(&Personalisation {
+            iccid: Some("89x".into()),
+            ..Default::default()
+        })
+        .is_err());
+    assert_eq!(
+        pkg.to_der(),
+        der,
+        "a refused personalisation changes nothing"
+    );
+}
