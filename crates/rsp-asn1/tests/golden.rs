@@ -139,15 +139,20 @@ fn iccid_bcd() {
     assert!(Iccid::from_bytes(&[0x98; 9]).is_err());
 }
 
-#[test]
-fn euicc_info1_matches_published_sample() {
-    let g = golden();
-    let info = EUICCInfo1 {
+/// The EUICCInfo1 of the digest's Mode51 sample: v2.2.0, both SGP.26 CIs for each list.
+fn mode51_euicc_info1() -> EUICCInfo1 {
+    EUICCInfo1 {
         svn: VersionType::from_parts(2, 2, 0),
         euicc_ci_pkid_list_for_verification: vec![ski(BRP_CI), ski(NIST_CI)],
         euicc_ci_pkid_list_for_signing: vec![ski(BRP_CI), ski(NIST_CI)],
         extensions: None,
-    };
+    }
+}
+
+#[test]
+fn euicc_info1_matches_published_sample() {
+    let g = golden();
+    let info = mode51_euicc_info1();
     let der = encode(&info).unwrap();
     let p = &g["euicc_info1_prefix"];
     let prefix = h(p["hex_prefix"].as_str().unwrap());
@@ -164,12 +169,7 @@ fn euicc_info1_matches_published_sample() {
 #[test]
 fn json_fields_match_published_base64_prefixes() {
     let g = golden();
-    let info = EUICCInfo1 {
-        svn: VersionType::from_parts(2, 2, 0),
-        euicc_ci_pkid_list_for_verification: vec![ski(BRP_CI), ski(NIST_CI)],
-        euicc_ci_pkid_list_for_signing: vec![ski(BRP_CI), ski(NIST_CI)],
-        extensions: None,
-    };
+    let info = mode51_euicc_info1();
     let fields = [
         (
             "euiccInfo1",

@@ -140,10 +140,16 @@ fn dptls_files(c: Curve) -> [Files; 2] {
     ]
 }
 
-fn read_cert(dir: &Path, rel: &str) -> Result<Option<Cert>, Error> {
+/// Reads and parses `dir/rel`; a missing file is `None`, anything else wrong is an error
+/// naming the file.
+fn read_opt<T>(
+    dir: &Path,
+    rel: &str,
+    parse: impl Fn(&[u8]) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
     let p = dir.join(rel);
     match std::fs::read(&p) {
-        Ok(der) => Cert::from_der(&der)
+        Ok(bytes) => parse(&bytes)
             .map(Some)
             .map_err(|e| Error::Io(format!("{}: {e}", p.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -151,15 +157,15 @@ fn read_cert(dir: &Path, rel: &str) -> Result<Option<Cert>, Error> {
     }
 }
 
+fn read_cert(dir: &Path, rel: &str) -> Result<Option<Cert>, Error> {
+    read_opt(dir, rel, Cert::from_der)
+}
+
 fn read_key(dir: &Path, rel: &str) -> Result<Option<SigningKey>, Error> {
-    let p = dir.join(rel);
-    match std::fs::read_to_string(&p) {
-        Ok(pem) => SigningKey::from_pem(&pem)
-            .map(Some)
-            .map_err(|e| Error::Io(format!("{}: {e}", p.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Io(format!("{}: {e}", p.display()))),
-    }
+    read_opt(dir, rel, |b| {
+        let pem = std::str::from_utf8(b).map_err(|_| Error::Key("PEM file is not text".into()))?;
+        SigningKey::from_pem(pem)
+    })
 }
 
 fn read_pair(dir: &Path, f: &Files) -> Result<Option<Issued>, Error> {
