@@ -89,6 +89,21 @@ fn corrupted_packages_are_refused_precisely() {
         els.iter().flat_map(|e| e.raw().to_vec()).collect()
     };
 
+    // What validation says about a package made of `els`.
+    let refuse = |els: &[rsp_saip::ProfileElement]| {
+        ProfilePackage::parse(&rebuild(els))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+    };
+    let without = |kind: PeKind| -> Vec<rsp_saip::ProfileElement> {
+        pkg.elements
+            .iter()
+            .filter(|p| p.kind != kind)
+            .cloned()
+            .collect()
+    };
+
     // Truncated: cut inside the 5th element.
     let cut: usize = pkg.elements[..4]
         .iter()
@@ -108,10 +123,7 @@ fn corrupted_packages_are_refused_precisely() {
 
     let mut swapped = pkg.elements.clone();
     swapped.swap(0, 1);
-    let e = ProfilePackage::parse(&rebuild(&swapped))
-        .unwrap()
-        .validate()
-        .unwrap_err();
+    let e = refuse(&swapped);
     assert!(
         matches!(
             e,
@@ -126,10 +138,7 @@ fn corrupted_packages_are_refused_precisely() {
 
     let mut dup = pkg.elements.clone();
     dup.insert(3, pkg.elements[0].clone());
-    let e = ProfilePackage::parse(&rebuild(&dup))
-        .unwrap()
-        .validate()
-        .unwrap_err();
+    let e = refuse(&dup);
     assert!(
         matches!(
             e,
@@ -144,34 +153,15 @@ fn corrupted_packages_are_refused_precisely() {
 
     let mut no_end = pkg.elements.clone();
     no_end.pop();
-    let e = ProfilePackage::parse(&rebuild(&no_end))
-        .unwrap()
-        .validate()
-        .unwrap_err();
+    let e = refuse(&no_end);
     assert!(e.to_string().contains("last element must be end"), "{e}");
 
-    let no_usim: Vec<_> = pkg
-        .elements
-        .iter()
-        .filter(|p| p.kind != PeKind::Usim)
-        .cloned()
-        .collect();
-    let e = ProfilePackage::parse(&rebuild(&no_usim))
-        .unwrap()
-        .validate()
-        .unwrap_err();
+    let no_usim = without(PeKind::Usim);
+    let e = refuse(&no_usim);
     assert!(e.to_string().contains("without usim"), "{e}");
 
-    let no_aka: Vec<_> = pkg
-        .elements
-        .iter()
-        .filter(|p| p.kind != PeKind::AkaParameter)
-        .cloned()
-        .collect();
-    let e = ProfilePackage::parse(&rebuild(&no_aka))
-        .unwrap()
-        .validate()
-        .unwrap_err();
+    let no_aka = without(PeKind::AkaParameter);
+    let e = refuse(&no_aka);
     assert!(
         e.to_string()
             .contains("mandatory service usim-test-algorithm needs"),
@@ -186,10 +176,7 @@ fn corrupted_packages_are_refused_precisely() {
         .position(|p| p.kind == PeKind::PinCodes)
         .unwrap();
     twice.insert(pin + 1, pkg.elements[pin].clone());
-    let e = ProfilePackage::parse(&rebuild(&twice))
-        .unwrap()
-        .validate()
-        .unwrap_err();
+    let e = refuse(&twice);
     assert!(e.to_string().contains("already used"), "{e}");
 
     // Not DER / not a PE alternative.
