@@ -81,10 +81,11 @@ fn xor(a: &mut [u8; 16], b: &[u8]) {
     }
 }
 
-/// Protected segments, back to back in one buffer.
+/// Protected segments, back to back in one shared buffer (cloning it, e.g. a pre-protected
+/// profile rebound per download, copies nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segments {
-    buf: Vec<u8>,
+    buf: bytes::Bytes,
     ranges: Vec<core::ops::Range<usize>>,
 }
 
@@ -107,13 +108,12 @@ impl Segments {
     /// Each segment's value (without tag and length) sharing the one buffer: what the BPP's
     /// `SEQUENCE OF [n] OCTET STRING` carries, without copying.
     pub fn values(&self) -> Vec<rsp_asn1::OctetString> {
-        let all = bytes::Bytes::from(self.buf.clone());
         self.ranges
             .iter()
             .map(|r| {
                 let hdr = rsp_asn1::tlv::Tlv::read_exact(&self.buf[r.clone()])
                     .map_or(0, |t| t.raw.len() - t.value.len());
-                rsp_asn1::OctetString::from(all.slice(r.start + hdr..r.end))
+                rsp_asn1::OctetString::from(self.buf.slice(r.start + hdr..r.end))
             })
             .collect()
     }
@@ -292,7 +292,10 @@ impl Bsp {
                 e, m, &self.k2, &self.mcv, &icvs, tag, &chunks, &mut buf,
             );
             self.mcv = mcv;
-            return Segments { buf, ranges };
+            return Segments {
+                buf: buf.into(),
+                ranges,
+            };
         }
         let mut ranges = Vec::with_capacity(chunks.len());
         for (chunk, icv) in chunks.iter().zip(&icvs) {
@@ -300,7 +303,10 @@ impl Bsp {
             self.encrypt_and_mac_with_icv(tag, chunk, icv, &mut buf);
             ranges.push(start..buf.len());
         }
-        Segments { buf, ranges }
+        Segments {
+            buf: buf.into(),
+            ranges,
+        }
     }
 
     /// Appends a MAC-only segment `tag ‖ L ‖ plaintext ‖ C-MAC` to `out`; the counter advances.
