@@ -5,17 +5,22 @@
 //! holds (unknown or unmodelled elements included); the fields the simulator needs are read
 //! from the raw bytes with the borrowed TLV reader.
 //!
-//! Status: parsing, validation (digest §6), inspection, and in-place personalisation (ICCID,
-//! IMSI, Ki/OPc). Built-in templates (a minimal USIM generator) and number allocation are the
-//! rest of the rsp-saip issue.
+//! - [`package`]: parse, validate (digest §6), list.
+//! - [`personalise`]: ICCID, IMSI, Ki/OPc, SPN written into a template; values read back.
+//! - [`generate`]: a minimal USIM profile of any size, owned by the project.
+//! - [`numbers`]: ICCID/IMSI ranges and random keys for the n-th reserved profile.
 
+pub mod generate;
+pub mod numbers;
 pub mod package;
 pub mod pe;
 pub mod personalise;
 
+pub use generate::MinimalUsim;
+pub use numbers::{NumberPlan, PlanError};
 pub use package::{ProfileHeader, ProfilePackage};
 pub use pe::{PeKind, ProfileElement};
-pub use personalise::Personalisation;
+pub use personalise::{Personalisation, ProfileValues};
 
 /// Why a package was refused: which element, which rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -321,6 +321,23 @@ impl ProfilePackage {
                 h.mandatory_gfste.join(", ")
             ));
         }
+        let v = self.values();
+        let show = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "values: EF.ICCID {}, IMSI {}, SPN {}\n",
+            show(&v.ef_iccid),
+            show(&v.imsi),
+            v.spn
+                .as_ref()
+                .map_or_else(|| "-".into(), |s| format!("{s:?}"))
+        ));
+        for (i, (ki, opc)) in v.aka.iter().enumerate() {
+            out.push_str(&format!(
+                "  akaParameter {i}: Ki {} OPc {}\n",
+                hex::encode_upper(ki),
+                hex::encode_upper(opc)
+            ));
+        }
         out
     }
 }

@@ -141,9 +141,9 @@ impl ProfileElement {
         &self.raw
     }
 
-    /// The TLV for in-place edits of equal length (personalisation).
-    pub(crate) fn raw_mut(&mut self) -> &mut [u8] {
-        &mut self.raw
+    /// Replaces the TLV (personalisation; the kind is unchanged).
+    pub(crate) fn set_raw(&mut self, raw: Vec<u8>) {
+        self.raw = raw;
     }
 
     /// The TLVs inside the element.

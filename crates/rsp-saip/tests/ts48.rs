@@ -203,7 +203,7 @@ fn personalising_changes_exactly_the_targeted_bytes() {
         );
         let keys = pkg.aka_keys();
         assert_eq!(keys.len(), 2, "{name}: USIM and ISIM akaParameter");
-        assert!(txt.contains(&format!("key '{}'H", hex::encode_upper(&keys[0].0))));
+        assert!(txt.contains(&format!("key '{}'H", hex::encode_upper(keys[0].0))));
 
         let iccid = rsp_asn1::ids::Iccid::with_luhn("8988247000001234567")
             .unwrap()
@@ -213,6 +213,7 @@ fn personalising_changes_exactly_the_targeted_bytes() {
             imsi: Some("310410123456789".into()),
             ki: Some([0xA5; 16]),
             opc: Some([0x5A; 16]),
+            spn: None,
         };
         pkg.personalise(&p).unwrap();
         let out = pkg.to_der();
@@ -251,21 +252,42 @@ fn personalising_changes_exactly_the_targeted_bytes() {
         return;
     };
     let mut pkg = ProfilePackage::parse(&der).unwrap();
-    let too_short = Personalisation {
+    // A shorter IMSI fits the 9-byte EF.IMSI, padded with FF: same package length.
+    let short = Personalisation {
         imsi: Some("31041012345".into()),
         ..Default::default()
     };
-    let e = pkg.personalise(&too_short).unwrap_err();
-    assert!(e.to_string().contains("in-place only"), "{e}");
-    assert!(pkg
-        .personalise(&Personalisation {
+    let mut shorter = pkg.clone();
+    shorter.personalise(&short).unwrap();
+    assert_eq!(shorter.to_der().len(), der.len());
+    assert_eq!(shorter.imsi().as_deref(), Some("31041012345"));
+    // Refused values: nothing changes, also when an earlier value of the same call was fine.
+    for bad in [
+        Personalisation {
             iccid: Some("89x".into()),
             ..Default::default()
-        })
-        .is_err());
-    assert_eq!(
-        pkg.to_der(),
-        der,
-        "a refused personalisation changes nothing"
-    );
+        },
+        Personalisation {
+            iccid: Some("89882470000012345671".into()), // wrong Luhn digit
+            ..Default::default()
+        },
+        Personalisation {
+            iccid: Some("89882470000012345670".into()),
+            imsi: Some("31041".into()), // too short for an IMSI
+            ..Default::default()
+        },
+        Personalisation {
+            imsi: Some("310410123456789".into()),
+            spn: Some("this name is too long".into()),
+            ..Default::default()
+        },
+    ] {
+        let e = pkg.personalise(&bad).unwrap_err();
+        assert!(!e.to_string().is_empty());
+        assert_eq!(
+            pkg.to_der(),
+            der,
+            "a refused personalisation changes nothing: {bad:?}"
+        );
+    }
 }

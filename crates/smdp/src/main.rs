@@ -56,11 +56,38 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ProfileCommand {
-    /// List a profile package's elements and header values, and check the SAIP rules.
+    /// List a profile package's elements, header and personalised values (ICCID, IMSI, SPN,
+    /// Ki/OPc), and check the SAIP rules.
     Inspect {
         /// The package (DER).
         file: PathBuf,
     },
+    /// Write a personalised profile from a template (the generated minimal USIM by default).
+    Generate {
+        /// `minimal`, `minimal:<size>` (e.g. `minimal:256k`: padded to exactly that many
+        /// bytes), `ts48`, `ts48:<variant>` (from the shared folder), or a DER file.
+        #[arg(long, default_value = "minimal")]
+        template: smdp::template::TemplateSource,
+        /// 19 digits (the Luhn check digit is appended) or 20 with a valid check digit.
+        #[arg(long)]
+        iccid: Option<String>,
+        #[arg(long)]
+        imsi: Option<String>,
+        /// 32 hex digits.
+        #[arg(long)]
+        ki: Option<String>,
+        /// 32 hex digits.
+        #[arg(long)]
+        opc: Option<String>,
+        /// Service provider name (EF.SPN).
+        #[arg(long)]
+        spn: Option<String>,
+        /// Output file (DER).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List the built-in templates and whether each is available here.
+    Templates,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +235,82 @@ fn pki(cmd: PkiCommand) -> Result<()> {
     Ok(())
 }
 
+fn key16(hex_text: Option<String>, what: &str) -> Result<Option<[u8; 16]>> {
+    hex_text
+        .map(|h| {
+            hex::decode(h.trim())
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .with_context(|| format!("{what} must be 32 hex digits"))
+        })
+        .transpose()
+}
+
+fn profile(cmd: ProfileCommand) -> Result<()> {
+    use smdp::template::{TemplateSource, TS48_VARIANTS};
+    match cmd {
+        ProfileCommand::Inspect { file } => {
+            let der =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let pkg = rsp_saip::ProfilePackage::parse(&der)?;
+            print!("{}", pkg.listing());
+            pkg.validate()?;
+            println!(
+                "valid: {} elements, {} bytes",
+                pkg.elements.len(),
+                der.len()
+            );
+        }
+        ProfileCommand::Generate {
+            template,
+            iccid,
+            imsi,
+            ki,
+            opc,
+            spn,
+            out,
+        } => {
+            let mut pkg = template.load(rsp_shared::dir().as_deref())?;
+            let iccid = match iccid {
+                Some(d) if d.len() == 19 => Some(rsp_asn1::ids::Iccid::with_luhn(&d)?.digits()?),
+                other => other,
+            };
+            pkg.personalise(&rsp_saip::Personalisation {
+                iccid,
+                imsi,
+                ki: key16(ki, "--ki")?,
+                opc: key16(opc, "--opc")?,
+                spn,
+            })?;
+            pkg.validate()?;
+            let der = pkg.to_der();
+            std::fs::write(&out, &der).with_context(|| format!("writing {}", out.display()))?;
+            print!("{}", pkg.listing());
+            println!("wrote {} ({} bytes)", out.display(), der.len());
+        }
+        ProfileCommand::Templates => {
+            let shared = rsp_shared::dir();
+            let mut names = vec!["minimal".to_string(), "minimal:<size>".to_string()];
+            names.extend(TS48_VARIANTS.iter().map(|v| format!("ts48:{v}")));
+            for name in names {
+                let status = match name.parse::<TemplateSource>() {
+                    Ok(t) => match t.load(shared.as_deref()) {
+                        Ok(p) => format!(
+                            "{} bytes, ICCID {}",
+                            p.to_der().len(),
+                            p.header()?.iccid_digits()
+                        ),
+                        Err(e) => format!("unavailable: {e:#}"),
+                    },
+                    Err(_) => "padded to the given size".into(),
+                };
+                println!("{name:<36} {status}");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Decode {
@@ -238,19 +341,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Pki(cmd) => pki(cmd),
-        Command::Profile(ProfileCommand::Inspect { file }) => {
-            let der =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let pkg = rsp_saip::ProfilePackage::parse(&der)?;
-            print!("{}", pkg.listing());
-            pkg.validate()?;
-            println!(
-                "valid: {} elements, {} bytes",
-                pkg.elements.len(),
-                der.len()
-            );
-            Ok(())
-        }
+        Command::Profile(cmd) => profile(cmd),
         Command::Eid { eid } => {
             let eid = eid.trim();
             if eid.len() == 30 {

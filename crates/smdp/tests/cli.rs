@@ -167,3 +167,53 @@ fn profile_inspect() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("profile element #"));
     let _ = std::fs::remove_file(bad);
 }
+
+#[test]
+fn profile_generate_personalises_and_inspect_shows_the_values() {
+    let out = std::env::temp_dir().join(format!("smdp-gen-{}.der", std::process::id()));
+    let path = out.to_str().unwrap();
+    let o = smdp(
+        &[
+            "profile",
+            "generate",
+            "--template",
+            "minimal:20k",
+            "--iccid",
+            "8988247000001234567",
+            "--imsi",
+            "310410987654321",
+            "--ki",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "--spn",
+            "Op",
+            "--out",
+            path,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 20 * 1024);
+    let o = smdp(&["profile", "inspect", path], None);
+    let text = stdout(&o);
+    assert!(
+        text.contains("EF.ICCID 89882470000012345670, IMSI 310410987654321, SPN \"Op\"")
+            && text.contains("Ki 0123456789ABCDEF0123456789ABCDEF")
+            && text.contains("valid: "),
+        "{text}"
+    );
+    // Bad values: a clear error, no file written.
+    let _ = std::fs::remove_file(&out);
+    for bad in [
+        &["--ki", "0123"][..],
+        &["--iccid", "89882470000012345671"],
+        &["--template", "ts48:nope"],
+        &["--template", "minimal:10"],
+    ] {
+        let mut args = vec!["profile", "generate", "--out", path];
+        args.extend_from_slice(bad);
+        let o = smdp(&args, None);
+        assert!(!o.status.success(), "{bad:?}");
+        assert!(!String::from_utf8_lossy(&o.stderr).is_empty());
+        assert!(!out.exists(), "{bad:?} wrote a file");
+    }
+}

@@ -1,0 +1,3 @@
+//! smdp-sim's server side: everything the `smdp` binary runs that is not a protocol crate.
+
+pub mod template;
