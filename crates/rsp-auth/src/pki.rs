@@ -39,6 +39,33 @@ impl CurvePki {
     pub fn ci_ski(&self) -> &[u8] {
         self.ci.subject_key_id.as_deref().unwrap_or_default()
     }
+
+    /// A fresh DPtls under this CI (its key must be loaded) for `hosts`, carrying CERT.DPauth's
+    /// SM-DP+ OID (or the SGP.26 test OID if it has none).
+    pub fn issue_dptls<R: CryptoRng + ?Sized>(
+        &self,
+        hosts: &[String],
+        not_before: SystemTime,
+        not_after: SystemTime,
+        rng: &mut R,
+    ) -> Result<Issued, Error> {
+        let ci_key = self
+            .ci_key
+            .as_ref()
+            .ok_or_else(|| Error::Key(format!("the {} CI key is not loaded", self.curve)))?;
+        let ci = Issued {
+            cert: self.ci.clone(),
+            key: SigningKey::from_scalar(self.curve, &ci_key.scalar())?,
+        };
+        let oid: Vec<u32> = self
+            .dp_auth
+            .cert
+            .registered_ids
+            .first()
+            .map(|o| o.iter().copied().collect())
+            .unwrap_or_else(|| TEST_SMDP_OID.to_vec());
+        issue_tls(&ci, hosts, &oid, not_before, not_after, rng)
+    }
 }
 
 /// A loaded or generated PKI.

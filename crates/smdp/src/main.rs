@@ -1,7 +1,7 @@
 //! `smdp`: the smdp-sim command line.
 //!
-//! The SM-DP+ server (`smdp serve`) lands with the ES9+ issue; today the binary carries the
-//! tools: decoding any SGP.22 message, activation codes, EIDs, and test PKIs.
+//! `smdp serve` runs the SM-DP+; the other commands are tools: decoding any SGP.22 message,
+//! activation codes, EIDs, test PKIs, profile packages and orders.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -24,6 +24,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the SM-DP+ (ES9+ over TLS). With no flags: 127.0.0.1:8443, address `localhost`,
+    /// store in ./data, our PKI in ./certs.
+    Serve {
+        #[command(flatten)]
+        settings: smdp::serve::Settings,
+        /// TOML file with the same settings (kebab-case keys); flags and SMDP_* environment
+        /// variables override it.
+        #[arg(long, env = "SMDP_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Decode an SGP.22 message (DER as hex or base64, or an ES9+ JSON body) and print it.
     Decode {
         /// The message; `-` or absent reads standard input, `@file` reads a file (raw DER,
@@ -88,6 +98,44 @@ enum ProfileCommand {
     },
     /// List the built-in templates and whether each is available here.
     Templates,
+    /// Reserve a profile for download (until the operator REST API lands): by EID (default
+    /// SM-DP+), by matching ID (activation code), or both.
+    Add {
+        /// The eUICC the profile is for (32 digits).
+        #[arg(long)]
+        eid: Option<String>,
+        /// A matching ID to use; see --generate-matching-id.
+        #[arg(long)]
+        matching_id: Option<String>,
+        /// Generate a matching ID (the activation code is printed).
+        #[arg(long)]
+        generate_matching_id: bool,
+        /// Require this confirmation code at download.
+        #[arg(long)]
+        confirmation_code: Option<String>,
+        #[arg(long, default_value = "minimal")]
+        template: smdp::template::TemplateSource,
+        /// Seconds until the order expires (none by default).
+        #[arg(long)]
+        expires_in: Option<i64>,
+        /// Downloads (new bindings) allowed.
+        #[arg(long, default_value_t = 5)]
+        max_attempts: i64,
+        /// Data folder of the server's store.
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+        /// SM-DP+ address for the activation code (with the port when not 443, as test LPAs
+        /// such as lpac connect to exactly this).
+        #[arg(long, default_value = "localhost:8443")]
+        address: String,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// List the orders in a store.
+    List {
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,7 +190,7 @@ enum PkiCommand {
 }
 
 fn pki(cmd: PkiCommand) -> Result<()> {
-    use rsp_auth::pki::{issue_tls, GenerateOptions, Pki, TEST_SMDP_OID};
+    use rsp_auth::pki::{GenerateOptions, Pki};
     use std::time::{Duration, SystemTime};
     match cmd {
         PkiCommand::Generate {
@@ -180,26 +228,9 @@ fn pki(cmd: PkiCommand) -> Result<()> {
             let c = loaded
                 .by_curve(curve)
                 .with_context(|| format!("{}: no {curve} CI", pki.display()))?;
-            let ci_key = c
-                .ci_key
-                .as_ref()
-                .with_context(|| format!("{}: the {curve} CI key is not there", pki.display()))?;
-            let ci = rsp_auth::generate::Issued {
-                cert: c.ci.clone(),
-                key: rsp_auth::SigningKey::from_scalar(curve, &ci_key.scalar())?,
-            };
-            let oid: Vec<u32> = c
-                .dp_auth
-                .cert
-                .registered_ids
-                .first()
-                .map(|o| o.iter().copied().collect())
-                .unwrap_or_else(|| TEST_SMDP_OID.to_vec());
             let now = SystemTime::now();
-            let tls = issue_tls(
-                &ci,
+            let tls = c.issue_dptls(
                 &hosts,
-                &oid,
                 now - Duration::from_secs(3600),
                 now + Duration::from_secs(days * 86_400),
                 &mut rsp_auth::rng::rng(seed),
@@ -288,6 +319,62 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             print!("{}", pkg.listing());
             println!("wrote {} ({} bytes)", out.display(), der.len());
         }
+        ProfileCommand::Add {
+            eid,
+            matching_id,
+            generate_matching_id,
+            confirmation_code,
+            template,
+            expires_in,
+            max_attempts,
+            data,
+            address,
+            seed,
+        } => {
+            let store = smdp::store::SqliteStore::open(&data)?;
+            let now = smdp::clock::Clock::System.unix();
+            let req = smdp::orders::OrderRequest {
+                eid,
+                matching_id,
+                generate_matching_id,
+                confirmation_code,
+                template,
+                expires_at: expires_in.map(|s| now + s),
+                max_attempts,
+                ..Default::default()
+            };
+            let p = smdp::orders::reserve(
+                &store,
+                &rsp_saip::NumberPlan::default(),
+                rsp_shared::dir().as_deref(),
+                &req,
+                &mut rsp_auth::rng::rng(seed),
+                now,
+            )?;
+            println!("profile:         {}", p.sid);
+            println!("iccid:           {}", p.iccid.as_deref().unwrap_or("-"));
+            println!("eid:             {}", p.eid.as_deref().unwrap_or("-"));
+            match smdp::orders::activation_code(&address, &p) {
+                Some(ac) => println!("activation code: {}", ac.to_qr_text()),
+                None => println!("activation code: - (default SM-DP+: download by EID)"),
+            }
+        }
+        ProfileCommand::List { data } => {
+            use smdp::store::Store as _;
+            let store = smdp::store::SqliteStore::open(&data)?;
+            for p in store.profiles()? {
+                println!(
+                    "{}  {:<10} iccid {}  eid {}  matching id {}  attempts {}/{}",
+                    p.sid,
+                    p.status.as_str(),
+                    p.iccid.as_deref().unwrap_or("-"),
+                    p.eid.as_deref().unwrap_or("-"),
+                    p.matching_id.as_deref().unwrap_or("-"),
+                    p.attempts,
+                    p.max_attempts
+                );
+            }
+        }
         ProfileCommand::Templates => {
             let shared = rsp_shared::dir();
             let mut names = vec!["minimal".to_string(), "minimal:<size>".to_string()];
@@ -341,6 +428,10 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Pki(cmd) => pki(cmd),
+        Command::Serve { settings, config } => {
+            let cfg = smdp::serve::Config::from_settings(settings.layered(config.as_deref())?)?;
+            smdp::serve::run(cfg)
+        }
         Command::Profile(cmd) => profile(cmd),
         Command::Eid { eid } => {
             let eid = eid.trim();

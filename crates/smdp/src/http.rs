@@ -1,0 +1,308 @@
+//! ES9+ over HTTPS: hyper 1 on tokio-rustls, TLS 1.2 and 1.3.
+//!
+//! HTTP-level problems (unknown path, wrong method, non-JSON content type, oversized body)
+//! get HTTP status codes; everything about the function itself is HTTP 200 with a JSON header
+//! (`Failed` + subject/reason code), and handleNotification is always 204 (digest §1.2).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rsp_asn1::es9::{path, HeaderOnlyResponse, ResponseHeader};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::es9::Smdp;
+use crate::status::{Code, Failure};
+
+/// What the server answers in `X-Admin-Protocol` (a v2 value: pySim's client refuses others).
+pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.0";
+const JSON: &str = "application/json;charset=UTF-8";
+
+/// Connection and request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body; ES9+ requests are a few KB.
+    pub max_body: usize,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// TLS handshake and request-header deadline.
+    pub handshake_timeout: Duration,
+    /// Keep-alive connections idle longer than this are closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 1 << 20,
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A running server: its address, and a way to stop it gracefully.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, lets in-flight requests finish (up to `grace`), then returns.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(grace + Duration::from_secs(1), self.task).await;
+    }
+}
+
+/// Binds `listen` and serves ES9+ until [`ServerHandle::shutdown`].
+pub async fn start(
+    smdp: Arc<Smdp>,
+    tls: Arc<rustls::ServerConfig>,
+    listen: SocketAddr,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (tx, mut rx) = watch::channel(false);
+    let acceptor = TlsAcceptor::from(tls);
+    let task = tokio::spawn(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = rx.changed() => break,
+            };
+            let (tcp, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = rx.changed() => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let smdp = smdp.clone();
+            let limits = limits.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
+                    .await
+                {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let max_body = limits.max_body;
+                let svc = service_fn(move |req| {
+                    let smdp = smdp.clone();
+                    async move { Ok::<_, Infallible>(handle(smdp, req, max_body).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.idle_timeout)
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(tls), svc);
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {
+                tracing::warn!("graceful shutdown timed out; dropping connections");
+            }
+        }
+    });
+    Ok(ServerHandle {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    r
+}
+
+fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r.headers_mut()
+        .insert("x-admin-protocol", HeaderValue::from_static(ADMIN_PROTOCOL));
+    r
+}
+
+fn failed(f: &Failure) -> Response<Full<Bytes>> {
+    let (subject, reason) = f.subject_reason();
+    let body = HeaderOnlyResponse {
+        header: ResponseHeader::failed(subject, reason, Some(f.message.clone())),
+    };
+    json(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn no_content() -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r.headers_mut()
+        .insert("x-admin-protocol", HeaderValue::from_static(ADMIN_PROTOCOL));
+    r
+}
+
+/// Malformed JSON and missing fields get their own codes; a bad base64 or hex value inside
+/// well-formed JSON is invalid data.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data if e.to_string().starts_with("missing field") => {
+                Failure::new(Code::MandatoryElementMissing, e.to_string())
+            }
+            Category::Data => Failure::new(Code::InvalidInput, e.to_string()),
+            _ => Failure::new(Code::InvalidInput, format!("malformed JSON: {e}")),
+        }
+    })
+}
+
+/// Runs a handler off the async threads (it signs, and waits on the store).
+async fn run<Req, Resp>(
+    smdp: Arc<Smdp>,
+    body: Bytes,
+    f: fn(&Smdp, &Req) -> Result<Resp, Failure>,
+) -> Result<Resp, Failure>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Send + 'static,
+{
+    let req: Req = parse(&body)?;
+    tokio::task::spawn_blocking(move || f(&smdp, &req))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "handler panicked");
+            Err(Failure::new(Code::ExecutionError, "internal error"))
+        })
+}
+
+fn answer<T: Serialize>(function: &str, r: Result<T, Failure>) -> Response<Full<Bytes>> {
+    match r {
+        Ok(v) => match serde_json::to_vec(&v) {
+            Ok(b) => json(b),
+            Err(e) => failed(&Failure::new(Code::ExecutionError, e.to_string())),
+        },
+        Err(f) => {
+            tracing::info!(function, code = %format!("{}/{}", f.subject_reason().0, f.subject_reason().1), message = %f.message, "failed");
+            failed(&f)
+        }
+    }
+}
+
+async fn handle(smdp: Arc<Smdp>, req: Request<Incoming>, max_body: usize) -> Response<Full<Bytes>> {
+    let function = match req.uri().path() {
+        path::INITIATE_AUTHENTICATION => "initiateAuthentication",
+        path::AUTHENTICATE_CLIENT => "authenticateClient",
+        path::GET_BOUND_PROFILE_PACKAGE => "getBoundProfilePackage",
+        path::HANDLE_NOTIFICATION => "handleNotification",
+        path::CANCEL_SESSION => "cancelSession",
+        _ => return plain(StatusCode::NOT_FOUND, "not an ES9+ path"),
+    };
+    if req.method() != Method::POST {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "ES9+ functions are POST");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    // Any application/json* (lpac, TTCN add parameters); absent is tolerated.
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let ok = ct
+            .to_str()
+            .map(|s| {
+                s.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            })
+            .unwrap_or(false);
+        if !ok {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            );
+        }
+    }
+    if let Some(v) = req.headers().get("x-admin-protocol") {
+        if !v.to_str().is_ok_and(|s| s.starts_with("gsma/rsp/v")) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "X-Admin-Protocol must be gsma/rsp/v…",
+            );
+        }
+    }
+    let body = match Limited::new(req.into_body(), max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "could not read the request body"),
+    };
+    match function {
+        "initiateAuthentication" => answer(
+            function,
+            run(smdp, body, Smdp::initiate_authentication).await,
+        ),
+        "authenticateClient" => answer(function, run(smdp, body, Smdp::authenticate_client).await),
+        "getBoundProfilePackage" => answer(
+            function,
+            run(smdp, body, Smdp::get_bound_profile_package).await,
+        ),
+        "cancelSession" => answer(function, run(smdp, body, Smdp::cancel_session).await),
+        _ => {
+            // Always 204: the LPA can do nothing useful with an error (digest §1.2); the
+            // outcome is logged and recorded.
+            match run(smdp, body, Smdp::handle_notification).await {
+                Ok(o) => tracing::debug!(?o, "notification handled"),
+                Err(f) => {
+                    tracing::warn!(code = ?f.subject_reason(), message = %f.message, "notification refused")
+                }
+            }
+            no_content()
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! `smdp serve`: configuration (flags > environment > TOML file > defaults), startup and
+//! graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use rsp_auth::pki::Pki;
+use rsp_auth::{Backend, Curve};
+use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::es9::{Policy, Smdp};
+use crate::http::{Limits, ServerHandle};
+use crate::store::{SqliteStore, Store};
+
+/// Settings, each optional so that flags, environment and file can be layered.
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// Address and port to listen on [default: 127.0.0.1:8443].
+    #[arg(long, env = "SMDP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The SM-DP+ address (FQDN) LPAs use; it must match smdpAddress [default: localhost].
+    #[arg(long, env = "SMDP_ADDRESS")]
+    pub address: Option<String>,
+    /// Data folder for the SQLite store, created if missing [default: ./data].
+    #[arg(long, env = "SMDP_DATA")]
+    pub data: Option<PathBuf>,
+    /// PKI folder in SGP.26 layout: ours (`certs`) or `../shared/pki/sgp26` [default: certs].
+    #[arg(long, env = "SMDP_PKI")]
+    pub pki: Option<PathBuf>,
+    /// Makes every random value deterministic (transaction IDs, challenges, keys, numbers).
+    #[arg(long, env = "SMDP_SEED")]
+    pub seed: Option<u64>,
+    /// `text` or `json` logs [default: text]; filter with RUST_LOG.
+    #[arg(long, env = "SMDP_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Seconds an ES9+ session lives [default: 600].
+    #[arg(long, env = "SMDP_SESSION_TTL")]
+    pub session_ttl: Option<u64>,
+    /// Live sessions before initiateAuthentication answers busy [default: 10000].
+    #[arg(long, env = "SMDP_MAX_SESSIONS")]
+    pub max_sessions: Option<u64>,
+    /// Connections served at once [default: 1024].
+    #[arg(long, env = "SMDP_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "SMDP_MAX_BODY")]
+    pub max_body: Option<usize>,
+    /// Seconds a keep-alive connection may idle [default: 60].
+    #[arg(long, env = "SMDP_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+}
+
+impl Settings {
+    /// `self` where set, else `other`.
+    fn or(self, other: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(other.listen),
+            address: self.address.or(other.address),
+            data: self.data.or(other.data),
+            pki: self.pki.or(other.pki),
+            seed: self.seed.or(other.seed),
+            log_format: self.log_format.or(other.log_format),
+            session_ttl: self.session_ttl.or(other.session_ttl),
+            max_sessions: self.max_sessions.or(other.max_sessions),
+            max_connections: self.max_connections.or(other.max_connections),
+            max_body: self.max_body.or(other.max_body),
+            idle_timeout: self.idle_timeout.or(other.idle_timeout),
+        }
+    }
+
+    /// Flags and environment over the TOML file (if any).
+    pub fn layered(self, file: Option<&Path>) -> Result<Settings> {
+        let Some(path) = file else { return Ok(self) };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let from_file: Settings =
+            toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+        Ok(self.or(from_file))
+    }
+}
+
+/// Everything resolved, defaults applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub address: String,
+    pub data: PathBuf,
+    pub pki: PathBuf,
+    pub seed: Option<u64>,
+    pub json_logs: bool,
+    pub policy: Policy,
+    pub limits: Limits,
+}
+
+impl Config {
+    pub fn from_settings(s: Settings) -> Result<Self> {
+        let json_logs = match s.log_format.as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => bail!("log format {other:?}: text or json"),
+        };
+        let limits = Limits {
+            max_body: s.max_body.unwrap_or(1 << 20),
+            max_connections: s.max_connections.unwrap_or(1024),
+            idle_timeout: Duration::from_secs(s.idle_timeout.unwrap_or(60)),
+            ..Limits::default()
+        };
+        let policy = Policy {
+            session_ttl: Duration::from_secs(s.session_ttl.unwrap_or(600)),
+            max_sessions: s.max_sessions.unwrap_or(10_000),
+            ..Policy::default()
+        };
+        let address = s.address.unwrap_or_else(|| "localhost".into());
+        if address.is_empty() || address.contains(['$', '/', ' ']) {
+            bail!("SM-DP+ address {address:?} is not a host name");
+        }
+        Ok(Self {
+            listen: s
+                .listen
+                .unwrap_or_else(|| "127.0.0.1:8443".parse().expect("literal")),
+            address,
+            data: s.data.unwrap_or_else(crate::orders::default_data_dir),
+            pki: s.pki.unwrap_or_else(|| PathBuf::from("certs")),
+            seed: s.seed,
+            json_logs,
+            policy,
+            limits,
+        })
+    }
+}
+
+/// Logs to stderr, filtered by RUST_LOG (default `info`).
+pub fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// The DPtls to serve: the PKI's if it is valid now and names `address`; otherwise a fresh one
+/// issued under the CI (its key must be in the PKI folder). rustls has no brainpool, so TLS
+/// always uses the NIST CI's certificate. Returns (certificate DER, key PEM).
+pub fn dptls(
+    pki: &Pki,
+    address: &str,
+    now: SystemTime,
+    seed: Option<u64>,
+) -> Result<(Vec<u8>, String)> {
+    let c = pki
+        .by_curve(Curve::NistP256)
+        .context("the PKI has no NIST P-256 CI (TLS needs one)")?;
+    let fits = |t: &&rsp_auth::generate::Issued| {
+        t.cert.valid_at(now).is_ok()
+            && (t
+                .cert
+                .dns_names
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(address))
+                || address.parse::<std::net::IpAddr>().is_ok())
+    };
+    if let Some(t) = c.dp_tls.as_ref().filter(fits) {
+        return Ok((t.cert.der().to_vec(), t.key.to_sec1_pem()?));
+    }
+    let mut hosts = vec![address.to_string()];
+    for h in ["localhost", "127.0.0.1"] {
+        if !hosts.iter().any(|x| x == h) {
+            hosts.push(h.into());
+        }
+    }
+    tracing::info!(?hosts, "issuing a fresh DPtls under the CI");
+    let fresh = c
+        .issue_dptls(
+            &hosts,
+            now - Duration::from_secs(3600),
+            now + Duration::from_secs(365 * 86_400),
+            &mut rsp_auth::rng::rng(seed),
+        )
+        .context("no DPtls valid now for this address, and none can be issued")?;
+    Ok((fresh.cert.der().to_vec(), fresh.key.to_sec1_pem()?))
+}
+
+/// The rustls configuration (TLS 1.3 and 1.2, aws-lc) around [`dptls`].
+pub fn tls_config(
+    pki: &Pki,
+    address: &str,
+    now: SystemTime,
+    seed: Option<u64>,
+) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = dptls(pki, address, now, seed)?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).context("DPtls key")?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert)], key)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Builds the SM-DP+ from a config.
+pub fn build(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    clock: Clock,
+) -> Result<(Arc<Smdp>, Arc<rustls::ServerConfig>)> {
+    let pki = Pki::load(&cfg.pki).with_context(|| format!("PKI {}", cfg.pki.display()))?;
+    let tls = tls_config(&pki, &cfg.address, clock.now(), cfg.seed)?;
+    // Seeded runs sign with RustCrypto (RFC 6979) so that signatures replay too.
+    let backend = if cfg.seed.is_some() {
+        Backend::RustCrypto
+    } else {
+        Backend::AwsLc
+    };
+    let smdp = Smdp::new(
+        cfg.address.clone(),
+        pki,
+        store,
+        rsp_auth::rng::rng(cfg.seed),
+        clock,
+        backend,
+        cfg.policy.clone(),
+    )?;
+    Ok((Arc::new(smdp), tls))
+}
+
+/// Starts a server for `cfg` on the current tokio runtime.
+pub async fn start(cfg: &Config, clock: Clock) -> Result<(Arc<Smdp>, ServerHandle)> {
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&cfg.data).with_context(|| format!("store in {}", cfg.data.display()))?,
+    );
+    let (smdp, tls) = build(cfg, store, clock)?;
+    let handle = crate::http::start(smdp.clone(), tls, cfg.listen, cfg.limits.clone())
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    Ok((smdp, handle))
+}
+
+/// `smdp serve`: runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub fn run(cfg: Config) -> Result<()> {
+    init_logging(cfg.json_logs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let (smdp, handle) = start(&cfg, Clock::System).await?;
+        let curves: Vec<String> = smdp.curves().iter().map(|c| c.curve.to_string()).collect();
+        tracing::info!(
+            listen = %handle.addr,
+            address = %cfg.address,
+            data = %cfg.data.display(),
+            pki = %cfg.pki.display(),
+            ?curves,
+            "SM-DP+ serving ES9+ at https://{}/gsma/rsp2/es9plus/",
+            cfg.address
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.shutdown(Duration::from_secs(10)).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let dir = std::env::temp_dir().join(format!("smdp-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("smdp.toml");
+        std::fs::write(
+            &file,
+            "address = \"smdp.example.com\"\nlisten = \"0.0.0.0:9443\"\nsession-ttl = 30\n",
+        )
+        .unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        };
+        let cfg = Config::from_settings(flags.layered(Some(&file)).unwrap()).unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:1", "flag wins");
+        assert_eq!(cfg.address, "smdp.example.com", "file fills");
+        assert_eq!(cfg.policy.session_ttl, Duration::from_secs(30));
+        assert_eq!(cfg.pki, PathBuf::from("certs"), "default");
+        std::fs::write(&file, "adress = \"typo\"\n").unwrap();
+        let e = Settings::default().layered(Some(&file)).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field"), "{e:#}");
+        assert!(Config::from_settings(Settings {
+            log_format: Some("xml".into()),
+            ..Default::default()
+        })
+        .is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn tls_is_issued_fresh_when_the_shipped_dptls_does_not_fit() {
+        let pki = Pki::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs")).unwrap();
+        let now = SystemTime::now();
+        // Our DPtls names localhost: served as shipped.
+        let shipped = pki
+            .by_curve(Curve::NistP256)
+            .unwrap()
+            .dp_tls
+            .as_ref()
+            .unwrap();
+        let (der, _) = dptls(&pki, "localhost", now, Some(1)).unwrap();
+        assert_eq!(der, shipped.cert.der());
+        // Another address, or a time after the shipped one expires: a fresh one under the CI.
+        let (der, _) = dptls(&pki, "smdp.example.com", now, Some(1)).unwrap();
+        let fresh = rsp_auth::cert::Cert::from_der(&der).unwrap();
+        assert!(fresh.dns_names.iter().any(|d| d == "smdp.example.com"));
+        assert_eq!(fresh.authority_key_id, shipped.cert.authority_key_id);
+        let later = shipped.cert.not_after + Duration::from_secs(86_400);
+        let (der, _) = dptls(&pki, "localhost", later, Some(1)).unwrap();
+        assert!(rsp_auth::cert::Cert::from_der(&der)
+            .unwrap()
+            .valid_at(later)
+            .is_ok());
+        tls_config(&pki, "localhost", now, Some(1)).unwrap();
+    }
+}

@@ -1,0 +1,775 @@
+//! Durable state: download orders (profiles), ES9+ sessions, counters, notifications.
+//!
+//! [`Store`] is a trait so another backend (PostgreSQL for several nodes) can stand in; the
+//! default is SQLite in WAL mode in the data folder. Every state change that decides who gets a
+//! profile is a single compare-and-set statement, so two sessions racing for one profile cannot
+//! both win, whatever the interleaving, across threads, processes or restarts.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+/// Why the store failed (I/O, a constraint, a corrupt row).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("store: {0}")]
+    Invalid(String),
+    #[error("store: {what} {value:?} is already taken")]
+    Duplicate { what: &'static str, value: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A profile's life, as the operator sees it (the Super SIM ESimProfile statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileStatus {
+    New,
+    Reserving,
+    /// Released: downloadable.
+    Available,
+    /// A BPP was issued for one eUICC.
+    Downloaded,
+    Installed,
+    Failed,
+}
+
+impl ProfileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Reserving => "reserving",
+            Self::Available => "available",
+            Self::Downloaded => "downloaded",
+            Self::Installed => "installed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "reserving" => Self::Reserving,
+            "available" => Self::Available,
+            "downloaded" => Self::Downloaded,
+            "installed" => Self::Installed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A download order: one personalised profile, for one EID and/or one matching ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub status: ProfileStatus,
+    /// The EID the order is for (set at creation, or at binding for a matching-ID order).
+    pub eid: Option<String>,
+    pub matching_id: Option<String>,
+    pub confirmation_code: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub template: String,
+    /// The personalised profile package (SAIP DER).
+    pub package: Option<Vec<u8>>,
+    pub service_provider_name: String,
+    pub profile_name: String,
+    /// Unix seconds after which the order can no longer be downloaded.
+    pub expires_at: Option<i64>,
+    pub max_attempts: i64,
+    /// BPPs issued for new bindings so far.
+    pub attempts: i64,
+    pub bound_txid: Option<String>,
+    /// otPK.EUICC of the current binding (65 bytes).
+    pub bound_otpk: Option<Vec<u8>>,
+    /// otSK.DP of the current binding: a retry with the same otPK.EUICC reuses it.
+    pub bound_otsk: Option<Vec<u8>>,
+    /// The BPP issued to `bound_txid` (DER), returned again on a retry in that session.
+    pub bpp: Option<Vec<u8>>,
+    /// CERT.EUICC of the binding, to verify the install notification after the session ends.
+    pub euicc_cert: Option<Vec<u8>>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a new order holds.
+#[derive(Debug, Clone, Default)]
+pub struct NewProfile {
+    pub sid: String,
+    pub account_sid: String,
+    pub status: Option<ProfileStatus>,
+    pub eid: Option<String>,
+    pub matching_id: Option<String>,
+    pub confirmation_code: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub template: String,
+    pub package: Option<Vec<u8>>,
+    pub service_provider_name: String,
+    pub profile_name: String,
+    pub expires_at: Option<i64>,
+    pub max_attempts: i64,
+}
+
+/// Where an ES9+ session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// After initiateAuthentication.
+    Initiated,
+    /// After authenticateClient: the eUICC is known and a profile chosen.
+    Authenticated,
+    /// After getBoundProfilePackage: a BPP was issued in this session.
+    Bound,
+}
+
+impl SessionState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Initiated => "initiated",
+            Self::Authenticated => "authenticated",
+            Self::Bound => "bound",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "initiated" => Self::Initiated,
+            "authenticated" => Self::Authenticated,
+            "bound" => Self::Bound,
+            _ => return None,
+        })
+    }
+}
+
+/// One ES9+ session, keyed by its transaction ID (upper-case hex), persisted so that no state
+/// lives only in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub txid: String,
+    pub state: SessionState,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub euicc_challenge: Vec<u8>,
+    pub server_challenge: Vec<u8>,
+    /// The CI PKID chosen in initiateAuthentication.
+    pub ci_pkid: Vec<u8>,
+    pub eid: Option<String>,
+    pub euicc_cert: Option<Vec<u8>>,
+    pub profile_id: Option<i64>,
+    /// Raw r‖s of smdpSignature2 (the eUICC signs over its TLV).
+    pub smdp_signature2: Option<Vec<u8>>,
+    /// The StoreMetadataRequest bytes sent in authenticateClient; the BPP carries the same.
+    pub metadata: Option<Vec<u8>>,
+    pub cc_attempts: i64,
+}
+
+/// A binding: the BPP issued to one eUICC.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub eid: String,
+    pub txid: String,
+    pub otpk: Vec<u8>,
+    pub otsk: Vec<u8>,
+    pub bpp: Vec<u8>,
+    pub euicc_cert: Vec<u8>,
+}
+
+/// A notification other than the install result (enable, disable, delete), as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRecord {
+    pub eid: String,
+    pub iccid: Option<String>,
+    pub operation: String,
+    pub seq_number: i64,
+    pub received_at: i64,
+}
+
+/// The operations the server needs; every method is one transaction.
+pub trait Store: Send + Sync {
+    fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile>;
+    fn profile(&self, id: i64) -> Result<Option<Profile>>;
+    fn profile_by_matching_id(&self, matching_id: &str) -> Result<Option<Profile>>;
+    /// The oldest order for this EID that is downloadable or downloaded to it (default
+    /// SM-DP+ use case).
+    fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>>;
+    fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    fn profiles(&self) -> Result<Vec<Profile>>;
+    /// Claims an `available` order for one eUICC: succeeds for exactly one caller.
+    fn bind(&self, id: i64, b: &Binding, now: i64) -> Result<bool>;
+    /// A retry with the same otPK.EUICC in a new session: the binding moves to `txid`.
+    fn rebind_session(&self, id: i64, txid: &str, bpp: &[u8], now: i64) -> Result<bool>;
+    /// Moves a profile from one of `from` to `to` (compare-and-set), recording an error.
+    fn set_status(
+        &self,
+        id: i64,
+        from: &[ProfileStatus],
+        to: ProfileStatus,
+        error: Option<(i64, &str)>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Back to `available` (same EID), the binding forgotten: the next download is a new one.
+    fn release(&self, id: i64, now: i64) -> Result<bool>;
+    /// The next value of a named counter (number plans), from 0.
+    fn next_serial(&self, name: &str) -> Result<u64>;
+
+    fn insert_session(&self, s: &Session) -> Result<()>;
+    /// A session that has not expired at `now`.
+    fn session(&self, txid: &str, now: i64) -> Result<Option<Session>>;
+    /// Writes `s` if the stored session is still in `expected` state (no replays).
+    fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool>;
+    fn delete_session(&self, txid: &str) -> Result<bool>;
+    /// Sessions alive at `now`; expired ones are purged on the way.
+    fn active_sessions(&self, now: i64) -> Result<u64>;
+
+    fn record_notification(&self, n: &NotificationRecord) -> Result<()>;
+    fn notifications(&self) -> Result<Vec<NotificationRecord>>;
+}
+
+/// SQLite in WAL mode: one connection behind a mutex (statements take microseconds; the
+/// handlers' crypto dominates).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS profiles (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    account_sid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    eid TEXT,
+    matching_id TEXT UNIQUE,
+    confirmation_code TEXT,
+    iccid TEXT UNIQUE,
+    imsi TEXT,
+    template TEXT NOT NULL,
+    package BLOB,
+    service_provider_name TEXT NOT NULL,
+    profile_name TEXT NOT NULL,
+    expires_at INTEGER,
+    max_attempts INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    bound_txid TEXT,
+    bound_otpk BLOB,
+    bound_otsk BLOB,
+    bpp BLOB,
+    euicc_cert BLOB,
+    error_code INTEGER,
+    error_message TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS profiles_eid ON profiles(eid, status);
+CREATE INDEX IF NOT EXISTS profiles_bound_txid ON profiles(bound_txid);
+CREATE TABLE IF NOT EXISTS sessions (
+    txid TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    euicc_challenge BLOB NOT NULL,
+    server_challenge BLOB NOT NULL,
+    ci_pkid BLOB NOT NULL,
+    eid TEXT,
+    euicc_cert BLOB,
+    profile_id INTEGER,
+    smdp_signature2 BLOB,
+    metadata BLOB,
+    cc_attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expires_at);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    eid TEXT NOT NULL,
+    iccid TEXT,
+    operation TEXT NOT NULL,
+    seq_number INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+);
+";
+
+const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
+    iccid, imsi, template, package, service_provider_name, profile_name, expires_at, max_attempts, \
+    attempts, bound_txid, bound_otpk, bound_otsk, bpp, euicc_cert, error_code, error_message, \
+    created_at, updated_at";
+
+fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
+    let status: String = r.get(3)?;
+    Ok(Profile {
+        id: r.get(0)?,
+        sid: r.get(1)?,
+        account_sid: r.get(2)?,
+        status: ProfileStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                3,
+                rusqlite::types::Type::Text,
+                format!("unknown status {status:?}").into(),
+            )
+        })?,
+        eid: r.get(4)?,
+        matching_id: r.get(5)?,
+        confirmation_code: r.get(6)?,
+        iccid: r.get(7)?,
+        imsi: r.get(8)?,
+        template: r.get(9)?,
+        package: r.get(10)?,
+        service_provider_name: r.get(11)?,
+        profile_name: r.get(12)?,
+        expires_at: r.get(13)?,
+        max_attempts: r.get(14)?,
+        attempts: r.get(15)?,
+        bound_txid: r.get(16)?,
+        bound_otpk: r.get(17)?,
+        bound_otsk: r.get(18)?,
+        bpp: r.get(19)?,
+        euicc_cert: r.get(20)?,
+        error_code: r.get(21)?,
+        error_message: r.get(22)?,
+        created_at: r.get(23)?,
+        updated_at: r.get(24)?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \
+    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts";
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    let state: String = r.get(1)?;
+    Ok(Session {
+        txid: r.get(0)?,
+        state: SessionState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Text,
+                format!("unknown session state {state:?}").into(),
+            )
+        })?,
+        created_at: r.get(2)?,
+        expires_at: r.get(3)?,
+        euicc_challenge: r.get(4)?,
+        server_challenge: r.get(5)?,
+        ci_pkid: r.get(6)?,
+        eid: r.get(7)?,
+        euicc_cert: r.get(8)?,
+        profile_id: r.get(9)?,
+        smdp_signature2: r.get(10)?,
+        metadata: r.get(11)?,
+        cc_attempts: r.get(12)?,
+    })
+}
+
+fn duplicate(e: rusqlite::Error, p: &NewProfile) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            let (what, value) = if msg.contains("iccid") {
+                ("ICCID", p.iccid.clone())
+            } else if msg.contains("matching_id") {
+                ("matching ID", p.matching_id.clone())
+            } else {
+                ("sid", Some(p.sid.clone()))
+            };
+            return StoreError::Duplicate {
+                what,
+                value: value.unwrap_or_default(),
+            };
+        }
+    }
+    StoreError::Sql(e)
+}
+
+impl SqliteStore {
+    /// Opens (creating) `dir/smdp.sqlite3`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Invalid(format!("creating {}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("smdp.sqlite3"))?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests, benchmarks).
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        // WAL: readers never block the writer; NORMAL sync is durable across process crashes
+        // (the WAL is fsynced at checkpoints), which is what a simulator needs. The busy
+        // timeout lets `smdp profile add` write while a server runs.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        // A panic while holding the lock cannot leave a half-done transaction (rusqlite rolls
+        // back on drop), so a poisoned lock is still safe to use.
+        let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c)
+    }
+
+    fn one_profile(&self, clause: &str, p: &dyn rusqlite::ToSql) -> Result<Option<Profile>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause}"),
+                [p],
+                profile_row,
+            )
+            .optional()?)
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile> {
+        let id = self.with(|c| {
+            c.execute(
+                "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
+                 confirmation_code, iccid, imsi, template, package, service_provider_name, \
+                 profile_name, expires_at, max_attempts, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+                params![
+                    p.sid,
+                    p.account_sid,
+                    p.status.unwrap_or(ProfileStatus::Available).as_str(),
+                    p.eid,
+                    p.matching_id,
+                    p.confirmation_code,
+                    p.iccid,
+                    p.imsi,
+                    p.template,
+                    p.package,
+                    p.service_provider_name,
+                    p.profile_name,
+                    p.expires_at,
+                    p.max_attempts,
+                    now
+                ],
+            )
+            .map_err(|e| duplicate(e, p))?;
+            Ok(c.last_insert_rowid())
+        })?;
+        self.profile(id)?
+            .ok_or_else(|| StoreError::Invalid("inserted profile vanished".into()))
+    }
+
+    fn profile(&self, id: i64) -> Result<Option<Profile>> {
+        self.one_profile("id = ?1", &id)
+    }
+
+    fn profile_by_matching_id(&self, matching_id: &str) -> Result<Option<Profile>> {
+        self.one_profile("matching_id = ?1", &matching_id)
+    }
+
+    fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>> {
+        self.one_profile(
+            "eid = ?1 AND status IN ('available', 'downloaded') \
+             ORDER BY status = 'available', id LIMIT 1",
+            &eid,
+        )
+    }
+
+    fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>> {
+        self.one_profile("bound_txid = ?1", &txid)
+    }
+
+    fn profiles(&self) -> Result<Vec<Profile>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
+            ))?;
+            let rows = st.query_map([], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn bind(&self, id: i64, b: &Binding, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE profiles SET status = 'downloaded', eid = ?2, bound_txid = ?3, \
+                 bound_otpk = ?4, bound_otsk = ?5, bpp = ?6, euicc_cert = ?7, \
+                 attempts = attempts + 1, updated_at = ?8 \
+                 WHERE id = ?1 AND status = 'available' AND (eid IS NULL OR eid = ?2) \
+                 AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > ?8)",
+                params![id, b.eid, b.txid, b.otpk, b.otsk, b.bpp, b.euicc_cert, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn rebind_session(&self, id: i64, txid: &str, bpp: &[u8], now: i64) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE profiles SET bound_txid = ?2, bpp = ?3, updated_at = ?4 \
+                 WHERE id = ?1 AND status = 'downloaded'",
+                params![id, txid, bpp, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn set_status(
+        &self,
+        id: i64,
+        from: &[ProfileStatus],
+        to: ProfileStatus,
+        error: Option<(i64, &str)>,
+        now: i64,
+    ) -> Result<bool> {
+        let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        self.with(|c| {
+            let n = c.execute(
+                &format!(
+                    "UPDATE profiles SET status = ?2, error_code = ?3, error_message = ?4, \
+                     updated_at = ?5 WHERE id = ?1 AND status IN ({})",
+                    from.join(", ")
+                ),
+                params![id, to.as_str(), error.map(|e| e.0), error.map(|e| e.1), now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release(&self, id: i64, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE profiles SET status = 'available', bound_txid = NULL, bound_otpk = NULL, \
+                 bound_otsk = NULL, bpp = NULL, updated_at = ?2 \
+                 WHERE id = ?1 AND status = 'downloaded'",
+                params![id, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn next_serial(&self, name: &str) -> Result<u64> {
+        self.with(|c| {
+            let v: i64 = c.query_row(
+                "INSERT INTO counters (name, value) VALUES (?1, 1) \
+                 ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value - 1",
+                [name],
+                |r| r.get(0),
+            )?;
+            u64::try_from(v).map_err(|_| StoreError::Invalid(format!("counter {name} is {v}")))
+        })
+    }
+
+    fn insert_session(&self, s: &Session) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
+                params![
+                    s.txid,
+                    s.state.as_str(),
+                    s.created_at,
+                    s.expires_at,
+                    s.euicc_challenge,
+                    s.server_challenge,
+                    s.ci_pkid,
+                    s.eid,
+                    s.euicc_cert,
+                    s.profile_id,
+                    s.smdp_signature2,
+                    s.metadata,
+                    s.cc_attempts
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, txid: &str, now: i64) -> Result<Option<Session>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE txid = ?1 AND expires_at > ?2"
+                ),
+                params![txid, now],
+                session_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE sessions SET state = ?2, eid = ?3, euicc_cert = ?4, profile_id = ?5, \
+                 smdp_signature2 = ?6, metadata = ?7, cc_attempts = ?8 \
+                 WHERE txid = ?1 AND state = ?9",
+                params![
+                    s.txid,
+                    s.state.as_str(),
+                    s.eid,
+                    s.euicc_cert,
+                    s.profile_id,
+                    s.smdp_signature2,
+                    s.metadata,
+                    s.cc_attempts,
+                    expected.as_str()
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn delete_session(&self, txid: &str) -> Result<bool> {
+        self.with(|c| Ok(c.execute("DELETE FROM sessions WHERE txid = ?1", [txid])? == 1))
+    }
+
+    fn active_sessions(&self, now: i64) -> Result<u64> {
+        self.with(|c| {
+            c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn record_notification(&self, n: &NotificationRecord) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO notifications (eid, iccid, operation, seq_number, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![n.eid, n.iccid, n.operation, n.seq_number, n.received_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn notifications(&self) -> Result<Vec<NotificationRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT eid, iccid, operation, seq_number, received_at FROM notifications \
+                 ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(NotificationRecord {
+                    eid: r.get(0)?,
+                    iccid: r.get(1)?,
+                    operation: r.get(2)?,
+                    seq_number: r.get(3)?,
+                    received_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(sid: &str, iccid: &str) -> NewProfile {
+        NewProfile {
+            sid: sid.into(),
+            account_sid: "AC0".into(),
+            iccid: Some(iccid.into()),
+            template: "minimal".into(),
+            service_provider_name: "sp".into(),
+            profile_name: "p".into(),
+            max_attempts: 2,
+            ..Default::default()
+        }
+    }
+
+    fn binding(eid: &str, txid: &str) -> Binding {
+        Binding {
+            eid: eid.into(),
+            txid: txid.into(),
+            otpk: vec![4; 65],
+            otsk: vec![1; 32],
+            bpp: vec![0xBF, 0x36, 0],
+            euicc_cert: vec![0x30, 0],
+        }
+    }
+
+    #[test]
+    fn binding_is_won_once_and_attempts_are_capped() {
+        let s = SqliteStore::in_memory().unwrap();
+        let p = s.insert_profile(&order("HP1", "1"), 10).unwrap();
+        assert!(s.bind(p.id, &binding("E1", "T1"), 11).unwrap());
+        assert!(
+            !s.bind(p.id, &binding("E2", "T2"), 11).unwrap(),
+            "second binder loses"
+        );
+        let got = s.profile(p.id).unwrap().unwrap();
+        assert_eq!(got.status, ProfileStatus::Downloaded);
+        assert_eq!(got.eid.as_deref(), Some("E1"));
+        assert_eq!(s.profile_by_bound_txid("T1").unwrap().unwrap().id, p.id);
+        // Released: another EID still cannot take it; the same one can, up to max_attempts.
+        assert!(s.release(p.id, 12).unwrap());
+        assert!(!s.bind(p.id, &binding("E2", "T3"), 13).unwrap());
+        assert!(s.bind(p.id, &binding("E1", "T3"), 13).unwrap());
+        assert!(s.release(p.id, 14).unwrap());
+        assert!(
+            !s.bind(p.id, &binding("E1", "T4"), 15).unwrap(),
+            "attempts exhausted"
+        );
+    }
+
+    #[test]
+    fn duplicates_and_counters() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.insert_profile(&order("HP1", "1"), 0).unwrap();
+        let e = s.insert_profile(&order("HP2", "1"), 0).unwrap_err();
+        assert!(
+            matches!(e, StoreError::Duplicate { what: "ICCID", .. }),
+            "{e}"
+        );
+        assert_eq!(s.next_serial("plan").unwrap(), 0);
+        assert_eq!(s.next_serial("plan").unwrap(), 1);
+        assert_eq!(s.next_serial("other").unwrap(), 0);
+    }
+
+    #[test]
+    fn sessions_expire_and_updates_are_compare_and_set() {
+        let s = SqliteStore::in_memory().unwrap();
+        let sess = Session {
+            txid: "AB".into(),
+            state: SessionState::Initiated,
+            created_at: 0,
+            expires_at: 100,
+            euicc_challenge: vec![1; 16],
+            server_challenge: vec![2; 16],
+            ci_pkid: vec![3; 20],
+            eid: None,
+            euicc_cert: None,
+            profile_id: None,
+            smdp_signature2: None,
+            metadata: None,
+            cc_attempts: 0,
+        };
+        s.insert_session(&sess).unwrap();
+        assert!(s.session("AB", 99).unwrap().is_some());
+        assert!(s.session("AB", 100).unwrap().is_none());
+        let next = Session {
+            state: SessionState::Authenticated,
+            ..sess.clone()
+        };
+        assert!(s.update_session(&next, SessionState::Initiated).unwrap());
+        assert!(
+            !s.update_session(&next, SessionState::Initiated).unwrap(),
+            "replay"
+        );
+        assert_eq!(s.active_sessions(50).unwrap(), 1);
+        assert_eq!(s.active_sessions(100).unwrap(), 0);
+    }
+}
