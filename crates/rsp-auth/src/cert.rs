@@ -175,8 +175,8 @@ impl Cert {
             signature,
             signature_algorithm: cert.signature_algorithm().oid,
             public_key,
-            subject: tbs_c.subject().to_string(),
-            issuer: tbs_c.issuer().to_string(),
+            subject: dn_text(tbs_c.subject()),
+            issuer: dn_text(tbs_c.issuer()),
             subject_der: tbs_c.subject().to_der().map_err(|e| bad(e.to_string()))?,
             issuer_der: tbs_c.issuer().to_der().map_err(|e| bad(e.to_string()))?,
             not_before: time(&tbs_c.validity().not_before),
@@ -351,6 +351,37 @@ pub enum Validity {
 }
 
 /// Reads a DirectoryString-like attribute value (PrintableString, UTF8String, IA5String).
+/// RFC 4514-style text of a DN (last RDN first) with short names for the attributes SGP.22
+/// certificates carry, dotted OIDs otherwise. x509-cert's `Display` looks each attribute up in
+/// const-oid's whole database, which cost more than the rest of the certificate parse.
+fn dn_text(name: &x509_cert::name::Name) -> String {
+    use const_oid::db::rfc4519::{
+        COMMON_NAME, COUNTRY_NAME, LOCALITY_NAME, ORGANIZATIONAL_UNIT_NAME, ORGANIZATION_NAME, ST,
+    };
+    let mut parts: Vec<String> = name
+        .iter()
+        .map(|atv| {
+            let key = [
+                (COUNTRY_NAME, "C"),
+                (ORGANIZATION_NAME, "O"),
+                (ORGANIZATIONAL_UNIT_NAME, "OU"),
+                (COMMON_NAME, "CN"),
+                (SERIAL_NUMBER, "serialNumber"),
+                (ST, "ST"),
+                (LOCALITY_NAME, "L"),
+            ]
+            .iter()
+            .find(|(oid, _)| *oid == atv.oid)
+            .map_or_else(|| atv.oid.to_string(), |(_, k)| (*k).to_string());
+            let value = attr_string(&atv.value)
+                .unwrap_or_else(|_| format!("#{}", hex::encode(atv.value.value())));
+            format!("{key}={value}")
+        })
+        .collect();
+    parts.reverse();
+    parts.join(",")
+}
+
 fn attr_string(v: &der::Any) -> Result<String, Error> {
     std::str::from_utf8(v.value())
         .map(str::to_owned)

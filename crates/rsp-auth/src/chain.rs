@@ -111,7 +111,9 @@ pub struct TrustStore {
 }
 
 impl TrustStore {
-    /// Trusts `cis` after checking each is a self-signed SGP.22 CI certificate with an SKI.
+    /// Trusts `cis` after checking each is a self-signed SGP.22 CI certificate with an SKI,
+    /// valid at `at`. Build it once (the self-signature checks cost ~0.6 ms for two CIs): the
+    /// verify functions check the CI's validity again at their own time.
     pub fn new(cis: Vec<Cert>, at: SystemTime) -> Result<Self, ChainError> {
         for ci in &cis {
             let w = Which::Ci;
@@ -179,6 +181,8 @@ impl TrustStore {
                 format!("issued by unknown CI {}", hex::encode_upper(aki)),
             )
         })?;
+        // The store may be long-lived (a server's): the CI's own dates are checked at `at`.
+        validity(Which::Ci, ci, at)?;
         if let Some(want) = expected_ci {
             if want != aki {
                 return Err(ChainError::new(
@@ -287,6 +291,8 @@ impl TrustStore {
                 format!("issued by unknown CI {}", hex::encode_upper(aki)),
             )
         })?;
+        // The store may be long-lived (a server's): the CI's own dates are checked at `at`.
+        validity(Which::Ci, ci, at)?;
         issued_by(w, cert, ci, backend)?;
         validity(w, cert, at)?;
         role(w, cert, role_wanted)?;

@@ -250,3 +250,17 @@ fn tampered_certificate_signature_is_refused() {
         .unwrap_err();
     assert_eq!(e.rule, Rule::Signature);
 }
+
+/// Certificate DNs print RFC 4514-style (last RDN first) with short attribute names.
+#[test]
+fn distinguished_names_print_short() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs");
+    let der = std::fs::read(dir.join("eUICC/CERT_EUICC_ECDSA_NIST.der")).unwrap();
+    let c = rsp_auth::cert::Cert::from_der(&der).unwrap();
+    let eid = c.subject_serial_number.clone().unwrap();
+    assert_eq!(
+        c.subject,
+        format!("CN=smdp-sim eUICC NIST,serialNumber={eid},O=smdp-sim Test EUM,C=XZ")
+    );
+    assert_eq!(c.issuer, "CN=smdp-sim EUM NIST,O=smdp-sim Test EUM,C=XZ");
+}

@@ -85,6 +85,8 @@ impl Default for Policy {
 pub struct Smdp {
     pub address: String,
     pki: Pki,
+    /// The CIs, checked once at startup (each use re-checks the CI's dates).
+    trust: rsp_auth::chain::TrustStore,
     curves: Vec<CurveKeys>,
     pub store: Arc<dyn Store>,
     rng: Mutex<Rng>,
@@ -140,9 +142,11 @@ impl Smdp {
             });
         }
         anyhow::ensure!(!curves.is_empty(), "the PKI has no CI");
+        let trust = pki.trust_store(clock.now())?;
         Ok(Self {
             address: address.into(),
             pki,
+            trust,
             curves,
             store,
             rng: Mutex::new(rng),
@@ -375,8 +379,7 @@ impl Smdp {
             message: format!("EUM certificate: {e}"),
             codes: Some(("8.1.2", "6.1")),
         })?;
-        let trust = self.pki.trust_store(now)?;
-        let verified = trust.verify_euicc(
+        let verified = self.trust.verify_euicc(
             &eum_cert,
             &euicc_cert,
             now,
@@ -725,8 +728,8 @@ impl Smdp {
         eid: &str,
     ) -> Result<Vec<u8>, Failure> {
         if profile.bound_txid.as_deref() == Some(txid.to_hex().as_str()) {
-            if let Some(b) = &profile.bpp {
-                return Ok(b.clone());
+            if let Some(b) = self.store.bpp(profile.id)? {
+                return Ok(b);
             }
         }
         let scalar: [u8; 32] = profile
@@ -756,9 +759,9 @@ impl Smdp {
         eid: &str,
         ot: &EphemeralKey,
     ) -> Result<Vec<u8>, Failure> {
-        let package = profile
-            .package
-            .as_deref()
+        let package = self
+            .store
+            .package(profile.id)?
             .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "no profile package"))?;
         let eid_bytes: [u8; 16] = hex::decode(eid)
             .ok()
@@ -778,7 +781,7 @@ impl Smdp {
                 extensions: None,
             },
             store_metadata_der: metadata,
-            profile: ProfileSource::Plain(package),
+            profile: ProfileSource::Plain(&package),
         })
         .map_err(|e| {
             // A bad otPK.EUICC (off the curve) is the eUICC's fault, not ours.
@@ -863,13 +866,9 @@ impl Smdp {
             PendingNotification::OtherSignedNotification(n) => {
                 let euicc = Cert::from_der(n.euicc_certificate.as_der()).map_err(internal_input)?;
                 let eum = Cert::from_der(n.eum_certificate.as_der()).map_err(internal_input)?;
-                let verified = self.pki.trust_store(now)?.verify_euicc(
-                    &eum,
-                    &euicc,
-                    now,
-                    None,
-                    self.backend,
-                )?;
+                let verified = self
+                    .trust
+                    .verify_euicc(&eum, &euicc, now, None, self.backend)?;
                 verify_euicc_signature(
                     &verified.public_key,
                     input::euicc_notification(&n.tbs_other_notification),

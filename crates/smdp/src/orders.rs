@@ -166,7 +166,7 @@ mod tests {
         let ac = activation_code("smdp.test", &a).unwrap();
         assert_eq!(ActivationCode::parse(&ac.to_string()).unwrap(), ac);
         // The package carries the allocated numbers.
-        let pkg = rsp_saip::ProfilePackage::parse(a.package.as_deref().unwrap()).unwrap();
+        let pkg = rsp_saip::ProfilePackage::parse(&store.package(a.id).unwrap().unwrap()).unwrap();
         assert_eq!(pkg.values().ef_iccid, a.iccid);
         assert!(a.sid.starts_with("HP") && a.sid.len() == 34);
 

@@ -75,8 +75,6 @@ pub struct Profile {
     pub iccid: Option<String>,
     pub imsi: Option<String>,
     pub template: String,
-    /// The personalised profile package (SAIP DER).
-    pub package: Option<Vec<u8>>,
     pub service_provider_name: String,
     pub profile_name: String,
     /// Unix seconds after which the order can no longer be downloaded.
@@ -89,8 +87,6 @@ pub struct Profile {
     pub bound_otpk: Option<Vec<u8>>,
     /// otSK.DP of the current binding: a retry with the same otPK.EUICC reuses it.
     pub bound_otsk: Option<Vec<u8>>,
-    /// The BPP issued to `bound_txid` (DER), returned again on a retry in that session.
-    pub bpp: Option<Vec<u8>>,
     /// CERT.EUICC of the binding, to verify the install notification after the session ends.
     pub euicc_cert: Option<Vec<u8>>,
     pub error_code: Option<i64>,
@@ -111,6 +107,7 @@ pub struct NewProfile {
     pub iccid: Option<String>,
     pub imsi: Option<String>,
     pub template: String,
+    /// The personalised profile package (SAIP DER).
     pub package: Option<Vec<u8>>,
     pub service_provider_name: String,
     pub profile_name: String,
@@ -196,10 +193,14 @@ pub trait Store: Send + Sync {
     fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile>;
     fn profile(&self, id: i64) -> Result<Option<Profile>>;
     fn profile_by_matching_id(&self, matching_id: &str) -> Result<Option<Profile>>;
-    /// The oldest order for this EID that is downloadable or downloaded to it (default
-    /// SM-DP+ use case).
+    /// The order for this EID in the default SM-DP+ use case: one already downloaded to it
+    /// first (so that a retry finishes that binding), else the oldest downloadable one.
     fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>>;
     fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    /// The personalised profile package of an order.
+    fn package(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    /// The BPP of the current binding (as issued to `bound_txid`).
+    fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>>;
     fn profiles(&self) -> Result<Vec<Profile>>;
     /// Claims an `available` order for one eUICC: succeeds for exactly one caller.
     fn bind(&self, id: i64, b: &Binding, now: i64) -> Result<bool>;
@@ -238,6 +239,9 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
+/// Bumped with every schema change (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS profiles (
     id INTEGER PRIMARY KEY,
@@ -250,7 +254,6 @@ CREATE TABLE IF NOT EXISTS profiles (
     iccid TEXT UNIQUE,
     imsi TEXT,
     template TEXT NOT NULL,
-    package BLOB,
     service_provider_name TEXT NOT NULL,
     profile_name TEXT NOT NULL,
     expires_at INTEGER,
@@ -259,7 +262,6 @@ CREATE TABLE IF NOT EXISTS profiles (
     bound_txid TEXT,
     bound_otpk BLOB,
     bound_otsk BLOB,
-    bpp BLOB,
     euicc_cert BLOB,
     error_code INTEGER,
     error_message TEXT,
@@ -267,6 +269,16 @@ CREATE TABLE IF NOT EXISTS profiles (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS profiles_eid ON profiles(eid, status);
+-- Large blobs live apart from the rows that change: SQLite rewrites a whole row on UPDATE,
+-- and a status change must not copy a 256 KiB package.
+CREATE TABLE IF NOT EXISTS packages (
+    profile_id INTEGER PRIMARY KEY REFERENCES profiles(id),
+    der BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bpps (
+    profile_id INTEGER PRIMARY KEY REFERENCES profiles(id),
+    der BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS profiles_bound_txid ON profiles(bound_txid);
 CREATE TABLE IF NOT EXISTS sessions (
     txid TEXT PRIMARY KEY,
@@ -299,8 +311,8 @@ CREATE TABLE IF NOT EXISTS notifications (
 ";
 
 const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
-    iccid, imsi, template, package, service_provider_name, profile_name, expires_at, max_attempts, \
-    attempts, bound_txid, bound_otpk, bound_otsk, bpp, euicc_cert, error_code, error_message, \
+    iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
+    attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
     created_at, updated_at";
 
 fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
@@ -322,21 +334,19 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         iccid: r.get(7)?,
         imsi: r.get(8)?,
         template: r.get(9)?,
-        package: r.get(10)?,
-        service_provider_name: r.get(11)?,
-        profile_name: r.get(12)?,
-        expires_at: r.get(13)?,
-        max_attempts: r.get(14)?,
-        attempts: r.get(15)?,
-        bound_txid: r.get(16)?,
-        bound_otpk: r.get(17)?,
-        bound_otsk: r.get(18)?,
-        bpp: r.get(19)?,
-        euicc_cert: r.get(20)?,
-        error_code: r.get(21)?,
-        error_message: r.get(22)?,
-        created_at: r.get(23)?,
-        updated_at: r.get(24)?,
+        service_provider_name: r.get(10)?,
+        profile_name: r.get(11)?,
+        expires_at: r.get(12)?,
+        max_attempts: r.get(13)?,
+        attempts: r.get(14)?,
+        bound_txid: r.get(15)?,
+        bound_otpk: r.get(16)?,
+        bound_otsk: r.get(17)?,
+        euicc_cert: r.get(18)?,
+        error_code: r.get(19)?,
+        error_message: r.get(20)?,
+        created_at: r.get(21)?,
+        updated_at: r.get(22)?,
     })
 }
 
@@ -409,7 +419,27 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        // Every statement is prepared once: parsing SQL cost more than running it.
+        conn.set_prepared_statement_cache_capacity(64);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tables: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        match (version, tables) {
+            (0, 0) => {
+                conn.execute_batch(SCHEMA)?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (SCHEMA_VERSION, _) => {}
+            (v, _) => {
+                return Err(StoreError::Invalid(format!(
+                    "the data folder holds store schema {v}, this smdp speaks {SCHEMA_VERSION}: \
+                     move the folder aside (or use the smdp that wrote it)"
+                )))
+            }
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -424,11 +454,10 @@ impl SqliteStore {
 
     fn one_profile(&self, clause: &str, p: &dyn rusqlite::ToSql) -> Result<Option<Profile>> {
         self.with(|c| {
-            Ok(c.query_row(
-                &format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause}"),
-                [p],
-                profile_row,
-            )
+            Ok(c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause}"
+            ))?
+            .query_row([p], profile_row)
             .optional()?)
         })
     }
@@ -437,31 +466,37 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile> {
         let id = self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.prepare_cached(
                 "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
-                 confirmation_code, iccid, imsi, template, package, service_provider_name, \
+                 confirmation_code, iccid, imsi, template, service_provider_name, \
                  profile_name, expires_at, max_attempts, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
-                params![
-                    p.sid,
-                    p.account_sid,
-                    p.status.unwrap_or(ProfileStatus::Available).as_str(),
-                    p.eid,
-                    p.matching_id,
-                    p.confirmation_code,
-                    p.iccid,
-                    p.imsi,
-                    p.template,
-                    p.package,
-                    p.service_provider_name,
-                    p.profile_name,
-                    p.expires_at,
-                    p.max_attempts,
-                    now
-                ],
-            )
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+            )?
+            .execute(params![
+                p.sid,
+                p.account_sid,
+                p.status.unwrap_or(ProfileStatus::Available).as_str(),
+                p.eid,
+                p.matching_id,
+                p.confirmation_code,
+                p.iccid,
+                p.imsi,
+                p.template,
+                p.service_provider_name,
+                p.profile_name,
+                p.expires_at,
+                p.max_attempts,
+                now
+            ])
             .map_err(|e| duplicate(e, p))?;
-            Ok(c.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            if let Some(der) = &p.package {
+                tx.prepare_cached("INSERT INTO packages (profile_id, der) VALUES (?1, ?2)")?
+                    .execute(params![id, der])?;
+            }
+            tx.commit()?;
+            Ok(id)
         })?;
         self.profile(id)?
             .ok_or_else(|| StoreError::Invalid("inserted profile vanished".into()))
@@ -478,7 +513,7 @@ impl Store for SqliteStore {
     fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>> {
         self.one_profile(
             "eid = ?1 AND status IN ('available', 'downloaded') \
-             ORDER BY status = 'available', id LIMIT 1",
+             ORDER BY status = 'downloaded' DESC, id LIMIT 1",
             &eid,
         )
     }
@@ -487,9 +522,29 @@ impl Store for SqliteStore {
         self.one_profile("bound_txid = ?1", &txid)
     }
 
+    fn package(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT der FROM packages WHERE profile_id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT der FROM bpps WHERE profile_id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
     fn profiles(&self) -> Result<Vec<Profile>> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
             ))?;
             let rows = st.query_map([], profile_row)?;
@@ -499,26 +554,50 @@ impl Store for SqliteStore {
 
     fn bind(&self, id: i64, b: &Binding, now: i64) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute(
-                "UPDATE profiles SET status = 'downloaded', eid = ?2, bound_txid = ?3, \
-                 bound_otpk = ?4, bound_otsk = ?5, bpp = ?6, euicc_cert = ?7, \
-                 attempts = attempts + 1, updated_at = ?8 \
+            let tx = c.transaction()?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE profiles SET status = 'downloaded', eid = ?2, bound_txid = ?3, \
+                 bound_otpk = ?4, bound_otsk = ?5, euicc_cert = ?6, \
+                 attempts = attempts + 1, updated_at = ?7 \
                  WHERE id = ?1 AND status = 'available' AND (eid IS NULL OR eid = ?2) \
-                 AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > ?8)",
-                params![id, b.eid, b.txid, b.otpk, b.otsk, b.bpp, b.euicc_cert, now],
-            )?;
-            Ok(n == 1)
+                 AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > ?7)",
+                )?
+                .execute(params![
+                    id,
+                    b.eid,
+                    b.txid,
+                    b.otpk,
+                    b.otsk,
+                    b.euicc_cert,
+                    now
+                ])?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
+                .execute(params![id, b.bpp])?;
+            tx.commit()?;
+            Ok(true)
         })
     }
 
     fn rebind_session(&self, id: i64, txid: &str, bpp: &[u8], now: i64) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute(
-                "UPDATE profiles SET bound_txid = ?2, bpp = ?3, updated_at = ?4 \
+            let tx = c.transaction()?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE profiles SET bound_txid = ?2, updated_at = ?3 \
                  WHERE id = ?1 AND status = 'downloaded'",
-                params![id, txid, bpp, now],
-            )?;
-            Ok(n == 1)
+                )?
+                .execute(params![id, txid, now])?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
+                .execute(params![id, bpp])?;
+            tx.commit()?;
+            Ok(true)
         })
     }
 
@@ -532,89 +611,91 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
         self.with(|c| {
-            let n = c.execute(
-                &format!(
+            let n = c
+                .prepare_cached(&format!(
                     "UPDATE profiles SET status = ?2, error_code = ?3, error_message = ?4, \
                      updated_at = ?5 WHERE id = ?1 AND status IN ({})",
                     from.join(", ")
-                ),
-                params![id, to.as_str(), error.map(|e| e.0), error.map(|e| e.1), now],
-            )?;
+                ))?
+                .execute(params![
+                    id,
+                    to.as_str(),
+                    error.map(|e| e.0),
+                    error.map(|e| e.1),
+                    now
+                ])?;
             Ok(n == 1)
         })
     }
 
     fn release(&self, id: i64, now: i64) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute(
-                "UPDATE profiles SET status = 'available', bound_txid = NULL, bound_otpk = NULL, \
-                 bound_otsk = NULL, bpp = NULL, updated_at = ?2 \
-                 WHERE id = ?1 AND status = 'downloaded'",
-                params![id, now],
-            )?;
+            let tx = c.transaction()?;
+            let n = tx.prepare_cached("UPDATE profiles SET status = 'available', bound_txid = NULL, bound_otpk = NULL, \
+                 bound_otsk = NULL, updated_at = ?2 \
+                 WHERE id = ?1 AND status = 'downloaded'")?.execute(params![id, now])?;
+            tx.prepare_cached("DELETE FROM bpps WHERE profile_id = ?1")?.execute([id])?;
+            tx.commit()?;
             Ok(n == 1)
         })
     }
 
     fn next_serial(&self, name: &str) -> Result<u64> {
         self.with(|c| {
-            let v: i64 = c.query_row(
-                "INSERT INTO counters (name, value) VALUES (?1, 1) \
+            let v: i64 = c
+                .prepare_cached(
+                    "INSERT INTO counters (name, value) VALUES (?1, 1) \
                  ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value - 1",
-                [name],
-                |r| r.get(0),
-            )?;
+                )?
+                .query_row([name], |r| r.get(0))?;
             u64::try_from(v).map_err(|_| StoreError::Invalid(format!("counter {name} is {v}")))
         })
     }
 
     fn insert_session(&self, s: &Session) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                &format!(
-                    "INSERT INTO sessions ({SESSION_COLUMNS}) \
+            c.prepare_cached(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-                ),
-                params![
-                    s.txid,
-                    s.state.as_str(),
-                    s.created_at,
-                    s.expires_at,
-                    s.euicc_challenge,
-                    s.server_challenge,
-                    s.ci_pkid,
-                    s.eid,
-                    s.euicc_cert,
-                    s.profile_id,
-                    s.smdp_signature2,
-                    s.metadata,
-                    s.cc_attempts
-                ],
-            )?;
+            ))?
+            .execute(params![
+                s.txid,
+                s.state.as_str(),
+                s.created_at,
+                s.expires_at,
+                s.euicc_challenge,
+                s.server_challenge,
+                s.ci_pkid,
+                s.eid,
+                s.euicc_cert,
+                s.profile_id,
+                s.smdp_signature2,
+                s.metadata,
+                s.cc_attempts
+            ])?;
             Ok(())
         })
     }
 
     fn session(&self, txid: &str, now: i64) -> Result<Option<Session>> {
         self.with(|c| {
-            Ok(c.query_row(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE txid = ?1 AND expires_at > ?2"
-                ),
-                params![txid, now],
-                session_row,
-            )
+            Ok(c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE txid = ?1 AND expires_at > ?2"
+            ))?
+            .query_row(params![txid, now], session_row)
             .optional()?)
         })
     }
 
     fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool> {
         self.with(|c| {
-            let n = c.execute(
-                "UPDATE sessions SET state = ?2, eid = ?3, euicc_cert = ?4, profile_id = ?5, \
+            let n = c
+                .prepare_cached(
+                    "UPDATE sessions SET state = ?2, eid = ?3, euicc_cert = ?4, profile_id = ?5, \
                  smdp_signature2 = ?6, metadata = ?7, cc_attempts = ?8 \
                  WHERE txid = ?1 AND state = ?9",
-                params![
+                )?
+                .execute(params![
                     s.txid,
                     s.state.as_str(),
                     s.eid,
@@ -624,38 +705,50 @@ impl Store for SqliteStore {
                     s.metadata,
                     s.cc_attempts,
                     expected.as_str()
-                ],
-            )?;
+                ])?;
             Ok(n == 1)
         })
     }
 
     fn delete_session(&self, txid: &str) -> Result<bool> {
-        self.with(|c| Ok(c.execute("DELETE FROM sessions WHERE txid = ?1", [txid])? == 1))
+        self.with(|c| {
+            Ok(c.prepare_cached("DELETE FROM sessions WHERE txid = ?1")?
+                .execute([txid])?
+                == 1)
+        })
     }
 
     fn active_sessions(&self, now: i64) -> Result<u64> {
         self.with(|c| {
-            c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-            let n: i64 = c.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            c.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+                .execute([now])?;
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM sessions")?
+                .query_row([], |r| r.get(0))?;
             Ok(n as u64)
         })
     }
 
     fn record_notification(&self, n: &NotificationRecord) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO notifications (eid, iccid, operation, seq_number, received_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![n.eid, n.iccid, n.operation, n.seq_number, n.received_at],
-            )?;
+            )?
+            .execute(params![
+                n.eid,
+                n.iccid,
+                n.operation,
+                n.seq_number,
+                n.received_at
+            ])?;
             Ok(())
         })
     }
 
     fn notifications(&self) -> Result<Vec<NotificationRecord>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare_cached(
                 "SELECT eid, iccid, operation, seq_number, received_at FROM notifications \
                  ORDER BY id",
             )?;
@@ -714,8 +807,11 @@ mod tests {
         assert_eq!(got.status, ProfileStatus::Downloaded);
         assert_eq!(got.eid.as_deref(), Some("E1"));
         assert_eq!(s.profile_by_bound_txid("T1").unwrap().unwrap().id, p.id);
-        // Released: another EID still cannot take it; the same one can, up to max_attempts.
+        assert_eq!(s.bpp(p.id).unwrap().unwrap(), vec![0xBF, 0x36, 0]);
+        // Released: the BPP is forgotten; another EID still cannot take it; the same one
+        // can, up to max_attempts.
         assert!(s.release(p.id, 12).unwrap());
+        assert!(s.bpp(p.id).unwrap().is_none());
         assert!(!s.bind(p.id, &binding("E2", "T3"), 13).unwrap());
         assert!(s.bind(p.id, &binding("E1", "T3"), 13).unwrap());
         assert!(s.release(p.id, 14).unwrap());
@@ -723,6 +819,20 @@ mod tests {
             !s.bind(p.id, &binding("E1", "T4"), 15).unwrap(),
             "attempts exhausted"
         );
+    }
+
+    #[test]
+    fn a_store_of_another_schema_is_refused_not_misread() {
+        let dir = std::env::temp_dir().join(format!("smdp-schema-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        SqliteStore::open(&dir).unwrap();
+        SqliteStore::open(&dir).unwrap(); // reopening is fine
+        let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let e = SqliteStore::open(&dir).err().unwrap();
+        assert!(e.to_string().contains("schema 99"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -33,7 +33,7 @@ async fn download_by_matching_id_installs_once() {
     assert_eq!(installed[0].iccid.to_string(), p.iccid.clone().unwrap());
     assert_eq!(
         installed[0].package,
-        p.package.clone().unwrap(),
+        server.smdp.store.package(p.id).unwrap().unwrap(),
         "the personalised package, byte for byte"
     );
     // Used up: the same matching ID is refused now.
