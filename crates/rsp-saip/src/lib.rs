@@ -18,7 +18,7 @@ pub mod personalise;
 
 pub use generate::MinimalUsim;
 pub use numbers::{NumberPlan, PlanError};
-pub use package::{ProfileHeader, ProfilePackage};
+pub use package::{uicc_capability_bit, ProfileHeader, ProfilePackage};
 pub use pe::{PeKind, ProfileElement};
 pub use personalise::{Personalisation, ProfileValues};
 

@@ -39,6 +39,45 @@ pub const SERVICES: [&str; 30] = [
     "eaka",
 ];
 
+/// The `UICCCapability` bit (PEDefinitions, imported by SGP.22 v2.5+; the same numbers in
+/// SGP.22 v2.2 except 8 and 9, which it reserves) that stands for a mandatory service: what
+/// an SM-DP+ checks in euiccInfo2 for eligibility. `None` for names without one.
+pub fn uicc_capability_bit(service: &str) -> Option<usize> {
+    Some(match service {
+        "contactless" => 0,
+        "usim" => 1,
+        "isim" => 2,
+        "csim" => 3,
+        "milenage" => 4,
+        "cave" => 5,
+        "tuak128" => 6,
+        "tuak256" => 7,
+        "usim-test-algorithm" => 8,
+        "gba-usim" => 10,
+        "gba-isim" => 11,
+        "mbms" => 12,
+        "eap" => 13,
+        "javacard" => 14,
+        "multos" => 15,
+        "multiple-usim" => 16,
+        "multiple-isim" => 17,
+        "multiple-csim" => 18,
+        "ber-tlv" => 19,
+        "dfLink" => 20,
+        "cat-tp" => 21,
+        "get-identity" => 22,
+        "profile-a-x25519" => 23,
+        "profile-b-p256" => 24,
+        "suciCalculatorApi" => 25,
+        "dns-resolution" => 26,
+        "scp11ac" => 27,
+        "scp11c-authorization-mechanism" => 28,
+        "s16mode" => 29,
+        "eaka" => 30,
+        _ => return None,
+    })
+}
+
 /// What the ProfileHeader (`A0`) says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileHeader {

@@ -387,3 +387,44 @@ fn asn1tools_reads_personalised_ts48_values_like_we_do() {
     );
     assert_eq!(r.values["ef_imsi"].as_str().unwrap(), "060110102143F5FFFF");
 }
+
+/// The service → UICCCapability map agrees with the bit numbers rsp-asn1 transcribed from
+/// RSPDefinitions (where both define the bit).
+#[test]
+fn uicc_capability_bits_match_rspdefinitions() {
+    use rsp_asn1::bits::uicc_capability as u;
+    use rsp_saip::uicc_capability_bit as bit;
+    for (service, want) in [
+        ("contactless", u::CONTACTLESS_SUPPORT),
+        ("usim", u::USIM_SUPPORT),
+        ("isim", u::ISIM_SUPPORT),
+        ("csim", u::CSIM_SUPPORT),
+        ("milenage", u::AKA_MILENAGE),
+        ("cave", u::AKA_CAVE),
+        ("tuak128", u::AKA_TUAK128),
+        ("tuak256", u::AKA_TUAK256),
+        ("gba-usim", u::GBA_AUTHEN_USIM),
+        ("gba-isim", u::GBA_AUTHEN_ISIM),
+        ("mbms", u::MBMS_AUTHEN_USIM),
+        ("eap", u::EAP_CLIENT),
+        ("javacard", u::JAVACARD),
+        ("multos", u::MULTOS),
+        ("multiple-usim", u::MULTIPLE_USIM_SUPPORT),
+        ("multiple-isim", u::MULTIPLE_ISIM_SUPPORT),
+        ("multiple-csim", u::MULTIPLE_CSIM_SUPPORT),
+        ("ber-tlv", u::BER_TLV_FILE_SUPPORT),
+        ("dfLink", u::DF_LINK_SUPPORT),
+        ("cat-tp", u::CAT_TP),
+        ("get-identity", u::GET_IDENTITY),
+        ("profile-a-x25519", u::PROFILE_A_X25519),
+        ("profile-b-p256", u::PROFILE_B_P256),
+        ("suciCalculatorApi", u::SUCI_CALCULATOR_API),
+    ] {
+        assert_eq!(bit(service), Some(want), "{service}");
+    }
+    // Every service of the header's list maps (usim-test-algorithm to PEDefinitions' bit 8).
+    for s in rsp_saip::package::SERVICES {
+        assert!(bit(s).is_some(), "{s}");
+    }
+    assert_eq!(bit("usim-test-algorithm"), Some(8));
+}

@@ -7,7 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rsp_asn1::auth::{AuthenticateServerResponse, CtxParams1, EUICCInfo1, ServerSigned1};
+use rsp_asn1::auth::{
+    AuthenticateServerResponse, CtxParams1, EUICCInfo1, EUICCInfo2, ServerSigned1,
+};
 use rsp_asn1::bits::NamedBits;
 use rsp_asn1::download::{
     BoundProfilePackage, ConfigureISDPRequest, NotificationConfigurationInformation,
@@ -34,6 +36,7 @@ use rsp_auth::sig::{input, signature_tlv};
 use rsp_auth::{Backend, Curve};
 use rsp_bpp::bpp::{BppRequest, ProfileSource};
 use rsp_bpp::Engine;
+use rsp_saip::ProfilePackage;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
@@ -417,6 +420,7 @@ impl Smdp {
         let CtxParams1::CtxParamsForCommonAuthentication(ctx) = &signed1.ctx_params1;
         let matching_id = ctx.matching_id.as_deref().unwrap_or("");
         let profile = self.select_profile(matching_id, &eid)?;
+        self.check_eligibility(&profile, &signed1.euicc_info2)?;
         // 9. profileMetadata and smdpSigned2.
         let keys = self.keys_for(&session.ci_pkid)?;
         let metadata = rsp_asn1::encode(&self.metadata(&profile)?).map_err(internal)?;
@@ -503,6 +507,53 @@ impl Smdp {
         }
         self.check_order_open(&profile)?;
         Ok(profile)
+    }
+
+    /// Eligibility (digest §1.5 authenticateClient step 8): every mandatory service of the
+    /// package that the eUICC's UICCCapability can express must be set there (8.2.5/4.3), and
+    /// the package must fit the free non-volatile memory the eUICC reports in
+    /// extCardResource (8.1/4.8). SGP.22 v2.2–2.4 reserve bits 8 and 9 (v2.5 gives 8 to
+    /// usim-test-algorithm): such eUICCs are not asked for them, so TS.48 test profiles stay
+    /// eligible on them.
+    fn check_eligibility(&self, p: &Profile, info2: &EUICCInfo2) -> Result<(), Failure> {
+        let package = self
+            .store
+            .package(p.id)?
+            .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "no profile package"))?;
+        if let Some(free) = free_non_volatile_memory(info2.ext_card_resource.as_ref()) {
+            if package.len() as u64 > free {
+                return fail(
+                    Code::InsufficientMemory,
+                    format!(
+                        "the profile needs {} bytes, the eUICC has {free}",
+                        package.len()
+                    ),
+                );
+            }
+        }
+        let header = ProfilePackage::parse(&package)
+            .and_then(|pkg| pkg.header())
+            .map_err(internal)?;
+        let svn = info2.svn.0.as_ref();
+        let v25 = svn.first().copied().unwrap_or(0) > 2
+            || (svn.first() == Some(&2) && svn.get(1).copied().unwrap_or(0) >= 5);
+        for service in &header.mandatory_services {
+            let Some(bit) = rsp_saip::uicc_capability_bit(service) else {
+                continue;
+            };
+            let defined = if v25 {
+                bit <= 31
+            } else {
+                bit <= 25 && bit != 8 && bit != 9
+            };
+            if defined && !info2.uicc_capability.is_set(bit) {
+                return fail(
+                    Code::NoEligibleProfile,
+                    format!("the profile needs {service}, the eUICC does not declare it"),
+                );
+            }
+        }
+        Ok(())
     }
 
     fn check_order_open(&self, profile: &Profile) -> Result<(), Failure> {
@@ -1001,6 +1052,15 @@ impl Smdp {
         }
         Ok(())
     }
+}
+
+/// The `82` (free non-volatile memory) value of ETSI TS 102 226 extended card resources.
+fn free_non_volatile_memory(ext: &[u8]) -> Option<u64> {
+    rsp_asn1::tlv::Children::new(ext)
+        .filter_map(Result::ok)
+        .find(|t| t.tag == [0x82])
+        .filter(|t| !t.value.is_empty() && t.value.len() <= 8)
+        .map(|t| t.value.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
 }
 
 /// Verifies an eUICC signature (raw r‖s) over `msg`: 8.1/6.1 otherwise.

@@ -23,6 +23,10 @@ pub enum Code {
     EidRefused,
     /// 8.2.6/3.8: unknown or used-up matching ID.
     MatchingIdRefused,
+    /// 8.2.5/4.3: the eUICC lacks a capability the profile mandates.
+    NoEligibleProfile,
+    /// 8.1/4.8: the package does not fit the eUICC's free memory.
+    InsufficientMemory,
     /// 8.2/1.2: the profile is not released yet.
     ProfileNotReleased,
     /// 8.2/3.7: a BPP was already bound and this request would need a new binding.
@@ -64,6 +68,8 @@ impl Code {
             EuiccSignatureInvalid => ("8.1", "6.1"),
             EidRefused => ("8.1.1", "3.8"),
             MatchingIdRefused => ("8.2.6", "3.8"),
+            NoEligibleProfile => ("8.2.5", "4.3"),
+            InsufficientMemory => ("8.1", "4.8"),
             ProfileNotReleased => ("8.2", "1.2"),
             BppRebindingRefused => ("8.2", "3.7"),
             ConfirmationCodeMissing => ("8.2.7", "2.2"),

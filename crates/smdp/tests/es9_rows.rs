@@ -668,3 +668,40 @@ async fn malformed_requests_and_http_limits() {
     assert_eq!(r.status, 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eligibility_rows_capability_and_memory() {
+    let server = TestServer::start(Options::default()).await;
+    server.reserve(by_matching_id("ELIG"));
+    let p = pki();
+    let now = server.clock.now();
+    // 8.2.5/4.3: the minimal profile mandates milenage; this eUICC does not declare it.
+    let mut no_milenage = Euicc::from_pki(&p, Curve::NistP256, Backend::AwsLc, now).unwrap();
+    let caps = &mut no_milenage.euicc_info2_template_mut().uicc_capability;
+    let kept: Vec<usize> = caps
+        .set_bits()
+        .into_iter()
+        .filter(|b| *b != rsp_asn1::bits::uicc_capability::AKA_MILENAGE)
+        .collect();
+    *caps = rsp_asn1::bits::NamedBits::from_bits(&kept);
+    assert_failed(
+        authenticate_with(&server, no_milenage, "ELIG").await,
+        "8.2.5",
+        "4.3",
+    );
+    // 8.1/4.8: not enough free memory for the package.
+    let mut small = Euicc::from_pki(&p, Curve::NistP256, Backend::AwsLc, now).unwrap();
+    small.set_limits(veuicc::Limits {
+        max_profiles: 16,
+        memory: 100,
+    });
+    assert_failed(
+        authenticate_with(&server, small, "ELIG").await,
+        "8.1",
+        "4.8",
+    );
+    // A capable eUICC with room downloads it.
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::NistP256);
+    lpa.download(Some("ELIG"), None).await.unwrap();
+    server.stop().await;
+}
