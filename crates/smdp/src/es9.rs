@@ -189,6 +189,11 @@ impl Smdp {
             .ok_or_else(|| Failure::new(Code::ExecutionError, "session CI no longer configured"))
     }
 
+    /// The one randomness source (seeded with `--seed`), for everything the server draws.
+    pub fn rng(&self) -> std::sync::MutexGuard<'_, Rng> {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn random<const N: usize>(&self) -> [u8; N] {
         let mut b = [0u8; N];
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());

@@ -70,6 +70,15 @@ impl ServerHandle {
     }
 }
 
+/// What a listener serves.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// ES9+ (`/gsma/rsp2/es9plus/*`); only ever on a TLS listener.
+    pub es9: Option<Arc<Smdp>>,
+    /// The operator REST API (`/v1/*`).
+    pub rest: Option<Arc<crate::rest::Operator>>,
+}
+
 /// Binds `listen` and serves ES9+ until [`ServerHandle::shutdown`].
 pub async fn start(
     smdp: Arc<Smdp>,
@@ -77,10 +86,33 @@ pub async fn start(
     listen: SocketAddr,
     limits: Limits,
 ) -> std::io::Result<ServerHandle> {
+    let services = Services {
+        es9: Some(smdp),
+        rest: None,
+    };
+    start_services(services, Some(tls), listen, limits).await
+}
+
+/// Binds `listen` and serves `services` over TLS, or over plain HTTP without `tls` (the
+/// REST API's admin port; ES9+ is never served without TLS).
+pub async fn start_services(
+    services: Services,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    listen: SocketAddr,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
+    let services = if tls.is_none() {
+        Services {
+            es9: None,
+            ..services
+        }
+    } else {
+        services
+    };
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
-    let acceptor = TlsAcceptor::from(tls);
+    let acceptor = tls.map(TlsAcceptor::from);
     let task = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -102,36 +134,23 @@ pub async fn start(
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
-            let smdp = smdp.clone();
+            let services = services.clone();
             let limits = limits.clone();
             let watcher = graceful.watcher();
             tokio::spawn(async move {
                 let _permit = permit;
-                let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
-                    .await
-                {
-                    Ok(Ok(t)) => t,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
+                let Some(acceptor) = acceptor else {
+                    serve_connection(TokioIo::new(tcp), services, "http", &limits, watcher, peer)
+                        .await;
+                    return;
                 };
-                let max_body = limits.max_body;
-                let svc = service_fn(move |req| {
-                    let smdp = smdp.clone();
-                    async move { Ok::<_, Infallible>(handle(smdp, req, max_body).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(limits.idle_timeout)
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(tls), svc);
-                if let Err(e) = watcher.watch(conn).await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(t)) => {
+                        serve_connection(TokioIo::new(t), services, "https", &limits, watcher, peer)
+                            .await
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
             });
         }
@@ -148,6 +167,47 @@ pub async fn start(
         shutdown: tx,
         task,
     })
+}
+
+async fn serve_connection<IO>(
+    io: IO,
+    services: Services,
+    scheme: &'static str,
+    limits: &Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: SocketAddr,
+) where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let max_body = limits.max_body;
+    let svc = service_fn(move |req| {
+        let services = services.clone();
+        async move { Ok::<_, Infallible>(route(services, req, scheme, max_body).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .keep_alive(true)
+        .serve_connection(io, svc);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+async fn route(
+    services: Services,
+    req: Request<Incoming>,
+    scheme: &'static str,
+    max_body: usize,
+) -> Response<Full<Bytes>> {
+    if crate::rest::is_rest_path(req.uri().path()) {
+        if let Some(op) = services.rest {
+            return op.handle(req, scheme, max_body).await;
+        }
+    } else if let Some(smdp) = services.es9 {
+        return handle(smdp, req, max_body).await;
+    }
+    plain(StatusCode::NOT_FOUND, "not served on this listener")
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {

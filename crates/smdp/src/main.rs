@@ -57,10 +57,31 @@ enum Command {
     /// Profile packages (SAIP).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Operator accounts of the REST API: create one (with an API key and a bearer token),
+    /// list them.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
         eid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account: prints its AccountSid and AuthToken, an API key (SK…) with its
+    /// secret, and a bearer token.
+    Create {
+        #[arg(long, default_value = "smdp-sim account")]
+        friendly_name: String,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+    /// List the accounts in a store.
+    List {
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
     },
 }
 
@@ -428,6 +449,32 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Pki(cmd) => pki(cmd),
+        Command::Account(AccountCommand::Create {
+            friendly_name,
+            data,
+        }) => {
+            let store = smdp::store::SqliteStore::open(&data)?;
+            let c = smdp::accounts::create(
+                &store,
+                &friendly_name,
+                &mut rsp_auth::rng::rng(None),
+                smdp::clock::Clock::System.unix(),
+            )?;
+            println!("account_sid:  {}", c.account_sid);
+            println!("auth_token:   {}", c.auth_token);
+            println!("api_key:      {}", c.api_key_sid);
+            println!("api_secret:   {}", c.api_key_secret);
+            println!("bearer_token: {}", c.bearer_token);
+            Ok(())
+        }
+        Command::Account(AccountCommand::List { data }) => {
+            use smdp::operator_store::OperatorStore as _;
+            let store = smdp::store::SqliteStore::open(&data)?;
+            for (sid, name) in store.accounts()? {
+                println!("{sid}  {name}");
+            }
+            Ok(())
+        }
         Command::Serve { settings, config } => {
             let cfg = smdp::serve::Config::from_settings(settings.layered(config.as_deref())?)?;
             smdp::serve::run(cfg)

@@ -8,11 +8,10 @@ use rand_core::CryptoRng;
 use rsp_asn1::ids::{ActivationCode, Eid};
 use rsp_saip::NumberPlan;
 
+use crate::reservation::PLAN_COUNTER;
 use crate::store::{NewProfile, Profile, ProfileStatus, Store};
 use crate::template::TemplateSource;
 
-/// Counter name of the default number plan in the store.
-const PLAN_COUNTER: &str = "number-plan";
 /// Matching IDs: 4 groups of 5 from the characters lpac accepts (`[A-Z0-9-]`), like the
 /// GSMA examples (`04386-AGYFT-A74Y8-3F815`).
 const MATCHING_ID_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -134,6 +133,9 @@ pub fn reserve(
         profile_name: req.profile_name.clone(),
         expires_at: req.expires_at,
         max_attempts: req.max_attempts,
+        callback_url: None,
+        callback_method: None,
+        sim_sid: None,
     };
     Ok(store.insert_profile(&p, now)?)
 }

@@ -53,6 +53,17 @@ pub struct Settings {
     /// Seconds a keep-alive connection may idle [default: 60].
     #[arg(long, env = "SMDP_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
+    /// Also serve the operator REST API over plain HTTP here (e.g. 127.0.0.1:8080); it is
+    /// always served on the TLS listener too.
+    #[arg(long, env = "SMDP_REST_LISTEN")]
+    pub rest_listen: Option<SocketAddr>,
+    /// Milliseconds a REST-created profile stays `reserving` [default: 500].
+    #[arg(long, env = "SMDP_RESERVATION_DELAY_MS")]
+    pub reservation_delay_ms: Option<u64>,
+    /// Template for REST-created profiles: minimal[:size], ts48[:variant] or a file
+    /// [default: minimal].
+    #[arg(long, env = "SMDP_TEMPLATE")]
+    pub template: Option<String>,
 }
 
 impl Settings {
@@ -70,6 +81,9 @@ impl Settings {
             max_connections: self.max_connections.or(other.max_connections),
             max_body: self.max_body.or(other.max_body),
             idle_timeout: self.idle_timeout.or(other.idle_timeout),
+            rest_listen: self.rest_listen.or(other.rest_listen),
+            reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
+            template: self.template.or(other.template),
         }
     }
 
@@ -95,6 +109,9 @@ pub struct Config {
     pub json_logs: bool,
     pub policy: Policy,
     pub limits: Limits,
+    pub rest_listen: Option<SocketAddr>,
+    pub reservation_delay: Duration,
+    pub template: crate::template::TemplateSource,
 }
 
 impl Config {
@@ -119,7 +136,12 @@ impl Config {
         if address.is_empty() || address.contains(['$', '/', ' ']) {
             bail!("SM-DP+ address {address:?} is not a host name");
         }
+        let template: crate::template::TemplateSource =
+            s.template.as_deref().unwrap_or("minimal").parse()?;
         Ok(Self {
+            rest_listen: s.rest_listen,
+            reservation_delay: Duration::from_millis(s.reservation_delay_ms.unwrap_or(500)),
+            template,
             listen: s
                 .listen
                 .unwrap_or_else(|| "127.0.0.1:8443".parse().expect("literal")),
@@ -237,16 +259,92 @@ pub fn build(
     Ok((Arc::new(smdp), tls))
 }
 
-/// Starts a server for `cfg` on the current tokio runtime.
-pub async fn start(cfg: &Config, clock: Clock) -> Result<(Arc<Smdp>, ServerHandle)> {
-    let store: Arc<dyn Store> = Arc::new(
+/// A running SM-DP+: the ES9+ and REST listeners and the reservation worker.
+pub struct Running {
+    pub smdp: Arc<Smdp>,
+    pub operator: Arc<crate::rest::Operator>,
+    /// The TLS listener (ES9+ and REST), then the plain REST listener if configured.
+    pub handles: Vec<ServerHandle>,
+    stop: tokio::sync::watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The TLS listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.handles[0].addr
+    }
+
+    /// The plain REST listener's address, if any.
+    pub fn rest_addr(&self) -> Option<SocketAddr> {
+        self.handles.get(1).map(|h| h.addr)
+    }
+
+    /// Stops the worker and the listeners gracefully.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            h.shutdown(grace).await;
+        }
+        let _ = tokio::time::timeout(grace, self.worker).await;
+    }
+}
+
+/// Starts everything for `cfg` on the current tokio runtime, over `store`.
+pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> Result<Running> {
+    let (smdp, tls) = build(cfg, store.clone(), clock)?;
+    let operator = Arc::new(crate::rest::Operator {
+        smdp: smdp.clone(),
+        store,
+        wake: Arc::new(tokio::sync::Notify::new()),
+        template: cfg.template.to_string(),
+        max_attempts: 5,
+        public_url: None,
+    });
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(crate::reservation::run(
+        operator.clone(),
+        crate::reservation::Settings {
+            plan: rsp_saip::NumberPlan::default(),
+            shared: rsp_shared::dir(),
+            delay: cfg.reservation_delay,
+        },
+        stop_rx,
+    ));
+    let services = crate::http::Services {
+        es9: Some(smdp.clone()),
+        rest: Some(operator.clone()),
+    };
+    let mut handles = vec![crate::http::start_services(
+        services.clone(),
+        Some(tls),
+        cfg.listen,
+        cfg.limits.clone(),
+    )
+    .await
+    .with_context(|| format!("listening on {}", cfg.listen))?];
+    if let Some(rest) = cfg.rest_listen {
+        handles.push(
+            crate::http::start_services(services, None, rest, cfg.limits.clone())
+                .await
+                .with_context(|| format!("listening on {rest}"))?,
+        );
+    }
+    Ok(Running {
+        smdp,
+        operator,
+        handles,
+        stop,
+        worker,
+    })
+}
+
+/// Starts everything for `cfg` with the store in its data folder.
+pub async fn start(cfg: &Config, clock: Clock) -> Result<Running> {
+    let store = Arc::new(
         SqliteStore::open(&cfg.data).with_context(|| format!("store in {}", cfg.data.display()))?,
     );
-    let (smdp, tls) = build(cfg, store, clock)?;
-    let handle = crate::http::start(smdp.clone(), tls, cfg.listen, cfg.limits.clone())
-        .await
-        .with_context(|| format!("listening on {}", cfg.listen))?;
-    Ok((smdp, handle))
+    start_with(cfg, store, clock).await
 }
 
 /// `smdp serve`: runs until Ctrl-C or SIGTERM, then shuts down gracefully.
@@ -256,10 +354,16 @@ pub fn run(cfg: Config) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let (smdp, handle) = start(&cfg, Clock::System).await?;
-        let curves: Vec<String> = smdp.curves().iter().map(|c| c.curve.to_string()).collect();
+        let running = start(&cfg, Clock::System).await?;
+        let curves: Vec<String> = running
+            .smdp
+            .curves()
+            .iter()
+            .map(|c| c.curve.to_string())
+            .collect();
         tracing::info!(
-            listen = %handle.addr,
+            listen = %running.addr(),
+            rest_listen = ?running.rest_addr(),
             address = %cfg.address,
             data = %cfg.data.display(),
             pki = %cfg.pki.display(),
@@ -269,7 +373,7 @@ pub fn run(cfg: Config) -> Result<()> {
         );
         shutdown_signal().await;
         tracing::info!("shutting down");
-        handle.shutdown(Duration::from_secs(10)).await;
+        running.shutdown(Duration::from_secs(10)).await;
         Ok(())
     })
 }

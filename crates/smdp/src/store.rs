@@ -93,6 +93,11 @@ pub struct Profile {
     pub error_message: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Operator callback for status changes (REST API), and its method (`GET`/`POST`).
+    pub callback_url: Option<String>,
+    pub callback_method: Option<String>,
+    /// The Sim resource created by the reservation (`HS…`).
+    pub sim_sid: Option<String>,
 }
 
 /// What a new order holds.
@@ -113,6 +118,9 @@ pub struct NewProfile {
     pub profile_name: String,
     pub expires_at: Option<i64>,
     pub max_attempts: i64,
+    pub callback_url: Option<String>,
+    pub callback_method: Option<String>,
+    pub sim_sid: Option<String>,
 }
 
 /// Where an ES9+ session is.
@@ -239,8 +247,52 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-/// Bumped with every schema change (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 → 2: the operator REST API (accounts, credentials, Sims, charges, callbacks).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE profiles ADD COLUMN callback_url TEXT;
+ALTER TABLE profiles ADD COLUMN callback_method TEXT;
+ALTER TABLE profiles ADD COLUMN sim_sid TEXT;
+CREATE INDEX IF NOT EXISTS profiles_account ON profiles(account_sid, id);
+CREATE TABLE IF NOT EXISTS accounts (
+    sid TEXT PRIMARY KEY,
+    auth_token TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    sid TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid)
+);
+CREATE TABLE IF NOT EXISTS bearer_tokens (
+    token TEXT PRIMARY KEY,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid)
+);
+CREATE TABLE IF NOT EXISTS sims (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    account_sid TEXT NOT NULL,
+    unique_name TEXT,
+    iccid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    fleet_sid TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (account_sid, unique_name)
+);
+CREATE TABLE IF NOT EXISTS charges (
+    id INTEGER PRIMARY KEY,
+    account_sid TEXT NOT NULL,
+    profile_sid TEXT NOT NULL UNIQUE,
+    amount_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS profiles (
@@ -310,12 +362,13 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 ";
 
-const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
+pub(crate) const PROFILE_COLUMNS: &str =
+    "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
     iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
     attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
-    created_at, updated_at";
+    created_at, updated_at, callback_url, callback_method, sim_sid";
 
-fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
+pub(crate) fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
     let status: String = r.get(3)?;
     Ok(Profile {
         id: r.get(0)?,
@@ -347,6 +400,9 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         error_message: r.get(20)?,
         created_at: r.get(21)?,
         updated_at: r.get(22)?,
+        callback_url: r.get(23)?,
+        callback_method: r.get(24)?,
+        sim_sid: r.get(25)?,
     })
 }
 
@@ -429,7 +485,11 @@ impl SqliteStore {
         )?;
         match (version, tables) {
             (0, 0) => {
-                conn.execute_batch(SCHEMA)?;
+                conn.execute_batch(&format!("BEGIN;{SCHEMA}{MIGRATE_1_TO_2}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (1, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}COMMIT;"))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (SCHEMA_VERSION, _) => {}
@@ -445,7 +505,7 @@ impl SqliteStore {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         // A panic while holding the lock cannot leave a half-done transaction (rusqlite rolls
         // back on drop), so a poisoned lock is still safe to use.
         let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -470,8 +530,10 @@ impl Store for SqliteStore {
             tx.prepare_cached(
                 "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
                  confirmation_code, iccid, imsi, template, service_provider_name, \
-                 profile_name, expires_at, max_attempts, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+                 profile_name, expires_at, max_attempts, created_at, updated_at, \
+                 callback_url, callback_method, sim_sid) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
+                 ?15, ?16, ?17)",
             )?
             .execute(params![
                 p.sid,
@@ -487,7 +549,10 @@ impl Store for SqliteStore {
                 p.profile_name,
                 p.expires_at,
                 p.max_attempts,
-                now
+                now,
+                p.callback_url,
+                p.callback_method,
+                p.sim_sid
             ])
             .map_err(|e| duplicate(e, p))?;
             let id = tx.last_insert_rowid();
@@ -819,6 +884,25 @@ mod tests {
             !s.bind(p.id, &binding("E1", "T4"), 15).unwrap(),
             "attempts exhausted"
         );
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated() {
+        let dir = std::env::temp_dir().join(format!("smdp-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        drop(c);
+        let s = SqliteStore::open(&dir).unwrap();
+        let p = s.insert_profile(&order("HP1", "1"), 0).unwrap();
+        assert_eq!(p.callback_url, None);
+        let v: i64 = s
+            .with(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

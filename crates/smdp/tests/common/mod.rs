@@ -26,9 +26,9 @@ use rsp_auth::pki::Pki;
 use rsp_auth::{Backend, Curve};
 use smdp::clock::Clock;
 use smdp::es9::{Policy, Smdp};
-use smdp::http::{Limits, ServerHandle};
+use smdp::http::Limits;
 use smdp::orders::OrderRequest;
-use smdp::store::{Profile, SqliteStore, Store};
+use smdp::store::{Profile, SqliteStore};
 use tokio_rustls::TlsConnector;
 use veuicc::{lpa, Euicc};
 
@@ -68,6 +68,8 @@ pub struct Options {
     pub policy: Policy,
     pub limits: Limits,
     pub seed: Option<u64>,
+    /// Template of REST-created profiles.
+    pub template: String,
 }
 
 impl Default for Options {
@@ -78,18 +80,23 @@ impl Default for Options {
             policy: Policy::default(),
             limits: Limits::default(),
             seed: Some(1),
+            template: "minimal".into(),
         }
     }
 }
 
-/// An SM-DP+ on 127.0.0.1:<random port> with an in-memory store and a manual clock.
+/// An SM-DP+ on 127.0.0.1:<random port> (TLS: ES9+ and REST; plain HTTP: REST) with an
+/// in-memory store, a manual clock and no reservation delay.
 pub struct TestServer {
     pub smdp: Arc<Smdp>,
     pub addr: SocketAddr,
+    /// The plain-HTTP REST listener.
+    pub rest_addr: SocketAddr,
     pub clock: Clock,
     /// The CI the TLS certificate chains to (trust anchor for the client).
     pub tls_root: Vec<u8>,
-    handle: Option<ServerHandle>,
+    pub store: Arc<SqliteStore>,
+    running: Option<smdp::serve::Running>,
     rng: std::sync::Mutex<rsp_auth::rng::Rng>,
 }
 
@@ -105,26 +112,30 @@ impl TestServer {
             json_logs: false,
             policy: opts.policy,
             limits: opts.limits.clone(),
+            rest_listen: Some("127.0.0.1:0".parse().unwrap()),
+            reservation_delay: Duration::ZERO,
+            template: opts.template.parse().unwrap(),
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-        let (smdp, tls) = smdp::serve::build(&cfg, store, clock.clone()).unwrap();
-        let handle = smdp::http::start(smdp.clone(), tls, cfg.listen, opts.limits)
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let running = smdp::serve::start_with(&cfg, store.clone(), clock.clone())
             .await
             .unwrap();
         let pki = Pki::load(&opts.pki).unwrap();
         Self {
-            smdp,
-            addr: handle.addr,
+            smdp: running.smdp.clone(),
+            addr: running.addr(),
+            rest_addr: running.rest_addr().unwrap(),
             clock,
             tls_root: pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec(),
-            handle: Some(handle),
+            store,
+            running: Some(running),
             rng: std::sync::Mutex::new(rsp_auth::rng::rng(Some(99))),
         }
     }
 
     pub async fn stop(mut self) {
-        if let Some(h) = self.handle.take() {
-            h.shutdown(Duration::from_secs(2)).await;
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(2)).await;
         }
     }
 

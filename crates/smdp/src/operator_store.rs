@@ -1,0 +1,447 @@
+//! The operator side of the store: accounts and credentials, the reservation worker's steps,
+//! paged listings, Sims and the charge ledger. Same SQLite database as [`crate::store`]; every
+//! method is one transaction.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use crate::store::{
+    profile_row, Profile, ProfileStatus, Result, SqliteStore, StoreError, PROFILE_COLUMNS,
+};
+
+/// Credentials from an `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `AC…:auth token` or `SK…:secret`.
+    Basic { user: String, password: String },
+    /// A bearer token (KORE style).
+    Bearer(String),
+}
+
+/// Where a page starts: after or before a row id (opaque page tokens carry these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Start,
+    After(i64),
+    Before(i64),
+}
+
+/// ESimProfile list filters.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileFilter {
+    pub eid: Option<String>,
+    pub sim_sid: Option<String>,
+    pub status: Option<ProfileStatus>,
+}
+
+/// A Sim resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sim {
+    pub id: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub unique_name: Option<String>,
+    pub iccid: String,
+    pub status: String,
+    pub fleet_sid: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Sim list filters.
+#[derive(Debug, Clone, Default)]
+pub struct SimFilter {
+    pub status: Option<String>,
+    pub iccid: Option<String>,
+}
+
+/// One line of an account's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub account_sid: String,
+    pub profile_sid: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// What the reservation worker allocated for a profile.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub iccid: String,
+    pub imsi: String,
+    pub package: Vec<u8>,
+    pub sim_sid: String,
+    pub charge_cents: i64,
+}
+
+/// What [`OperatorStore::update_sim`] may change.
+#[derive(Debug, Clone, Default)]
+pub struct SimUpdate {
+    pub unique_name: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The operator API's storage.
+pub trait OperatorStore: Send + Sync {
+    fn create_account(
+        &self,
+        sid: &str,
+        auth_token: &str,
+        friendly_name: &str,
+        now: i64,
+    ) -> Result<()>;
+    fn add_api_key(&self, sid: &str, secret: &str, account_sid: &str) -> Result<()>;
+    fn add_bearer_token(&self, token: &str, account_sid: &str) -> Result<()>;
+    /// The account these credentials belong to, if they are valid.
+    fn authenticate(&self, c: &Credential) -> Result<Option<String>>;
+    fn accounts(&self) -> Result<Vec<(String, String)>>;
+
+    fn profile_by_sid(&self, account_sid: &str, sid: &str) -> Result<Option<Profile>>;
+    /// Up to `limit` profiles of the account in id order from the cursor (ascending; for
+    /// `Before`, the `limit` just before it, still returned ascending).
+    fn list_profiles(
+        &self,
+        account_sid: &str,
+        f: &ProfileFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Profile>>;
+    /// Whether the account has a matching profile beyond `id` in the given direction.
+    fn profiles_beyond(&self, account_sid: &str, f: &ProfileFilter, cursor: Cursor)
+        -> Result<bool>;
+    /// Profiles waiting for the reservation worker (`new`), oldest first.
+    fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>>;
+    /// `reserving` → `available` with the numbers, package, Sim and charge, or nothing.
+    fn complete_reservation(&self, id: i64, r: &Reservation, now: i64) -> Result<bool>;
+
+    fn sim(&self, account_sid: &str, sid_or_unique_name: &str) -> Result<Option<Sim>>;
+    fn list_sims(
+        &self,
+        account_sid: &str,
+        f: &SimFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Sim>>;
+    fn sims_beyond(&self, account_sid: &str, f: &SimFilter, cursor: Cursor) -> Result<bool>;
+    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()>;
+
+    fn charges(&self, account_sid: &str) -> Result<Vec<Charge>>;
+}
+
+fn sim_row(r: &Row<'_>) -> rusqlite::Result<Sim> {
+    Ok(Sim {
+        id: r.get(0)?,
+        sid: r.get(1)?,
+        account_sid: r.get(2)?,
+        unique_name: r.get(3)?,
+        iccid: r.get(4)?,
+        status: r.get(5)?,
+        fleet_sid: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+const SIM_COLUMNS: &str =
+    "id, sid, account_sid, unique_name, iccid, status, fleet_sid, created_at, updated_at";
+
+/// `WHERE` clause and parameters for a profile listing.
+fn profile_where(account: &str, f: &ProfileFilter, cursor: Cursor) -> (String, Vec<String>) {
+    let mut sql = String::from("account_sid = ?1");
+    let mut args = vec![account.to_string()];
+    let add = |col: &str, v: String, sql: &mut String, args: &mut Vec<String>| {
+        args.push(v);
+        sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+    };
+    if let Some(e) = &f.eid {
+        add("eid", e.clone(), &mut sql, &mut args);
+    }
+    if let Some(s) = &f.sim_sid {
+        add("sim_sid", s.clone(), &mut sql, &mut args);
+    }
+    if let Some(s) = f.status {
+        add("status", s.as_str().into(), &mut sql, &mut args);
+    }
+    cursor_clause(cursor, &mut sql);
+    (sql, args)
+}
+
+fn cursor_clause(cursor: Cursor, sql: &mut String) {
+    match cursor {
+        Cursor::Start => {}
+        Cursor::After(id) => sql.push_str(&format!(" AND id > {id}")),
+        Cursor::Before(id) => sql.push_str(&format!(" AND id < {id}")),
+    }
+}
+
+fn order(cursor: Cursor) -> &'static str {
+    if matches!(cursor, Cursor::Before(_)) {
+        "DESC"
+    } else {
+        "ASC"
+    }
+}
+
+impl OperatorStore for SqliteStore {
+    fn create_account(&self, sid: &str, token: &str, name: &str, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![sid, token, name, now])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Duplicate {
+                        what: "account",
+                        value: sid.into(),
+                    }
+                }
+                e => StoreError::Sql(e),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn add_api_key(&self, sid: &str, secret: &str, account: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO api_keys (sid, secret, account_sid) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![sid, secret, account])?;
+            Ok(())
+        })
+    }
+
+    fn add_bearer_token(&self, token: &str, account: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("INSERT INTO bearer_tokens (token, account_sid) VALUES (?1, ?2)")?
+                .execute(params![token, account])?;
+            Ok(())
+        })
+    }
+
+    fn authenticate(&self, cred: &Credential) -> Result<Option<String>> {
+        self.with(|c| {
+            let found: Option<String> = match cred {
+                Credential::Basic { user, password } if user.starts_with("AC") => c
+                    .prepare_cached("SELECT sid FROM accounts WHERE sid = ?1 AND auth_token = ?2")?
+                    .query_row(params![user, password], |r| r.get(0))
+                    .optional()?,
+                Credential::Basic { user, password } if user.starts_with("SK") => c
+                    .prepare_cached(
+                        "SELECT account_sid FROM api_keys WHERE sid = ?1 AND secret = ?2",
+                    )?
+                    .query_row(params![user, password], |r| r.get(0))
+                    .optional()?,
+                Credential::Basic { .. } => None,
+                Credential::Bearer(t) => c
+                    .prepare_cached("SELECT account_sid FROM bearer_tokens WHERE token = ?1")?
+                    .query_row([t], |r| r.get(0))
+                    .optional()?,
+            };
+            Ok(found)
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut st =
+                c.prepare_cached("SELECT sid, friendly_name FROM accounts ORDER BY sid")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn profile_by_sid(&self, account: &str, sid: &str) -> Result<Option<Profile>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE sid = ?1 AND account_sid = ?2"
+            ))?
+            .query_row(params![sid, account], profile_row)
+            .optional()?)
+        })
+    }
+
+    fn list_profiles(
+        &self,
+        account: &str,
+        f: &ProfileFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Profile>> {
+        let (clause, args) = profile_where(account, f, cursor);
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause} ORDER BY id {} LIMIT {limit}",
+            order(cursor)
+        );
+        let mut rows = self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if matches!(cursor, Cursor::Before(_)) {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn profiles_beyond(&self, account: &str, f: &ProfileFilter, cursor: Cursor) -> Result<bool> {
+        let (clause, args) = profile_where(account, f, cursor);
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM profiles WHERE {clause})"
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE status IN ('new', 'reserving') \
+                 ORDER BY id LIMIT ?1"
+            ))?;
+            let rows = st.query_map([limit as i64], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn complete_reservation(&self, id: i64, r: &Reservation, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let account: Option<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT account_sid, sid FROM profiles WHERE id = ?1 AND status = 'reserving'",
+                )?
+                .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let Some((account, profile_sid)) = account else {
+                return Ok(false);
+            };
+            tx.prepare_cached(
+                "UPDATE profiles SET status = 'available', iccid = ?2, imsi = ?3, sim_sid = ?4, \
+                 updated_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![id, r.iccid, r.imsi, r.sim_sid, now])?;
+            tx.prepare_cached("INSERT OR REPLACE INTO packages (profile_id, der) VALUES (?1, ?2)")?
+                .execute(params![id, r.package])?;
+            tx.prepare_cached(
+                "INSERT INTO sims (sid, account_sid, iccid, status, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, 'new', ?4, ?4)",
+            )?
+            .execute(params![r.sim_sid, account, r.iccid, now])?;
+            tx.prepare_cached(
+                "INSERT INTO charges (account_sid, profile_sid, amount_cents, currency, \
+                 description, created_at) VALUES (?1, ?2, ?3, 'USD', 'eSIM profile reservation', ?4)",
+            )?
+            .execute(params![account, profile_sid, r.charge_cents, now])?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn sim(&self, account: &str, key: &str) -> Result<Option<Sim>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {SIM_COLUMNS} FROM sims WHERE account_sid = ?1 \
+                 AND (sid = ?2 OR unique_name = ?2) ORDER BY sid = ?2 DESC LIMIT 1"
+            ))?
+            .query_row(params![account, key], sim_row)
+            .optional()?)
+        })
+    }
+
+    fn list_sims(
+        &self,
+        account: &str,
+        f: &SimFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Sim>> {
+        let (clause, args) = sim_where(account, f, cursor);
+        let sql = format!(
+            "SELECT {SIM_COLUMNS} FROM sims WHERE {clause} ORDER BY id {} LIMIT {limit}",
+            order(cursor)
+        );
+        let mut rows = self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), sim_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if matches!(cursor, Cursor::Before(_)) {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn sims_beyond(&self, account: &str, f: &SimFilter, cursor: Cursor) -> Result<bool> {
+        let (clause, args) = sim_where(account, f, cursor);
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM sims WHERE {clause})"
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE sims SET unique_name = COALESCE(?2, unique_name), \
+                 status = COALESCE(?3, status), updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, u.unique_name, u.status, now])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Duplicate {
+                        what: "unique name",
+                        value: u.unique_name.clone().unwrap_or_default(),
+                    }
+                }
+                e => StoreError::Sql(e),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn charges(&self, account: &str) -> Result<Vec<Charge>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT account_sid, profile_sid, amount_cents, currency, description, created_at \
+                 FROM charges WHERE account_sid = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([account], |r| {
+                Ok(Charge {
+                    account_sid: r.get(0)?,
+                    profile_sid: r.get(1)?,
+                    amount_cents: r.get(2)?,
+                    currency: r.get(3)?,
+                    description: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+fn sim_where(account: &str, f: &SimFilter, cursor: Cursor) -> (String, Vec<String>) {
+    let mut sql = String::from("account_sid = ?1");
+    let mut args = vec![account.to_string()];
+    if let Some(s) = &f.status {
+        args.push(s.clone());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(i) = &f.iccid {
+        args.push(i.clone());
+        sql.push_str(&format!(" AND iccid = ?{}", args.len()));
+    }
+    cursor_clause(cursor, &mut sql);
+    (sql, args)
+}

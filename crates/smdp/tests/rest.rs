@@ -1,0 +1,493 @@
+//! The operator REST API (Super SIM v1 shapes) over plain HTTP and over TLS: create, reserve,
+//! fetch, list with paging, auth and account isolation, Sims, the ledger, and a full flow
+//! from REST through an ES9+ download back to `installed`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rsp_auth::Curve;
+use serde_json::Value;
+use smdp::accounts::Credentials;
+
+/// A plain-HTTP REST client with one account's Basic credentials.
+struct Rest {
+    addr: SocketAddr,
+    auth: Option<String>,
+}
+
+impl Rest {
+    fn basic(addr: SocketAddr, user: &str, password: &str) -> Self {
+        let b64 = rsp_asn1::es9::base64_encode(format!("{user}:{password}").as_bytes());
+        Self {
+            addr,
+            auth: Some(format!("Basic {b64}")),
+        }
+    }
+
+    async fn send(&self, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            body.append_pair(k, v);
+        }
+        let mut b = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", format!("{}", self.addr))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(a) = &self.auth {
+            b = b.header("authorization", a);
+        }
+        let resp = sender
+            .send_request(b.body(Full::new(Bytes::from(body.finish()))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, &[]).await
+    }
+
+    /// GET of an absolute URL the server handed out (paging).
+    async fn follow(&self, url: &str) -> (u16, Value) {
+        let prefix = format!("http://{}", self.addr);
+        let path = url
+            .strip_prefix(&prefix)
+            .expect("absolute URL to this server");
+        self.get(path).await
+    }
+}
+
+fn account(server: &TestServer, name: &str) -> Credentials {
+    smdp::accounts::create(
+        server.store.as_ref(),
+        name,
+        &mut rsp_auth::rng::rng(None),
+        server.clock.unix(),
+    )
+    .unwrap()
+}
+
+/// Polls a profile until it leaves new/reserving.
+async fn reserved(rest: &Rest, sid: &str) -> Value {
+    for _ in 0..200 {
+        let (s, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+        assert_eq!(s, 200, "{v}");
+        if !matches!(v["status"].as_str(), Some("new" | "reserving")) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{sid} never left reserving");
+}
+
+fn is_sid(v: &Value, prefix: &str) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+fn is_date(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[4] == b'-'
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_by_eid_reserves_a_sim_and_charges() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = account(&server, "a");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
+    let (s, v) = rest
+        .send("POST", "/v1/ESimProfiles", &[("Eid", &eid)])
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert!(is_sid(&v["sid"], "HP"), "{v}");
+    assert_eq!(v["account_sid"], acct.account_sid.as_str());
+    assert!(matches!(v["status"].as_str(), Some("new" | "reserving")));
+    assert_eq!(v["eid"], eid.as_str());
+    for k in [
+        "iccid",
+        "sim_sid",
+        "smdp_plus_address",
+        "matching_id",
+        "activation_code",
+        "error_code",
+    ] {
+        assert!(v[k].is_null(), "{k} before reservation: {v}");
+    }
+    assert!(is_date(&v["date_created"]) && is_date(&v["date_updated"]));
+    let sid = v["sid"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["url"],
+        format!("http://{}/v1/ESimProfiles/{sid}", server.rest_addr).as_str()
+    );
+    let v = reserved(&rest, &sid).await;
+    assert_eq!(v["status"], "available", "{v}");
+    assert!(is_sid(&v["sim_sid"], "HS"));
+    assert_eq!(v["smdp_plus_address"], ADDRESS);
+    assert!(
+        v["activation_code"].is_null(),
+        "default SM-DP+: no matching ID"
+    );
+    let iccid = v["iccid"].as_str().unwrap().to_string();
+    assert!(rsp_asn1::ids::Iccid::from_digits(&iccid).unwrap().luhn_ok());
+    // The Sim resource, by sid and in the SimSid filter.
+    let sim_sid = v["sim_sid"].as_str().unwrap();
+    let (s, sim) = rest.get(&format!("/v1/Sims/{sim_sid}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(sim["iccid"], iccid.as_str());
+    assert_eq!(sim["status"], "new");
+    let (_, l) = rest
+        .get(&format!("/v1/ESimProfiles?SimSid={sim_sid}"))
+        .await;
+    assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 1);
+    // $3.00 charged.
+    let (_, ledger) = rest.get("/v1/Charges").await;
+    assert_eq!(ledger["total"], "3.00");
+    assert_eq!(ledger["charges"][0]["esim_profile_sid"], sid.as_str());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_rest_to_es9_to_installed() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = account(&server, "flow");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (s, v) = rest
+        .send(
+            "POST",
+            "/v1/ESimProfiles",
+            &[("GenerateMatchingId", "true")],
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    assert_eq!(v["status"], "available");
+    let mid = v["matching_id"].as_str().unwrap().to_string();
+    assert_eq!(v["activation_code"], format!("1${ADDRESS}${mid}").as_str());
+    let ac = rsp_asn1::ids::ActivationCode::parse(v["activation_code"].as_str().unwrap()).unwrap();
+    // A phone downloads it with the activation code.
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::BrainpoolP256r1);
+    let init = lpa.initiate().await.unwrap();
+    let auth = lpa
+        .authenticate(&init, Some(&ac.matching_id))
+        .await
+        .unwrap();
+    let bpp = lpa.get_bpp(&auth, None).await.unwrap();
+    let sid = v["sid"].as_str().unwrap();
+    let (_, d) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(d["status"], "downloaded");
+    assert_eq!(
+        d["eid"],
+        lpa.eid().as_str(),
+        "bound to the eUICC that downloaded it"
+    );
+    lpa.install(&bpp).await;
+    let (_, d) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(d["status"], "installed");
+    assert_eq!(
+        d["iccid"].as_str().unwrap(),
+        lpa.euicc.installed_profiles()[0].iccid.to_string(),
+        "the ICCID the eUICC installed"
+    );
+    // Also over TLS on the ES9+ listener.
+    let c = server.client();
+    let r = c
+        .request(
+            "GET",
+            "/v1/ESimProfiles",
+            &[(
+                "authorization",
+                &format!(
+                    "Basic {}",
+                    rsp_asn1::es9::base64_encode(
+                        format!("{}:{}", acct.account_sid, acct.auth_token).as_bytes()
+                    )
+                ),
+            )],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let l: Value = serde_json::from_slice(&r.body).unwrap();
+    assert!(l["meta"]["url"].as_str().unwrap().starts_with("https://"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_are_twilio_400s_and_store_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = account(&server, "v");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    for form in [
+        vec![],
+        vec![("GenerateMatchingId", "false")],
+        vec![("GenerateMatchingId", "maybe")],
+        vec![("Eid", "89049032123451234512345678901234")], // bad check digits
+        vec![("Eid", "123")],
+        vec![("GenerateMatchingId", "true"), ("CallbackUrl", "ftp://x")],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("CallbackUrl", "http://127.0.0.1:9/cb"),
+            ("CallbackMethod", "PUT"),
+        ],
+    ] {
+        let (s, v) = rest.send("POST", "/v1/ESimProfiles", &form).await;
+        assert_eq!(s, 400, "{form:?}: {v}");
+        assert_eq!(v["code"], 20001);
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["more_info"], "https://www.twilio.com/docs/errors/20001");
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    }
+    let (_, l) = rest.get("/v1/ESimProfiles").await;
+    assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_schemes_and_account_isolation() {
+    let server = TestServer::start(Options::default()).await;
+    let a = account(&server, "a");
+    let b = account(&server, "b");
+    let ra = Rest::basic(server.rest_addr, &a.account_sid, &a.auth_token);
+    let (_, v) = ra
+        .send(
+            "POST",
+            "/v1/ESimProfiles",
+            &[("GenerateMatchingId", "true")],
+        )
+        .await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    // API key and bearer token of account A see it.
+    let key = Rest::basic(server.rest_addr, &a.api_key_sid, &a.api_key_secret);
+    assert_eq!(key.get(&format!("/v1/ESimProfiles/{sid}")).await.0, 200);
+    let bearer = Rest {
+        addr: server.rest_addr,
+        auth: Some(format!("Bearer {}", a.bearer_token)),
+    };
+    assert_eq!(bearer.get(&format!("/v1/ESimProfiles/{sid}")).await.0, 200);
+    // Account B: 404 for A's profile, an empty list.
+    let rb = Rest::basic(server.rest_addr, &b.account_sid, &b.auth_token);
+    let (s, v) = rb.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!((s, v["code"].as_u64()), (404, Some(20404)));
+    let (_, l) = rb.get("/v1/ESimProfiles").await;
+    assert!(l["esim_profiles"].as_array().unwrap().is_empty());
+    // Missing and wrong credentials: 401 20003.
+    for bad in [
+        Rest {
+            addr: server.rest_addr,
+            auth: None,
+        },
+        Rest::basic(server.rest_addr, &a.account_sid, "wrong"),
+        Rest::basic(server.rest_addr, &a.api_key_sid, &a.auth_token),
+        Rest::basic(server.rest_addr, "nobody", "x"),
+        Rest {
+            addr: server.rest_addr,
+            auth: Some("Bearer nope".into()),
+        },
+        Rest {
+            addr: server.rest_addr,
+            auth: Some("Digest x".into()),
+        },
+    ] {
+        let (s, v) = bad.get("/v1/ESimProfiles").await;
+        assert_eq!((s, v["code"].as_u64()), (401, Some(20003)), "{v}");
+    }
+    // Unknown and malformed sids, unknown paths, wrong methods.
+    for path in [
+        "/v1/ESimProfiles/HP00000000000000000000000000000000",
+        "/v1/ESimProfiles/not-a-sid",
+        "/v1/Nothing",
+        "/v1/Sims/HS00000000000000000000000000000000",
+    ] {
+        let (s, v) = ra.get(path).await;
+        assert_eq!((s, v["code"].as_u64()), (404, Some(20404)), "{path}");
+        assert_eq!(
+            v["message"],
+            format!("The requested resource {path} was not found").as_str()
+        );
+    }
+    let (s, _) = ra
+        .send("DELETE", &format!("/v1/ESimProfiles/{sid}"), &[])
+        .await;
+    assert_eq!(s, 405);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_follows_absolute_urls_both_ways() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = account(&server, "pages");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let mut created = Vec::new();
+    for _ in 0..7 {
+        let (_, v) = rest
+            .send(
+                "POST",
+                "/v1/ESimProfiles",
+                &[("GenerateMatchingId", "true")],
+            )
+            .await;
+        created.push(v["sid"].as_str().unwrap().to_string());
+    }
+    let (s, mut page) = rest.get("/v1/ESimProfiles?PageSize=3").await;
+    assert_eq!(s, 200);
+    assert_eq!(page["meta"]["key"], "esim_profiles");
+    assert_eq!(page["meta"]["page_size"], 3);
+    assert_eq!(
+        page["meta"]["first_page_url"],
+        format!(
+            "http://{}/v1/ESimProfiles?PageSize=3&Page=0",
+            server.rest_addr
+        )
+        .as_str()
+    );
+    assert!(page["meta"]["previous_page_url"].is_null());
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    loop {
+        for p in page["esim_profiles"].as_array().unwrap() {
+            seen.push(p["sid"].as_str().unwrap().to_string());
+        }
+        pages.push(page.clone());
+        // Inserts while paging do not shift the pages (cursor paging).
+        if pages.len() == 1 {
+            rest.send(
+                "POST",
+                "/v1/ESimProfiles",
+                &[("GenerateMatchingId", "true")],
+            )
+            .await;
+        }
+        match page["meta"]["next_page_url"].as_str() {
+            Some(next) => page = rest.follow(next).await.1,
+            None => break,
+        }
+    }
+    assert_eq!(
+        &seen[..7],
+        &created[..],
+        "stable id order, nothing twice or lost"
+    );
+    assert_eq!(seen.len(), 8, "the profile added while paging comes last");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 8);
+    assert_eq!(pages[1]["meta"]["page"], 1);
+    // previous_page_url of page 2 gives page 1 again.
+    let prev = pages[1]["meta"]["previous_page_url"].as_str().unwrap();
+    let (_, back) = rest.follow(prev).await;
+    assert_eq!(back["esim_profiles"], pages[0]["esim_profiles"]);
+    assert_eq!(back["meta"]["page"], 0);
+    // Filters stay in the URLs; bad paging parameters are 400s.
+    let (_, f) = rest
+        .get("/v1/ESimProfiles?Status=available&PageSize=2")
+        .await;
+    assert!(f["meta"]["url"]
+        .as_str()
+        .unwrap()
+        .contains("Status=available&PageSize=2&Page=0"));
+    let (s, v) = rest.get("/v1/ESimProfiles?PageToken=garbage").await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(21481)));
+    for q in ["PageSize=0", "PageSize=1001", "Page=-1", "Status=nonsense"] {
+        let (s, _) = rest.get(&format!("/v1/ESimProfiles?{q}")).await;
+        assert_eq!(s, 400, "{q}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sims_update_fetch_by_unique_name_and_status_rules() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = account(&server, "sims");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest
+        .send(
+            "POST",
+            "/v1/ESimProfiles",
+            &[("GenerateMatchingId", "true")],
+        )
+        .await;
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    let sim_sid = v["sim_sid"].as_str().unwrap();
+    let (s, sim) = rest
+        .send(
+            "POST",
+            &format!("/v1/Sims/{sim_sid}"),
+            &[("UniqueName", "tracker-1"), ("Status", "ready")],
+        )
+        .await;
+    assert_eq!(s, 200, "{sim}");
+    assert_eq!(sim["unique_name"], "tracker-1");
+    assert_eq!(sim["status"], "ready");
+    let (s, by_name) = rest.get("/v1/Sims/tracker-1").await;
+    assert_eq!(s, 200);
+    assert_eq!(by_name["sid"], sim_sid);
+    // ready only from new; active and inactive any time.
+    let (s, v) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "active")])
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("active")));
+    let (s, v) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "ready")])
+        .await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(83010)));
+    let (s, _) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "new")])
+        .await;
+    assert_eq!(s, 400);
+    let (_, l) = rest.get("/v1/Sims?Status=active").await;
+    assert_eq!(l["sims"].as_array().unwrap().len(), 1);
+    assert_eq!(l["meta"]["key"], "sims");
+    let (_, f) = rest.get("/v1/Fleets").await;
+    assert_eq!(f["meta"]["key"], "fleets");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reservation_is_failed_with_a_reason_and_charges_nothing() {
+    let server = TestServer::start(Options {
+        template: "/nonexistent/template.der".into(),
+        ..Default::default()
+    })
+    .await;
+    let acct = account(&server, "fail");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest
+        .send(
+            "POST",
+            "/v1/ESimProfiles",
+            &[("GenerateMatchingId", "true")],
+        )
+        .await;
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["error_code"], "20500");
+    assert!(
+        v["error_message"].as_str().unwrap().contains("nonexistent"),
+        "{v}"
+    );
+    assert!(v["sim_sid"].is_null() && v["iccid"].is_null());
+    let (_, ledger) = rest.get("/v1/Charges").await;
+    assert_eq!(ledger["total"], "0.00");
+    let (_, sims) = rest.get("/v1/Sims").await;
+    assert!(sims["sims"].as_array().unwrap().is_empty());
+    server.stop().await;
+}
