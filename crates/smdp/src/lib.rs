@@ -7,6 +7,7 @@
 //!   [`operator_store`], with the [`reservation`] worker.
 
 pub mod accounts;
+pub mod callbacks;
 pub mod clock;
 pub mod es9;
 pub mod http;

@@ -82,6 +82,44 @@ pub struct SimUpdate {
     pub status: Option<String>,
 }
 
+/// One status callback: what it carries and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRecord {
+    pub id: i64,
+    pub profile_id: i64,
+    pub url: String,
+    pub method: String,
+    pub esim_profile_sid: String,
+    pub account_sid: String,
+    pub profile_status: String,
+    pub sim_sid: Option<String>,
+    pub iccid: Option<String>,
+    pub eid: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered {
+        http_status: u16,
+    },
+    /// Retry at `next_at`, or give up when `next_at` is `None`.
+    Failed {
+        http_status: Option<u16>,
+        error: String,
+        next_at: Option<i64>,
+    },
+}
+
 /// The operator API's storage.
 pub trait OperatorStore: Send + Sync {
     fn create_account(
@@ -127,6 +165,39 @@ pub trait OperatorStore: Send + Sync {
     fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()>;
 
     fn charges(&self, account_sid: &str) -> Result<Vec<Charge>>;
+
+    /// Pending callbacks due at `now`, only the oldest of each profile (in-order delivery),
+    /// with the account's auth token (the signing key).
+    fn due_callbacks(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>>;
+    fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<()>;
+    fn callbacks_for(&self, account_sid: &str, profile_sid: &str) -> Result<Vec<CallbackRecord>>;
+}
+
+const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
+    c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
+    c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error";
+
+fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
+    Ok(CallbackRecord {
+        id: r.get(0)?,
+        profile_id: r.get(1)?,
+        url: r.get(2)?,
+        method: r.get(3)?,
+        esim_profile_sid: r.get(4)?,
+        account_sid: r.get(5)?,
+        profile_status: r.get(6)?,
+        sim_sid: r.get(7)?,
+        iccid: r.get(8)?,
+        eid: r.get(9)?,
+        error_code: r.get(10)?,
+        error_message: r.get(11)?,
+        state: r.get(12)?,
+        attempts: r.get(13)?,
+        next_attempt_at: r.get(14)?,
+        last_attempt_at: r.get(15)?,
+        last_http_status: r.get(16)?,
+        last_error: r.get(17)?,
+    })
 }
 
 fn sim_row(r: &Row<'_>) -> rusqlite::Result<Sim> {
@@ -410,6 +481,48 @@ impl OperatorStore for SqliteStore {
         })
     }
 
+    fn due_callbacks(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>> {
+        self.due_callbacks_impl(now, limit)
+    }
+
+    fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<()> {
+        self.with(|c| {
+            match a {
+                Attempt::Delivered { http_status } => c
+                    .prepare_cached(
+                        "UPDATE callbacks SET state = 'delivered', attempts = attempts + 1, \
+                         last_attempt_at = ?2, last_http_status = ?3, last_error = NULL \
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, now, http_status])?,
+                Attempt::Failed {
+                    http_status,
+                    error,
+                    next_at,
+                } => c
+                    .prepare_cached(
+                        "UPDATE callbacks SET state = CASE WHEN ?5 IS NULL THEN 'failed' \
+                         ELSE 'pending' END, attempts = attempts + 1, last_attempt_at = ?2, \
+                         last_http_status = ?3, last_error = ?4, \
+                         next_attempt_at = COALESCE(?5, next_attempt_at) WHERE id = ?1",
+                    )?
+                    .execute(params![id, now, http_status, error, next_at])?,
+            };
+            Ok(())
+        })
+    }
+
+    fn callbacks_for(&self, account: &str, profile_sid: &str) -> Result<Vec<CallbackRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CALLBACK_COLUMNS} FROM callbacks c \
+                 WHERE c.account_sid = ?1 AND c.esim_profile_sid = ?2 ORDER BY c.id"
+            ))?;
+            let rows = st.query_map(params![account, profile_sid], callback_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn charges(&self, account: &str) -> Result<Vec<Charge>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
@@ -425,6 +538,25 @@ impl OperatorStore for SqliteStore {
                     description: r.get(4)?,
                     created_at: r.get(5)?,
                 })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+impl SqliteStore {
+    fn due_callbacks_impl(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CALLBACK_COLUMNS}, a.auth_token FROM callbacks c \
+                 JOIN accounts a ON a.sid = c.account_sid \
+                 WHERE c.state = 'pending' AND c.next_attempt_at <= ?1 \
+                 AND c.id = (SELECT MIN(id) FROM callbacks WHERE profile_id = c.profile_id \
+                             AND state = 'pending') \
+                 ORDER BY c.id LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![now, limit as i64], |r| {
+                Ok((callback_row(r)?, r.get::<_, String>(18)?))
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

@@ -246,6 +246,33 @@ impl Operator {
                 }
                 _ => Err(not_allowed()),
             },
+            ["ESimProfiles", sid, "Callbacks"] => match *method {
+                // Delivery state of the profile's status callbacks (a simulator extension).
+                Method::GET => {
+                    if self.store.profile_by_sid(&account, sid)?.is_none() {
+                        return Err(ApiError::not_found(path));
+                    }
+                    let rows = self.store.callbacks_for(&account, sid)?;
+                    let items: Vec<Value> = rows
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "esim_profile_status": c.profile_status,
+                                "url": c.url,
+                                "method": c.method,
+                                "state": c.state,
+                                "attempts": c.attempts,
+                                "last_attempt": c.last_attempt_at.map(iso8601),
+                                "last_http_status": c.last_http_status,
+                                "last_error": c.last_error,
+                                "next_attempt": (c.state == "pending").then(|| iso8601(c.next_attempt_at)),
+                            })
+                        })
+                        .collect();
+                    Ok((StatusCode::OK, json!({ "callbacks": items })))
+                }
+                _ => Err(not_allowed()),
+            },
             ["Sims"] => match *method {
                 Method::GET => self.list_sims(&account, query, base),
                 _ => Err(not_allowed()),

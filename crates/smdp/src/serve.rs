@@ -266,7 +266,7 @@ pub struct Running {
     /// The TLS listener (ES9+ and REST), then the plain REST listener if configured.
     pub handles: Vec<ServerHandle>,
     stop: tokio::sync::watch::Sender<bool>,
-    worker: tokio::task::JoinHandle<()>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -286,7 +286,9 @@ impl Running {
         for h in self.handles {
             h.shutdown(grace).await;
         }
-        let _ = tokio::time::timeout(grace, self.worker).await;
+        for w in self.workers {
+            let _ = tokio::time::timeout(grace, w).await;
+        }
     }
 }
 
@@ -302,15 +304,22 @@ pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> 
         public_url: None,
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(crate::reservation::run(
-        operator.clone(),
-        crate::reservation::Settings {
-            plan: rsp_saip::NumberPlan::default(),
-            shared: rsp_shared::dir(),
-            delay: cfg.reservation_delay,
-        },
-        stop_rx,
-    ));
+    let workers = vec![
+        tokio::spawn(crate::reservation::run(
+            operator.clone(),
+            crate::reservation::Settings {
+                plan: rsp_saip::NumberPlan::default(),
+                shared: rsp_shared::dir(),
+                delay: cfg.reservation_delay,
+            },
+            stop_rx.clone(),
+        )),
+        tokio::spawn(crate::callbacks::run(
+            operator.clone(),
+            Duration::from_millis(200),
+            stop_rx,
+        )),
+    ];
     let services = crate::http::Services {
         es9: Some(smdp.clone()),
         rest: Some(operator.clone()),
@@ -335,7 +344,7 @@ pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> 
         operator,
         handles,
         stop,
-        worker,
+        workers,
     })
 }
 

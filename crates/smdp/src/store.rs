@@ -283,6 +283,43 @@ CREATE TABLE IF NOT EXISTS sims (
     updated_at INTEGER NOT NULL,
     UNIQUE (account_sid, unique_name)
 );
+-- Status callbacks: one row per status change of a profile with a CallbackUrl, written by
+-- the same transaction as the change (a trigger, so no code path can forget it), delivered
+-- in order per profile by the callback worker.
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY,
+    profile_id INTEGER NOT NULL REFERENCES profiles(id),
+    url TEXT NOT NULL,
+    method TEXT NOT NULL,
+    esim_profile_sid TEXT NOT NULL,
+    account_sid TEXT NOT NULL,
+    profile_status TEXT NOT NULL,
+    sim_sid TEXT,
+    iccid TEXT,
+    eid TEXT,
+    error_code INTEGER,
+    error_message TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    last_http_status INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS callbacks_profile ON callbacks(profile_id, id);
+CREATE TRIGGER IF NOT EXISTS profile_status_callback
+AFTER UPDATE OF status ON profiles
+WHEN NEW.status != OLD.status AND NEW.callback_url IS NOT NULL
+BEGIN
+    INSERT INTO callbacks (profile_id, url, method, esim_profile_sid, account_sid,
+        profile_status, sim_sid, iccid, eid, error_code, error_message, next_attempt_at,
+        created_at)
+    VALUES (NEW.id, NEW.callback_url, COALESCE(NEW.callback_method, 'POST'), NEW.sid,
+        NEW.account_sid, NEW.status, NEW.sim_sid, NEW.iccid, NEW.eid, NEW.error_code,
+        NEW.error_message, NEW.updated_at, NEW.updated_at);
+END;
 CREATE TABLE IF NOT EXISTS charges (
     id INTEGER PRIMARY KEY,
     account_sid TEXT NOT NULL,

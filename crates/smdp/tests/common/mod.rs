@@ -85,6 +85,23 @@ impl Default for Options {
     }
 }
 
+/// The server configuration for `opts`: random ports, no reservation delay.
+fn config(opts: &Options) -> smdp::serve::Config {
+    smdp::serve::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        address: opts.address.clone(),
+        data: PathBuf::new(),
+        pki: opts.pki.clone(),
+        seed: opts.seed,
+        json_logs: false,
+        policy: opts.policy.clone(),
+        limits: opts.limits.clone(),
+        rest_listen: Some("127.0.0.1:0".parse().unwrap()),
+        reservation_delay: Duration::ZERO,
+        template: opts.template.parse().unwrap(),
+    }
+}
+
 /// An SM-DP+ on 127.0.0.1:<random port> (TLS: ES9+ and REST; plain HTTP: REST) with an
 /// in-memory store, a manual clock and no reservation delay.
 pub struct TestServer {
@@ -103,19 +120,7 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(opts: Options) -> Self {
         let clock = Clock::manual(test_now());
-        let cfg = smdp::serve::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            address: opts.address.clone(),
-            data: PathBuf::new(),
-            pki: opts.pki.clone(),
-            seed: opts.seed,
-            json_logs: false,
-            policy: opts.policy,
-            limits: opts.limits.clone(),
-            rest_listen: Some("127.0.0.1:0".parse().unwrap()),
-            reservation_delay: Duration::ZERO,
-            template: opts.template.parse().unwrap(),
-        };
+        let cfg = config(&opts);
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let running = smdp::serve::start_with(&cfg, store.clone(), clock.clone())
             .await
@@ -131,6 +136,21 @@ impl TestServer {
             running: Some(running),
             rng: std::sync::Mutex::new(rsp_auth::rng::rng(Some(99))),
         }
+    }
+
+    /// Stops the listeners and workers and starts them again on the same store (a restart).
+    pub async fn restart(&mut self, opts: Options) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(2)).await;
+        }
+        let cfg = config(&opts);
+        let running = smdp::serve::start_with(&cfg, self.store.clone(), self.clock.clone())
+            .await
+            .unwrap();
+        self.smdp = running.smdp.clone();
+        self.addr = running.addr();
+        self.rest_addr = running.rest_addr().unwrap();
+        self.running = Some(running);
     }
 
     pub async fn stop(mut self) {
