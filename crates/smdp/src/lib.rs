@@ -13,6 +13,7 @@ pub mod es9;
 pub mod http;
 pub mod operator_store;
 pub mod orders;
+pub mod qr;
 pub mod reservation;
 pub mod rest;
 pub mod serve;

@@ -111,6 +111,18 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
     r
 }
 
+/// A successful answer: a JSON resource, or an image.
+pub enum Reply {
+    Json(StatusCode, Value),
+    Bytes(&'static str, Vec<u8>),
+}
+
+impl From<(StatusCode, Value)> for Reply {
+    fn from((s, v): (StatusCode, Value)) -> Self {
+        Self::Json(s, v)
+    }
+}
+
 /// Whether a path is the REST API's.
 pub fn is_rest_path(path: &str) -> bool {
     path == "/v1" || path.starts_with("/v1/")
@@ -191,7 +203,13 @@ impl Operator {
         .await
         .unwrap_or_else(|e| Err(ApiError::internal(e)));
         match result {
-            Ok((status, v)) => json_response(status, &v),
+            Ok(Reply::Json(status, v)) => json_response(status, &v),
+            Ok(Reply::Bytes(content_type, bytes)) => {
+                let mut r = Response::new(Full::new(Bytes::from(bytes)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                r
+            }
             Err(e) => e.response(),
         }
     }
@@ -204,7 +222,7 @@ impl Operator {
         body: &[u8],
         cred: Option<Credential>,
         base: &str,
-    ) -> Result<(StatusCode, Value), ApiError> {
+    ) -> Result<Reply, ApiError> {
         let account = match &cred {
             None => {
                 return Err(ApiError::new(
@@ -229,7 +247,30 @@ impl Operator {
                 format!("The requested resource {path} does not support the attempted HTTP method {method}"),
             )
         };
-        match segments.as_slice() {
+        let reply = match segments.as_slice() {
+            ["ESimProfiles", sid, image @ ("QrCode.png" | "QrCode.svg")] => {
+                if *method != Method::GET {
+                    return Err(not_allowed());
+                }
+                let p = is_sid(sid, "HP")
+                    .then(|| self.store.profile_by_sid(&account, sid))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| ApiError::not_found(path))?;
+                let Some(code) = self.activation_code(&p) else {
+                    return Err(ApiError::not_found(path));
+                };
+                let text = format!("LPA:{code}");
+                return if *image == "QrCode.png" {
+                    crate::qr::png(&text)
+                        .map(|b| Reply::Bytes("image/png", b))
+                        .map_err(ApiError::internal)
+                } else {
+                    crate::qr::svg(&text)
+                        .map(|s| Reply::Bytes("image/svg+xml", s.into_bytes()))
+                        .map_err(ApiError::internal)
+                };
+            }
             ["ESimProfiles"] => match *method {
                 Method::POST => self.create_profile(&account, &form(body), base),
                 Method::GET => self.list_profiles(&account, query, base),
@@ -307,7 +348,8 @@ impl Operator {
                 _ => Err(not_allowed()),
             },
             _ => Err(ApiError::not_found(path)),
-        }
+        };
+        reply.map(Reply::from)
     }
 
     fn create_profile(
@@ -383,14 +425,18 @@ impl Operator {
         Ok(self.smdp.store.insert_profile(&p, self.smdp.clock.unix())?)
     }
 
+    /// `1$<address>$<matching id>` once the profile is released and has a matching ID.
+    fn activation_code(&self, p: &Profile) -> Option<String> {
+        let released = !matches!(p.status, ProfileStatus::New | ProfileStatus::Reserving);
+        let mid = p.matching_id.as_ref().filter(|_| released)?;
+        Some(format!("1${}${mid}", self.smdp.address))
+    }
+
     fn profile_json(&self, p: &Profile, base: &str) -> Value {
         let released = !matches!(p.status, ProfileStatus::New | ProfileStatus::Reserving);
         let shown = |v: &Option<String>| if released { v.clone() } else { None };
         let address = released.then(|| self.smdp.address.clone());
-        let activation_code = match (&address, shown(&p.matching_id)) {
-            (Some(a), Some(m)) => Some(format!("1${a}${m}")),
-            _ => None,
-        };
+        let activation_code = self.activation_code(p);
         json!({
             "sid": p.sid,
             "account_sid": p.account_sid,

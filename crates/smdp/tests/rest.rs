@@ -491,3 +491,77 @@ async fn a_failed_reservation_is_failed_with_a_reason_and_charges_nothing() {
     assert!(sims["sims"].as_array().unwrap().is_empty());
     server.stop().await;
 }
+
+/// GET with the raw body (for images).
+async fn get_bytes(rest: &Rest, path: &str) -> (u16, String, Vec<u8>) {
+    let tcp = tokio::net::TcpStream::connect(rest.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", rest.addr.to_string())
+        .header("authorization", rest.auth.clone().unwrap())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, ct, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_codes_decode_to_the_activation_code() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = account(&server, "qr");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest
+        .send(
+            "POST",
+            "/v1/ESimProfiles",
+            &[("GenerateMatchingId", "true")],
+        )
+        .await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    let v = reserved(&rest, &sid).await;
+    let (s, ct, png) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;
+    assert_eq!((s, ct.as_str()), (200, "image/png"));
+    // Decoded by an independent QR reader (rqrr) from the PNG pixels.
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1);
+    let (_, text) = grids[0].decode().unwrap();
+    assert_eq!(
+        text,
+        format!("LPA:{}", v["activation_code"].as_str().unwrap())
+    );
+    let (s, ct, svg) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.svg")).await;
+    assert_eq!((s, ct.as_str()), (200, "image/svg+xml"));
+    assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+    // A default-SM-DP+ profile (Eid only) has no activation code, so no QR code.
+    let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
+    let (_, v) = rest
+        .send("POST", "/v1/ESimProfiles", &[("Eid", &eid)])
+        .await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    reserved(&rest, &sid).await;
+    let (s, _, _) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;
+    assert_eq!(s, 404);
+    server.stop().await;
+}
