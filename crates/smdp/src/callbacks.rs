@@ -57,7 +57,7 @@ pub fn params(c: &CallbackRecord, smdp_address: &str) -> Vec<(String, String)> {
         (
             "SmdpPlusAddress".into(),
             if available {
-                smdp_address.into()
+                crate::rest::smdp_url(smdp_address)
             } else {
                 String::new()
             },

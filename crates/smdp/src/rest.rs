@@ -45,6 +45,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: u32,
     pub message: String,
+    /// The `Allow` header of a 405.
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -53,6 +55,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            allow: None,
         }
     }
 
@@ -85,6 +88,10 @@ impl ApiError {
             "status": self.status.as_u16(),
         });
         let mut r = json_response(self.status, &body);
+        if let Some(allow) = self.allow {
+            r.headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -154,6 +161,16 @@ fn credential(req: &Request<Incoming>) -> Option<Credential> {
         None
     }
 }
+
+/// Refuses parameters the operation does not define (a typo must not be silently ignored).
+fn only(params: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::invalid(format!("Unknown parameter {k:?}"))),
+        None => Ok(()),
+    }
+}
+
+const PAGING: [&str; 3] = ["PageSize", "Page", "PageToken"];
 
 /// `^XX[0-9a-fA-F]{32}$`.
 fn is_sid(s: &str, prefix: &str) -> bool {
@@ -240,13 +257,34 @@ impl Operator {
             })?,
         };
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+        let allow: &'static str = match segments.as_slice() {
+            ["ESimProfiles"] => "GET, POST",
+            ["Sims", _] => "GET, POST",
+            _ => "GET",
+        };
         let not_allowed = || {
-            ApiError::new(
+            ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 20004,
                 format!("The requested resource {path} does not support the attempted HTTP method {method}"),
             )
+        }
         };
+        // Query parameters each operation defines (fetches take none).
+        let allowed_query: Vec<&str> = match (segments.as_slice(), method) {
+            (["ESimProfiles"], &Method::GET) => {
+                [&["Eid", "SimSid", "Status"][..], &PAGING].concat()
+            }
+            (["Sims"], &Method::GET) => [&["Status", "Fleet", "Iccid"][..], &PAGING].concat(),
+            (["Fleets"], &Method::GET) => [&["NetworkAccessProfile"][..], &PAGING].concat(),
+            _ => Vec::new(),
+        };
+        only(query, &allowed_query)?;
+        if let Some((k, _)) = query.iter().find(|(_, v)| v.is_empty()) {
+            return Err(ApiError::invalid(format!("{k} must not be empty")));
+        }
         let reply = match segments.as_slice() {
             ["ESimProfiles", sid, image @ ("QrCode.png" | "QrCode.svg")] => {
                 if *method != Method::GET {
@@ -358,6 +396,10 @@ impl Operator {
         f: &BTreeMap<String, String>,
         base: &str,
     ) -> Result<(StatusCode, Value), ApiError> {
+        only(
+            f,
+            &["Eid", "GenerateMatchingId", "CallbackUrl", "CallbackMethod"],
+        )?;
         let eid = f.get("Eid").filter(|e| !e.is_empty());
         if let Some(e) = eid {
             Eid::parse(e).map_err(|err| ApiError::invalid(format!("Invalid Eid {e:?}: {err}")))?;
@@ -435,7 +477,9 @@ impl Operator {
     fn profile_json(&self, p: &Profile, base: &str) -> Value {
         let released = !matches!(p.status, ProfileStatus::New | ProfileStatus::Reserving);
         let shown = |v: &Option<String>| if released { v.clone() } else { None };
-        let address = released.then(|| self.smdp.address.clone());
+        // The field is `format: uri` in the spec: the address as an https URL (the
+        // activation code keeps the bare address, as SGP.22 defines it).
+        let address = released.then(|| smdp_url(&self.smdp.address));
         let activation_code = self.activation_code(p);
         json!({
             "sid": p.sid,
@@ -565,6 +609,17 @@ impl Operator {
         f: &BTreeMap<String, String>,
         base: &str,
     ) -> Result<(StatusCode, Value), ApiError> {
+        only(
+            f,
+            &[
+                "UniqueName",
+                "Status",
+                "Fleet",
+                "AccountSid",
+                "CallbackUrl",
+                "CallbackMethod",
+            ],
+        )?;
         for unsupported in ["Fleet", "AccountSid", "CallbackUrl", "CallbackMethod"] {
             if f.contains_key(unsupported) {
                 return Err(ApiError::invalid(format!(
@@ -646,6 +701,11 @@ impl Operator {
     }
 }
 
+/// `https://<address>`: the SM-DP+ as a URL.
+pub fn smdp_url(address: &str) -> String {
+    format!("https://{address}")
+}
+
 fn sim_json(s: &Sim, base: &str) -> Value {
     let url = format!("{base}/v1/Sims/{}", s.sid);
     json!({
@@ -702,12 +762,13 @@ impl Paging {
         let cursor = match q.get("PageToken") {
             None => Cursor::Start,
             Some(t) => {
-                let (kind, id) = t.split_at(t.len().min(3));
-                let id: i64 = id.parse().map_err(|_| bad_token())?;
-                match kind {
-                    "PTA" if id >= 0 => Cursor::After(id),
-                    "PTB" if id >= 0 => Cursor::Before(id),
-                    _ => return Err(bad_token()),
+                let id = |rest: &str| rest.parse::<i64>().ok().filter(|id| *id >= 0);
+                if let Some(n) = t.strip_prefix("PTA").and_then(id) {
+                    Cursor::After(n)
+                } else if let Some(n) = t.strip_prefix("PTB").and_then(id) {
+                    Cursor::Before(n)
+                } else {
+                    return Err(bad_token());
                 }
             }
         };

@@ -211,7 +211,10 @@ async fn every_status_change_is_called_back_signed_and_in_order() {
     assert_eq!(available.method, "POST", "POST by default");
     assert_eq!(available.fields["ESimProfileSid"], sid);
     assert!(available.fields["SimSid"].starts_with("HS"));
-    assert_eq!(available.fields["SmdpPlusAddress"], ADDRESS);
+    assert_eq!(
+        available.fields["SmdpPlusAddress"],
+        format!("https://{ADDRESS}")
+    );
     let iccid = available.fields["SimIccid"].clone();
     assert_eq!(iccid.len(), 20);
     for r in &got {

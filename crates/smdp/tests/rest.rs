@@ -143,7 +143,10 @@ async fn create_by_eid_reserves_a_sim_and_charges() {
     let v = reserved(&rest, &sid).await;
     assert_eq!(v["status"], "available", "{v}");
     assert!(is_sid(&v["sim_sid"], "HS"));
-    assert_eq!(v["smdp_plus_address"], ADDRESS);
+    assert_eq!(
+        v["smdp_plus_address"],
+        format!("https://{ADDRESS}").as_str()
+    );
     assert!(
         v["activation_code"].is_null(),
         "default SM-DP+: no matching ID"
@@ -244,6 +247,7 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
         vec![("GenerateMatchingId", "maybe")],
         vec![("Eid", "89049032123451234512345678901234")], // bad check digits
         vec![("Eid", "123")],
+        vec![("GenerateMatchingId", "true"), ("Typo", "1")],
         vec![("GenerateMatchingId", "true"), ("CallbackUrl", "ftp://x")],
         vec![
             ("GenerateMatchingId", "true"),
@@ -404,9 +408,20 @@ async fn paging_follows_absolute_urls_both_ways() {
         .as_str()
         .unwrap()
         .contains("Status=available&PageSize=2&Page=0"));
-    let (s, v) = rest.get("/v1/ESimProfiles?PageToken=garbage").await;
-    assert_eq!((s, v["code"].as_u64()), (400, Some(21481)));
-    for q in ["PageSize=0", "PageSize=1001", "Page=-1", "Status=nonsense"] {
+    for token in ["garbage", "PTA-1", "PT%C2%A8", "%C2%A8%5D", "PTB"] {
+        let (s, v) = rest
+            .get(&format!("/v1/ESimProfiles?PageToken={token}"))
+            .await;
+        assert_eq!((s, v["code"].as_u64()), (400, Some(21481)), "{token}");
+    }
+    for q in [
+        "PageSize=0",
+        "PageSize=1001",
+        "Page=-1",
+        "Status=nonsense",
+        "Unknown=1",
+        "=null",
+    ] {
         let (s, _) = rest.get(&format!("/v1/ESimProfiles?{q}")).await;
         assert_eq!(s, 400, "{q}");
     }

@@ -1,0 +1,137 @@
+"""The official twilio Python SDK (9.x) against smdp-sim's REST API.
+
+Run by tests/sdk.rs with the server's base URL and an account's credentials in the
+environment. Exits non-zero (with the failed assertion) if anything is off.
+"""
+import os
+import sys
+import time
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+BASE = os.environ["SMDP_BASE_URL"]
+ACCOUNT, TOKEN = os.environ["SMDP_ACCOUNT_SID"], os.environ["SMDP_AUTH_TOKEN"]
+KEY, SECRET = os.environ["SMDP_API_KEY"], os.environ["SMDP_API_SECRET"]
+BEARER = os.environ["SMDP_BEARER"]
+EID = os.environ["SMDP_EID"]
+ADDRESS = os.environ["SMDP_ADDRESS"]
+
+for var in ("TWILIO_REGION", "TWILIO_EDGE"):
+    os.environ.pop(var, None)
+
+
+def client(*args, **kwargs):
+    c = Client(*args, **kwargs)
+    c.supersim.base_url = BASE
+    return c
+
+
+def wait_available(c, sid):
+    for _ in range(500):
+        p = c.supersim.v1.esim_profiles(sid).fetch()
+        if p.status not in ("new", "reserving"):
+            return p
+        time.sleep(0.01)
+    raise AssertionError(f"{sid} stuck in {p.status}")
+
+
+c = client(ACCOUNT, TOKEN)
+
+# Create by Eid (default SM-DP+) and by GenerateMatchingId.
+by_eid = c.supersim.v1.esim_profiles.create(eid=EID)
+assert by_eid.sid.startswith("HP") and len(by_eid.sid) == 34, by_eid.sid
+assert by_eid.status in ("new", "reserving"), by_eid.status
+assert by_eid.eid == EID
+assert by_eid.iccid is None and by_eid.activation_code is None
+assert by_eid.date_created is not None and by_eid.date_created.year >= 2020  # parsed datetime
+
+by_mid = c.supersim.v1.esim_profiles.create(generate_matching_id=True)
+mid = wait_available(c, by_mid.sid)
+assert mid.status == "available", mid.status
+assert mid.matching_id and mid.activation_code == f"1${ADDRESS}${mid.matching_id}", mid.activation_code
+assert mid.sim_sid.startswith("HS") and len(mid.iccid) == 20
+assert mid.smdp_plus_address == f"https://{ADDRESS}", mid.smdp_plus_address
+assert mid.url == f"{BASE}/v1/ESimProfiles/{mid.sid}", mid.url
+
+eid_profile = wait_available(c, by_eid.sid)
+assert eid_profile.activation_code is None
+
+# Filters.
+found = c.supersim.v1.esim_profiles.list(eid=EID)
+assert [p.sid for p in found] == [by_eid.sid], found
+found = c.supersim.v1.esim_profiles.list(sim_sid=mid.sim_sid)
+assert [p.sid for p in found] == [mid.sid], found
+for _ in range(5):
+    c.supersim.v1.esim_profiles.create(generate_matching_id=True)
+
+# Paging: the SDK follows meta.next_page_url verbatim.
+everything = c.supersim.v1.esim_profiles.list(page_size=2)
+assert len(everything) == 7, len(everything)
+assert len({p.sid for p in everything}) == 7
+assert [p.sid for p in everything][:2] == [by_eid.sid, by_mid.sid]
+page = c.supersim.v1.esim_profiles.page(page_size=3)
+assert len(list(page)) == 3 and page.next_page_url, page.next_page_url
+nxt = page.next_page()
+assert len(list(nxt)) == 3 and nxt.previous_page_url
+limited = c.supersim.v1.esim_profiles.list(limit=4, page_size=3)
+assert len(limited) == 4
+time.sleep(0.2)
+available = c.supersim.v1.esim_profiles.list(status="available", page_size=2)
+assert all(p.status == "available" for p in available) and len(available) >= 2
+
+# Sims.
+sim = c.supersim.v1.sims(mid.sim_sid).fetch()
+assert sim.iccid == mid.iccid and sim.status == "new"
+sim = c.supersim.v1.sims(mid.sim_sid).update(unique_name="sdk-sim", status="ready")
+assert sim.unique_name == "sdk-sim" and sim.status == "ready"
+assert c.supersim.v1.sims("sdk-sim").fetch().sid == mid.sim_sid
+assert len(c.supersim.v1.sims.list(status="ready")) == 1
+
+# Unknown sid: TwilioRestException 20404.
+try:
+    c.supersim.v1.esim_profiles("HP" + "0" * 32).fetch()
+    raise AssertionError("fetch of an unknown sid succeeded")
+except TwilioRestException as e:
+    assert e.status == 404 and e.code == 20404, (e.status, e.code)
+
+# Bad parameters: a Twilio 400.
+try:
+    c.supersim.v1.esim_profiles.create(eid="123")
+    raise AssertionError("a bad Eid was accepted")
+except TwilioRestException as e:
+    assert e.status == 400 and e.code == 20001, (e.status, e.code)
+
+# API key and bearer credentials reach the same account; a wrong token does not.
+k = client(KEY, SECRET, account_sid=ACCOUNT)
+assert k.supersim.v1.esim_profiles(mid.sid).fetch().sid == mid.sid
+
+from twilio.auth_strategy.auth_type import AuthType  # noqa: E402
+from twilio.credential.credential_provider import CredentialProvider  # noqa: E402
+
+
+class StaticBearer(CredentialProvider):
+    def __init__(self, token):
+        super().__init__(AuthType.CLIENT_CREDENTIALS)
+        self.token = token
+
+    def to_auth_strategy(self):
+        token = self.token
+
+        class Strategy:
+            def get_auth_string(self):
+                return f"Bearer {token}"
+
+        return Strategy()
+
+
+b = client(credential_provider=StaticBearer(BEARER))
+assert b.supersim.v1.esim_profiles(mid.sid).fetch().sid == mid.sid
+
+try:
+    client(ACCOUNT, "wrong").supersim.v1.esim_profiles(mid.sid).fetch()
+    raise AssertionError("a wrong token was accepted")
+except TwilioRestException as e:
+    assert e.status == 401 and e.code == 20003, (e.status, e.code)
+
+print("twilio SDK: all checks passed", file=sys.stderr)
