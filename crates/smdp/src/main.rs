@@ -83,6 +83,13 @@ enum AccountCommand {
         #[arg(long, env = "SMDP_DATA", default_value = "data")]
         data: PathBuf,
     },
+    /// An account's ledger: one $3.00 charge per reserved profile, and the total.
+    Ledger {
+        /// The AccountSid.
+        account: String,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -465,6 +472,31 @@ fn main() -> Result<()> {
             println!("api_key:      {}", c.api_key_sid);
             println!("api_secret:   {}", c.api_key_secret);
             println!("bearer_token: {}", c.bearer_token);
+            Ok(())
+        }
+        Command::Account(AccountCommand::Ledger { account, data }) => {
+            use smdp::operator_store::OperatorStore as _;
+            let store = smdp::store::SqliteStore::open(&data)?;
+            let charges = store.charges(&account)?;
+            let mut total = 0;
+            for c in &charges {
+                total += c.amount_cents;
+                println!(
+                    "{}  {}  {}.{:02} {}  {}",
+                    smdp::clock::iso8601(c.created_at),
+                    c.profile_sid,
+                    c.amount_cents / 100,
+                    c.amount_cents % 100,
+                    c.currency,
+                    c.description
+                );
+            }
+            println!(
+                "total: {}.{:02} USD ({} charges)",
+                total / 100,
+                total % 100,
+                charges.len()
+            );
             Ok(())
         }
         Command::Account(AccountCommand::List { data }) => {

@@ -130,6 +130,8 @@ pub trait OperatorStore: Send + Sync {
         now: i64,
     ) -> Result<()>;
     fn add_api_key(&self, sid: &str, secret: &str, account_sid: &str) -> Result<()>;
+    /// Creates the account, or sets its auth token if it exists (configured accounts).
+    fn ensure_account(&self, sid: &str, auth_token: &str, now: i64) -> Result<()>;
     fn add_bearer_token(&self, token: &str, account_sid: &str) -> Result<()>;
     /// The account these credentials belong to, if they are valid.
     fn authenticate(&self, c: &Credential) -> Result<Option<String>>;
@@ -273,6 +275,18 @@ impl OperatorStore for SqliteStore {
                 }
                 e => StoreError::Sql(e),
             })?;
+            Ok(())
+        })
+    }
+
+    fn ensure_account(&self, sid: &str, token: &str, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
+                 VALUES (?1, ?2, 'configured', ?3) \
+                 ON CONFLICT(sid) DO UPDATE SET auth_token = excluded.auth_token",
+            )?
+            .execute(params![sid, token, now])?;
             Ok(())
         })
     }

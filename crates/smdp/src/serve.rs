@@ -64,6 +64,11 @@ pub struct Settings {
     /// [default: minimal].
     #[arg(long, env = "SMDP_TEMPLATE")]
     pub template: Option<String>,
+    /// REST accounts to have at startup, `AC…:auth-token` (repeatable; comma-separated in
+    /// SMDP_ACCOUNTS); more with `smdp account create`.
+    #[arg(long = "account", env = "SMDP_ACCOUNTS", value_delimiter = ',')]
+    #[serde(default)]
+    pub accounts: Vec<String>,
 }
 
 impl Settings {
@@ -84,6 +89,11 @@ impl Settings {
             rest_listen: self.rest_listen.or(other.rest_listen),
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             template: self.template.or(other.template),
+            accounts: if self.accounts.is_empty() {
+                other.accounts
+            } else {
+                self.accounts
+            },
         }
     }
 
@@ -112,6 +122,8 @@ pub struct Config {
     pub rest_listen: Option<SocketAddr>,
     pub reservation_delay: Duration,
     pub template: crate::template::TemplateSource,
+    /// (AccountSid, AuthToken) pairs ensured at startup.
+    pub accounts: Vec<(String, String)>,
 }
 
 impl Config {
@@ -138,7 +150,21 @@ impl Config {
         }
         let template: crate::template::TemplateSource =
             s.template.as_deref().unwrap_or("minimal").parse()?;
+        let mut accounts = Vec::new();
+        for a in &s.accounts {
+            let (sid, token) = a
+                .split_once(':')
+                .filter(|(sid, t)| {
+                    sid.len() == 34
+                        && sid.starts_with("AC")
+                        && sid[2..].bytes().all(|c| c.is_ascii_hexdigit())
+                        && !t.is_empty()
+                })
+                .with_context(|| format!("account {a:?}: expected AC<32 hex>:<auth token>"))?;
+            accounts.push((sid.to_string(), token.to_string()));
+        }
         Ok(Self {
+            accounts,
             rest_listen: s.rest_listen,
             reservation_delay: Duration::from_millis(s.reservation_delay_ms.unwrap_or(500)),
             template,
@@ -294,7 +320,15 @@ impl Running {
 
 /// Starts everything for `cfg` on the current tokio runtime, over `store`.
 pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> Result<Running> {
-    let (smdp, tls) = build(cfg, store.clone(), clock)?;
+    let (smdp, tls) = build(cfg, store.clone(), clock.clone())?;
+    for (sid, token) in &cfg.accounts {
+        crate::operator_store::OperatorStore::ensure_account(
+            store.as_ref(),
+            sid,
+            token,
+            clock.unix(),
+        )?;
+    }
     let operator = Arc::new(crate::rest::Operator {
         smdp: smdp.clone(),
         store,

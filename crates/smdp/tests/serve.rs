@@ -11,6 +11,10 @@ use std::process::{Command, Stdio};
 use common::*;
 use rsp_auth::Curve;
 
+/// A configured account, as in the Twilio spec's examples.
+const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const TOKEN: &str = "test_auth_token";
+
 fn workspace_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -22,6 +26,12 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
         .current_dir(workspace_root())
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--account",
+            &format!("{ACCOUNT}:{TOKEN}"),
+            "--reservation-delay-ms",
+            "0",
+        ])
         .env("SMDP_DATA", &data)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -65,6 +75,40 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
         address: ADDRESS.into(),
     };
     lpa.download(None, None).await.unwrap();
+
+    // The configured account reserves through the REST API on the TLS listener; the
+    // ledger (CLI) shows the charge once the profile is available.
+    let auth = format!(
+        "Basic {}",
+        rsp_asn1::es9::base64_encode(format!("{ACCOUNT}:{TOKEN}").as_bytes())
+    );
+    let r = lpa
+        .client
+        .request(
+            "POST",
+            "/v1/ESimProfiles",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            b"GenerateMatchingId=true".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let mut ledger = String::new();
+    for _ in 0..100 {
+        let out = Command::new(env!("CARGO_BIN_EXE_smdp"))
+            .args(["account", "ledger", ACCOUNT])
+            .env("SMDP_DATA", &data)
+            .output()
+            .unwrap();
+        ledger = String::from_utf8_lossy(&out.stdout).into_owned();
+        if ledger.contains("total: 3.00 USD (1 charges)") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ledger.contains("total: 3.00 USD (1 charges)"), "{ledger}");
 
     // SIGTERM: graceful shutdown, exit status 0.
     let st = Command::new("kill")

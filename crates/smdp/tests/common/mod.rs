@@ -99,6 +99,7 @@ fn config(opts: &Options) -> smdp::serve::Config {
         rest_listen: Some("127.0.0.1:0".parse().unwrap()),
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
+        accounts: Vec::new(),
     }
 }
 
