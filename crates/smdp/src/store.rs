@@ -405,19 +405,24 @@ pub(crate) const PROFILE_COLUMNS: &str =
     attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
     created_at, updated_at, callback_url, callback_method, sim_sid";
 
+/// A TEXT column holding one of an enum's names; anything else is a corrupt row.
+fn text_enum<T>(r: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}").into(),
+        )
+    })
+}
+
 pub(crate) fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
-    let status: String = r.get(3)?;
     Ok(Profile {
         id: r.get(0)?,
         sid: r.get(1)?,
         account_sid: r.get(2)?,
-        status: ProfileStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                3,
-                rusqlite::types::Type::Text,
-                format!("unknown status {status:?}").into(),
-            )
-        })?,
+        status: text_enum(r, 3, ProfileStatus::parse)?,
         eid: r.get(4)?,
         matching_id: r.get(5)?,
         confirmation_code: r.get(6)?,
@@ -447,16 +452,9 @@ const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challe
     server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
-    let state: String = r.get(1)?;
     Ok(Session {
         txid: r.get(0)?,
-        state: SessionState::parse(&state).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                1,
-                rusqlite::types::Type::Text,
-                format!("unknown session state {state:?}").into(),
-            )
-        })?,
+        state: text_enum(r, 1, SessionState::parse)?,
         created_at: r.get(2)?,
         expires_at: r.get(3)?,
         euicc_challenge: r.get(4)?,

@@ -158,12 +158,7 @@ async fn create(
     for (k, v) in form {
         body.append_pair(k, v);
     }
-    let auth = format!(
-        "Basic {}",
-        rsp_asn1::es9::base64_encode(
-            format!("{}:{}", acct.account_sid, acct.auth_token).as_bytes()
-        )
-    );
+    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
     let r = c
         .request(
             "POST",
@@ -179,20 +174,10 @@ async fn create(
     serde_json::from_slice(&r.body).unwrap()
 }
 
-fn account(server: &TestServer) -> smdp::accounts::Credentials {
-    smdp::accounts::create(
-        server.store.as_ref(),
-        "callbacks",
-        &mut rsp_auth::rng::rng(None),
-        server.clock.unix(),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_change_is_called_back_signed_and_in_order() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server);
+    let acct = server.account("callbacks");
     let rx = Receiver::start().await;
     let v = create(
         &server,
@@ -273,7 +258,7 @@ async fn every_status_change_is_called_back_signed_and_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     let mut server = TestServer::start(Options::default()).await;
-    let acct = account(&server);
+    let acct = server.account("callbacks");
     let rx = Receiver::start().await;
     rx.answers.lock().unwrap().extend([500, 503]);
     let v = create(
@@ -288,12 +273,7 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(rx.received().len(), 1, "the retry waits for its backoff");
     let c = server.client();
-    let auth = format!(
-        "Basic {}",
-        rsp_asn1::es9::base64_encode(
-            format!("{}:{}", acct.account_sid, acct.auth_token).as_bytes()
-        )
-    );
+    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
     let r = c
         .request(
             "GET",

@@ -14,7 +14,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rsp_auth::Curve;
 use serde_json::Value;
-use smdp::accounts::Credentials;
 
 /// A plain-HTTP REST client with one account's Basic credentials.
 struct Rest {
@@ -24,10 +23,9 @@ struct Rest {
 
 impl Rest {
     fn basic(addr: SocketAddr, user: &str, password: &str) -> Self {
-        let b64 = rsp_asn1::es9::base64_encode(format!("{user}:{password}").as_bytes());
         Self {
             addr,
-            auth: Some(format!("Basic {b64}")),
+            auth: Some(basic_auth(user, password)),
         }
     }
 
@@ -61,6 +59,11 @@ impl Rest {
         )
     }
 
+    /// POST /v1/ESimProfiles.
+    async fn create(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        self.send("POST", "/v1/ESimProfiles", form).await
+    }
+
     async fn get(&self, path: &str) -> (u16, Value) {
         self.send("GET", path, &[]).await
     }
@@ -73,16 +76,6 @@ impl Rest {
             .expect("absolute URL to this server");
         self.get(path).await
     }
-}
-
-fn account(server: &TestServer, name: &str) -> Credentials {
-    smdp::accounts::create(
-        server.store.as_ref(),
-        name,
-        &mut rsp_auth::rng::rng(None),
-        server.clock.unix(),
-    )
-    .unwrap()
 }
 
 /// Polls a profile until it leaves new/reserving.
@@ -113,12 +106,10 @@ fn is_date(v: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_by_eid_reserves_a_sim_and_charges() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server, "a");
+    let acct = server.account("a");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
     let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
-    let (s, v) = rest
-        .send("POST", "/v1/ESimProfiles", &[("Eid", &eid)])
-        .await;
+    let (s, v) = rest.create(&[("Eid", &eid)]).await;
     assert_eq!(s, 201, "{v}");
     assert!(is_sid(&v["sid"], "HP"), "{v}");
     assert_eq!(v["account_sid"], acct.account_sid.as_str());
@@ -173,15 +164,9 @@ async fn create_by_eid_reserves_a_sim_and_charges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_rest_to_es9_to_installed() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server, "flow");
+    let acct = server.account("flow");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
-    let (s, v) = rest
-        .send(
-            "POST",
-            "/v1/ESimProfiles",
-            &[("GenerateMatchingId", "true")],
-        )
-        .await;
+    let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     assert_eq!(s, 201, "{v}");
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     assert_eq!(v["status"], "available");
@@ -220,12 +205,7 @@ async fn full_flow_rest_to_es9_to_installed() {
             "/v1/ESimProfiles",
             &[(
                 "authorization",
-                &format!(
-                    "Basic {}",
-                    rsp_asn1::es9::base64_encode(
-                        format!("{}:{}", acct.account_sid, acct.auth_token).as_bytes()
-                    )
-                ),
+                &basic_auth(&acct.account_sid, &acct.auth_token),
             )],
             vec![],
         )
@@ -239,7 +219,7 @@ async fn full_flow_rest_to_es9_to_installed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_parameters_are_twilio_400s_and_store_nothing() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server, "v");
+    let acct = server.account("v");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
     for form in [
         vec![],
@@ -255,7 +235,7 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
             ("CallbackMethod", "PUT"),
         ],
     ] {
-        let (s, v) = rest.send("POST", "/v1/ESimProfiles", &form).await;
+        let (s, v) = rest.create(&form).await;
         assert_eq!(s, 400, "{form:?}: {v}");
         assert_eq!(v["code"], 20001);
         assert_eq!(v["status"], 400);
@@ -270,16 +250,10 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_schemes_and_account_isolation() {
     let server = TestServer::start(Options::default()).await;
-    let a = account(&server, "a");
-    let b = account(&server, "b");
+    let a = server.account("a");
+    let b = server.account("b");
     let ra = Rest::basic(server.rest_addr, &a.account_sid, &a.auth_token);
-    let (_, v) = ra
-        .send(
-            "POST",
-            "/v1/ESimProfiles",
-            &[("GenerateMatchingId", "true")],
-        )
-        .await;
+    let (_, v) = ra.create(&[("GenerateMatchingId", "true")]).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     // API key and bearer token of account A see it.
     let key = Rest::basic(server.rest_addr, &a.api_key_sid, &a.api_key_secret);
@@ -340,17 +314,11 @@ async fn auth_schemes_and_account_isolation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_follows_absolute_urls_both_ways() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server, "pages");
+    let acct = server.account("pages");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
     let mut created = Vec::new();
     for _ in 0..7 {
-        let (_, v) = rest
-            .send(
-                "POST",
-                "/v1/ESimProfiles",
-                &[("GenerateMatchingId", "true")],
-            )
-            .await;
+        let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
         created.push(v["sid"].as_str().unwrap().to_string());
     }
     let (s, mut page) = rest.get("/v1/ESimProfiles?PageSize=3").await;
@@ -375,12 +343,7 @@ async fn paging_follows_absolute_urls_both_ways() {
         pages.push(page.clone());
         // Inserts while paging do not shift the pages (cursor paging).
         if pages.len() == 1 {
-            rest.send(
-                "POST",
-                "/v1/ESimProfiles",
-                &[("GenerateMatchingId", "true")],
-            )
-            .await;
+            rest.create(&[("GenerateMatchingId", "true")]).await;
         }
         match page["meta"]["next_page_url"].as_str() {
             Some(next) => page = rest.follow(next).await.1,
@@ -431,15 +394,9 @@ async fn paging_follows_absolute_urls_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sims_update_fetch_by_unique_name_and_status_rules() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server, "sims");
+    let acct = server.account("sims");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
-    let (_, v) = rest
-        .send(
-            "POST",
-            "/v1/ESimProfiles",
-            &[("GenerateMatchingId", "true")],
-        )
-        .await;
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     let sim_sid = v["sim_sid"].as_str().unwrap();
     let (s, sim) = rest
@@ -483,15 +440,9 @@ async fn a_failed_reservation_is_failed_with_a_reason_and_charges_nothing() {
         ..Default::default()
     })
     .await;
-    let acct = account(&server, "fail");
+    let acct = server.account("fail");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
-    let (_, v) = rest
-        .send(
-            "POST",
-            "/v1/ESimProfiles",
-            &[("GenerateMatchingId", "true")],
-        )
-        .await;
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     assert_eq!(v["status"], "failed");
     assert_eq!(v["error_code"], "20500");
@@ -539,15 +490,9 @@ async fn get_bytes(rest: &Rest, path: &str) -> (u16, String, Vec<u8>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qr_codes_decode_to_the_activation_code() {
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server, "qr");
+    let acct = server.account("qr");
     let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
-    let (_, v) = rest
-        .send(
-            "POST",
-            "/v1/ESimProfiles",
-            &[("GenerateMatchingId", "true")],
-        )
-        .await;
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     let v = reserved(&rest, &sid).await;
     let (s, ct, png) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;
@@ -571,9 +516,7 @@ async fn qr_codes_decode_to_the_activation_code() {
     assert!(String::from_utf8(svg).unwrap().contains("<svg"));
     // A default-SM-DP+ profile (Eid only) has no activation code, so no QR code.
     let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
-    let (_, v) = rest
-        .send("POST", "/v1/ESimProfiles", &[("Eid", &eid)])
-        .await;
+    let (_, v) = rest.create(&[("Eid", &eid)]).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     reserved(&rest, &sid).await;
     let (s, _, _) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;

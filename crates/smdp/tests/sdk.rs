@@ -29,16 +29,6 @@ fn have(module: &str) -> bool {
     ok
 }
 
-fn account(server: &TestServer) -> smdp::accounts::Credentials {
-    smdp::accounts::create(
-        server.store.as_ref(),
-        "sdk",
-        &mut rsp_auth::rng::rng(None),
-        server.clock.unix(),
-    )
-    .unwrap()
-}
-
 fn check(out: &Output, what: &str) {
     assert!(
         out.status.success(),
@@ -54,7 +44,7 @@ async fn twilio_python_sdk() {
         return;
     }
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server);
+    let acct = server.account("sdk");
     let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/twilio_sdk.py");
     let mut cmd = Command::new(python());
@@ -85,7 +75,7 @@ async fn schemathesis_esim_profiles() {
         return;
     }
     let server = TestServer::start(Options::default()).await;
-    let acct = account(&server);
+    let acct = server.account("sdk");
     let spec = shared.join("rest/twilio_supersim_v1.openapi.json");
     let mut cmd = Command::new(python());
     cmd.args(["-m", "schemathesis.cli", "run"])

@@ -78,10 +78,7 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
 
     // The configured account reserves through the REST API on the TLS listener; the
     // ledger (CLI) shows the charge once the profile is available.
-    let auth = format!(
-        "Basic {}",
-        rsp_asn1::es9::base64_encode(format!("{ACCOUNT}:{TOKEN}").as_bytes())
-    );
+    let auth = basic_auth(ACCOUNT, TOKEN);
     let r = lpa
         .client
         .request(

@@ -178,6 +178,17 @@ impl TestServer {
         self.smdp.store.profile(p.id).unwrap().unwrap()
     }
 
+    /// A new REST account (AccountSid, token, API key, bearer token) in this server's store.
+    pub fn account(&self, name: &str) -> smdp::accounts::Credentials {
+        smdp::accounts::create(
+            self.store.as_ref(),
+            name,
+            &mut rsp_auth::rng::rng(None),
+            self.clock.unix(),
+        )
+        .unwrap()
+    }
+
     pub fn client(&self) -> Client {
         Client::new(self.addr, &self.tls_root)
     }
@@ -312,6 +323,14 @@ impl Client {
         );
         es9::parse_response(&r.body).unwrap()
     }
+}
+
+/// An HTTP Basic `Authorization` value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        rsp_asn1::es9::base64_encode(format!("{user}:{password}").as_bytes())
+    )
 }
 
 /// The (subjectCode, reasonCode) of a failed response.
