@@ -80,7 +80,8 @@ impl Rest {
 
 /// Polls a profile until it leaves new/reserving.
 async fn reserved(rest: &Rest, sid: &str) -> Value {
-    for _ in 0..200 {
+    // Generous: a loaded 2-core CI machine may take a while to schedule the worker.
+    for _ in 0..1000 {
         let (s, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
         assert_eq!(s, 200, "{v}");
         if !matches!(v["status"].as_str(), Some("new" | "reserving")) {
@@ -320,6 +321,11 @@ async fn paging_follows_absolute_urls_both_ways() {
     for _ in 0..7 {
         let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
         created.push(v["sid"].as_str().unwrap().to_string());
+    }
+    // Let the reservation worker settle, so that page 1 read twice is the same page
+    // (a status change between the two reads is not what this test is about).
+    for sid in &created {
+        reserved(&rest, sid).await;
     }
     let (s, mut page) = rest.get("/v1/ESimProfiles?PageSize=3").await;
     assert_eq!(s, 200);
