@@ -71,8 +71,12 @@ pub fn params(c: &CallbackRecord, smdp_address: &str) -> Vec<(String, String)> {
 }
 
 /// Runs until `stop` turns true.
-pub async fn run(op: Arc<Operator>, poll: Duration, mut stop: watch::Receiver<bool>) {
-    let client = Client::new();
+pub async fn run(
+    op: Arc<Operator>,
+    client: Client,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         if *stop.borrow() {
             return;
@@ -130,26 +134,56 @@ async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, token: &str
     let _ = tokio::task::spawn_blocking(move || store.record_attempt(id, &attempt, now)).await;
 }
 
-/// HTTP(S) client for callbacks (Mozilla's roots for https).
+/// Reads CA certificates from a PEM file (one or more CERTIFICATE blocks) or a DER file.
+pub fn load_roots(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    use anyhow::Context as _;
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let certs: Vec<Vec<u8>> = if bytes.starts_with(b"-----") {
+        CertificateDer::pem_slice_iter(&bytes)
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: bad PEM", path.display()))?
+    } else {
+        vec![bytes]
+    };
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "{}: no CERTIFICATE in it",
+        path.display()
+    );
+    // Refuse what rustls would not use as an anchor now, not at the first callback.
+    let mut store = rustls::RootCertStore::empty();
+    for c in &certs {
+        store
+            .add(CertificateDer::from(c.as_slice()))
+            .with_context(|| format!("{}: not a usable CA certificate", path.display()))?;
+    }
+    Ok(certs)
+}
+
+/// HTTP(S) client for callbacks: Mozilla's roots, plus any configured CA, for https.
 #[derive(Clone)]
-struct Client {
+pub struct Client {
     tls: tokio_rustls::TlsConnector,
 }
 
 impl Client {
-    fn new() -> Self {
-        let roots = rustls::RootCertStore {
+    pub fn new(extra_roots: &[Vec<u8>]) -> anyhow::Result<Self> {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for der in extra_roots {
+            roots.add(rustls::pki_types::CertificateDer::from(der.clone()))?;
+        }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("aws-lc supports the default versions")
+            .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Self {
+        Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
-        }
+        })
     }
 
     /// Sends one callback; the HTTP status, or why there is none.
@@ -171,7 +205,13 @@ impl Client {
             (url.to_string(), form, twilio_signature(token, url, params))
         };
         let uri: hyper::Uri = target.parse().map_err(|e| format!("bad URL: {e}"))?;
-        let host = uri.host().ok_or("URL has no host")?.to_string();
+        // An IPv6 literal comes bracketed ("[::1]"); connect and SNI want it bare.
+        let host = uri
+            .host()
+            .ok_or("URL has no host")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tcp = tokio::time::timeout(

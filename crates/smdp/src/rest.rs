@@ -135,9 +135,28 @@ pub fn is_rest_path(path: &str) -> bool {
     path == "/v1" || path.starts_with("/v1/")
 }
 
-/// Parsed `application/x-www-form-urlencoded` pairs (later duplicates win).
-fn form(bytes: &[u8]) -> BTreeMap<String, String> {
-    form_urlencoded::parse(bytes).into_owned().collect()
+/// Parsed `application/x-www-form-urlencoded` pairs. None of the API's parameters is a
+/// list, so a repeated name is refused rather than "last one wins", which would hide a
+/// client bug (and accept an array where the spec has a scalar).
+fn form(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(bytes).into_owned() {
+        if out.contains_key(&k) {
+            return Err(ApiError::invalid(format!(
+                "Parameter {k:?} given more than once"
+            )));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// A decimal integer, digits only: `str::parse` also takes a sign ("+5"), which the
+/// spec's `integer` parameters do not.
+fn decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 fn credential(req: &Request<Incoming>) -> Option<Credential> {
@@ -199,11 +218,7 @@ impl Operator {
     ) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
-        let query = req
-            .uri()
-            .query()
-            .map(|q| form(q.as_bytes()))
-            .unwrap_or_default();
+        let query = form(req.uri().query().unwrap_or("").as_bytes());
         let base = self.base_url(&req, scheme);
         let cred = credential(&req);
         let body = match Limited::new(req.into_body(), max_body).collect().await {
@@ -235,7 +250,7 @@ impl Operator {
         &self,
         method: &Method,
         path: &str,
-        query: &BTreeMap<String, String>,
+        query: &Result<BTreeMap<String, String>, ApiError>,
         body: &[u8],
         cred: Option<Credential>,
         base: &str,
@@ -281,6 +296,8 @@ impl Operator {
             (["Fleets"], &Method::GET) => [&["NetworkAccessProfile"][..], &PAGING].concat(),
             _ => Vec::new(),
         };
+        // After authentication: a stranger learns nothing about parameters.
+        let query = query.as_ref().map_err(Clone::clone)?;
         only(query, &allowed_query)?;
         if let Some((k, _)) = query.iter().find(|(_, v)| v.is_empty()) {
             return Err(ApiError::invalid(format!("{k} must not be empty")));
@@ -310,7 +327,7 @@ impl Operator {
                 };
             }
             ["ESimProfiles"] => match *method {
-                Method::POST => self.create_profile(&account, &form(body), base),
+                Method::POST => self.create_profile(&account, &form(body)?, base),
                 Method::GET => self.list_profiles(&account, query, base),
                 _ => Err(not_allowed()),
             },
@@ -363,7 +380,7 @@ impl Operator {
                     .ok_or_else(|| ApiError::not_found(path))?;
                 match *method {
                     Method::GET => Ok((StatusCode::OK, sim_json(&sim, base))),
-                    Method::POST => self.update_sim(&account, sim, &form(body), base),
+                    Method::POST => self.update_sim(&account, sim, &form(body)?, base),
                     _ => Err(not_allowed()),
                 }
             }
@@ -728,9 +745,7 @@ fn sim_json(s: &Sim, base: &str) -> Value {
 fn page_size(q: &BTreeMap<String, String>) -> Result<usize, ApiError> {
     match q.get("PageSize") {
         None => Ok(DEFAULT_PAGE_SIZE),
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
+        Some(s) => decimal::<usize>(s)
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
             .ok_or_else(|| ApiError::invalid(format!("PageSize must be 1..{MAX_PAGE_SIZE}"))),
     }
@@ -748,9 +763,8 @@ impl Paging {
         let size = page_size(q)?;
         let page = match q.get("Page") {
             None => 0,
-            Some(p) => p
-                .parse::<u64>()
-                .map_err(|_| ApiError::invalid("Page must be a non-negative integer"))?,
+            Some(p) => decimal::<u64>(p)
+                .ok_or_else(|| ApiError::invalid("Page must be a non-negative integer"))?,
         };
         let bad_token = || {
             ApiError::new(
@@ -762,7 +776,7 @@ impl Paging {
         let cursor = match q.get("PageToken") {
             None => Cursor::Start,
             Some(t) => {
-                let id = |rest: &str| rest.parse::<i64>().ok().filter(|id| *id >= 0);
+                let id = decimal::<i64>;
                 if let Some(n) = t.strip_prefix("PTA").and_then(id) {
                     Cursor::After(n)
                 } else if let Some(n) = t.strip_prefix("PTB").and_then(id) {

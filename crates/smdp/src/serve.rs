@@ -69,6 +69,10 @@ pub struct Settings {
     #[arg(long = "account", env = "SMDP_ACCOUNTS", value_delimiter = ',')]
     #[serde(default)]
     pub accounts: Vec<String>,
+    /// CA certificates (PEM or DER file) trusted for https callback URLs besides Mozilla's
+    /// roots, e.g. a test harness's private CA.
+    #[arg(long, env = "SMDP_CALLBACK_CA")]
+    pub callback_ca: Option<PathBuf>,
 }
 
 impl Settings {
@@ -88,6 +92,7 @@ impl Settings {
             idle_timeout: self.idle_timeout.or(other.idle_timeout),
             rest_listen: self.rest_listen.or(other.rest_listen),
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
+            callback_ca: self.callback_ca.or(other.callback_ca),
             template: self.template.or(other.template),
             accounts: if self.accounts.is_empty() {
                 other.accounts
@@ -124,6 +129,8 @@ pub struct Config {
     pub template: crate::template::TemplateSource,
     /// (AccountSid, AuthToken) pairs ensured at startup.
     pub accounts: Vec<(String, String)>,
+    /// Extra trust anchors (DER) for https callbacks.
+    pub callback_roots: Vec<Vec<u8>>,
 }
 
 impl Config {
@@ -163,8 +170,13 @@ impl Config {
                 .with_context(|| format!("account {a:?}: expected AC<32 hex>:<auth token>"))?;
             accounts.push((sid.to_string(), token.to_string()));
         }
+        let callback_roots = match &s.callback_ca {
+            Some(path) => crate::callbacks::load_roots(path)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             accounts,
+            callback_roots,
             rest_listen: s.rest_listen,
             reservation_delay: Duration::from_millis(s.reservation_delay_ms.unwrap_or(500)),
             template,
@@ -350,6 +362,7 @@ pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> 
         )),
         tokio::spawn(crate::callbacks::run(
             operator.clone(),
+            crate::callbacks::Client::new(&cfg.callback_roots)?,
             Duration::from_millis(200),
             stop_rx,
         )),

@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,17 +32,34 @@ struct Received {
 /// A callback receiver answering with queued statuses (200 once the queue is empty).
 #[derive(Clone)]
 struct Receiver {
-    addr: SocketAddr,
+    /// `http://127.0.0.1:<port>` or `https://localhost:<port>`.
+    base: String,
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
 }
 
 impl Receiver {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Over TLS, with our DPtls for `localhost` (it chains to our NIST CI).
+    async fn start_tls() -> Self {
+        let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+        let tls = smdp::serve::tls_config(&pki, "localhost", std::time::SystemTime::now(), Some(7))
+            .unwrap();
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let base = match tls {
+            Some(_) => format!("https://localhost:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let r = Self {
-            addr,
+            base,
             got: Arc::default(),
             answers: Arc::default(),
         };
@@ -54,12 +70,13 @@ impl Receiver {
                     return;
                 };
                 let me = me.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let me = me.clone();
                         async move {
                             let method = req.method().to_string();
-                            let url = format!("http://{}{}", me.addr, req.uri());
+                            let url = format!("{}{}", me.base, req.uri());
                             let signature = req
                                 .headers()
                                 .get("x-twilio-signature")
@@ -87,9 +104,14 @@ impl Receiver {
                             Ok::<_, Infallible>(resp)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        Some(acceptor) => match acceptor.accept(tcp).await {
+                            Ok(s) => http.serve_connection(TokioIo::new(s), svc).await,
+                            Err(_) => return,
+                        },
+                        None => http.serve_connection(TokioIo::new(tcp), svc).await,
+                    };
                 });
             }
         });
@@ -97,7 +119,7 @@ impl Receiver {
     }
 
     fn url(&self) -> String {
-        format!("http://{}/cb", self.addr)
+        format!("{}/cb", self.base)
     }
 
     fn received(&self) -> Vec<Received> {
@@ -255,6 +277,82 @@ async fn every_status_change_is_called_back_signed_and_in_order() {
     server.stop().await;
 }
 
+/// `GET …/Callbacks`, polled until `done(callbacks)` holds (the attempt is recorded just
+/// after the receiver saw it).
+async fn callback_state(
+    server: &TestServer,
+    acct: &smdp::accounts::Credentials,
+    sid: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
+    let mut state = Value::Null;
+    for _ in 0..400 {
+        let r = server
+            .client()
+            .request(
+                "GET",
+                &format!("/v1/ESimProfiles/{sid}/Callbacks"),
+                &[("authorization", &auth)],
+                vec![],
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        state = serde_json::from_slice(&r.body).unwrap();
+        if done(&state["callbacks"]) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("callback state never settled: {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
+    let ci = our_pki_dir().join("CertificateIssuer/CERT_CI_ECDSA_NIST.der");
+    // Trusted through --callback-ca: delivered over TLS, signed over the https URL.
+    let server = TestServer::start(Options {
+        callback_ca: Some(ci),
+        ..Options::default()
+    })
+    .await;
+    let acct = server.account("https");
+    let rx = Receiver::start_tls().await;
+    assert!(rx.url().starts_with("https://localhost:"));
+    create(
+        &server,
+        &acct,
+        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
+    )
+    .await;
+    let got = rx.wait_for(2, None).await;
+    for r in &got {
+        assert!(r.url.starts_with("https://"));
+        check_signed(r, &acct.auth_token);
+    }
+    server.stop().await;
+
+    // Mozilla's roots alone do not know our CI: nothing is delivered, the error is kept.
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("https");
+    let rx = Receiver::start_tls().await;
+    let v = create(
+        &server,
+        &acct,
+        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
+    )
+    .await;
+    let sid = v["sid"].as_str().unwrap();
+    let state = callback_state(&server, &acct, sid, |s| s[0]["attempts"] == 1).await;
+    let first = &state["callbacks"][0];
+    assert_eq!(first["state"], "pending", "{state}");
+    assert!(first["last_http_status"].is_null());
+    let error = first["last_error"].as_str().unwrap();
+    assert!(error.contains("certificate"), "{error}");
+    assert!(rx.received().is_empty());
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     let mut server = TestServer::start(Options::default()).await;
@@ -270,19 +368,9 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     let sid = v["sid"].as_str().unwrap().to_string();
     // First attempt fails; the state is observable; nothing later is sent out of order.
     rx.wait_for(1, None).await;
+    let state = callback_state(&server, &acct, &sid, |s| s[0]["attempts"] == 1).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(rx.received().len(), 1, "the retry waits for its backoff");
-    let c = server.client();
-    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
-    let r = c
-        .request(
-            "GET",
-            &format!("/v1/ESimProfiles/{sid}/Callbacks"),
-            &[("authorization", &auth)],
-            vec![],
-        )
-        .await;
-    let state: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(state["callbacks"][0]["state"], "pending", "{state}");
     assert_eq!(state["callbacks"][0]["attempts"], 1);
     assert_eq!(state["callbacks"][0]["last_http_status"], 500);
@@ -305,16 +393,7 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     for r in &got {
         check_signed(r, &acct.auth_token);
     }
-    let r = server
-        .client()
-        .request(
-            "GET",
-            &format!("/v1/ESimProfiles/{sid}/Callbacks"),
-            &[("authorization", &auth)],
-            vec![],
-        )
-        .await;
-    let state: Value = serde_json::from_slice(&r.body).unwrap();
+    let state = callback_state(&server, &acct, &sid, |s| s[1]["state"] == "delivered").await;
     assert_eq!(state["callbacks"][0]["state"], "delivered");
     assert_eq!(state["callbacks"][0]["attempts"], 3);
     assert_eq!(state["callbacks"][1]["state"], "delivered");

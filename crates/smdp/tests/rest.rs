@@ -235,6 +235,11 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
             ("CallbackUrl", "http://127.0.0.1:9/cb"),
             ("CallbackMethod", "PUT"),
         ],
+        // A repeated field is refused, not "last one wins".
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("GenerateMatchingId", "true"),
+        ],
     ] {
         let (s, v) = rest.create(&form).await;
         assert_eq!(s, 400, "{form:?}: {v}");
@@ -377,7 +382,14 @@ async fn paging_follows_absolute_urls_both_ways() {
         .as_str()
         .unwrap()
         .contains("Status=available&PageSize=2&Page=0"));
-    for token in ["garbage", "PTA-1", "PT%C2%A8", "%C2%A8%5D", "PTB"] {
+    for token in [
+        "garbage",
+        "PTA-1",
+        "PTA%2B1",
+        "PT%C2%A8",
+        "%C2%A8%5D",
+        "PTB",
+    ] {
         let (s, v) = rest
             .get(&format!("/v1/ESimProfiles?PageToken={token}"))
             .await;
@@ -387,6 +399,10 @@ async fn paging_follows_absolute_urls_both_ways() {
         "PageSize=0",
         "PageSize=1001",
         "Page=-1",
+        "Page=%2B1",
+        "PageSize=%2B5",
+        "PageSize=5&PageSize=5",
+        "Status=new&Status=available",
         "Status=nonsense",
         "Unknown=1",
         "=null",

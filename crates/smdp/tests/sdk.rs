@@ -77,8 +77,13 @@ async fn schemathesis_esim_profiles() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("sdk");
     let spec = shared.join("rest/twilio_supersim_v1.openapi.json");
+    let reports = std::env::temp_dir().join(format!("smdp-schemathesis-{}", std::process::id()));
+    // Run in a fresh folder: schemathesis keeps a crash cache (`.schemathesis/`) in the
+    // working directory and replays it first, so a run would depend on earlier runs.
+    std::fs::create_dir_all(&reports).unwrap();
     let mut cmd = Command::new(python());
-    cmd.args(["-m", "schemathesis.cli", "run"])
+    cmd.current_dir(&reports)
+        .args(["-m", "schemathesis.cli", "run"])
         .arg(&spec)
         .args(["--url", &format!("http://{}", server.rest_addr)])
         .args(["--include-path-regex", "^/v1/ESimProfiles"])
@@ -94,19 +99,35 @@ async fn schemathesis_esim_profiles() {
             "--exclude-checks",
             "status_code_conformance,positive_data_acceptance",
         ])
+        // A fixed example budget, not a time budget: with a seed, the same cases run on
+        // any machine however loaded (a time budget made the generated set vary).
         .args([
-            "--max-time",
-            "20",
+            "--max-examples",
+            "300",
             "--phases",
             "examples,coverage,fuzzing",
             "-w",
             "1",
         ])
-        .args(["--seed", "1", "--no-color"])
+        .args([
+            "--seed",
+            &std::env::var("ST_SEED").unwrap_or("1".into()),
+            "--no-color",
+        ])
+        // The JUnit report names the offending component, which the CLI output leaves out.
+        .args(["--generation-database", "none"])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(&reports)
         .env("SCHEMATHESIS_HOOKS", "");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
+    if !out.status.success() {
+        for f in std::fs::read_dir(&reports).into_iter().flatten().flatten() {
+            eprintln!("{}", std::fs::read_to_string(f.path()).unwrap_or_default());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&reports);
     check(&out, "schemathesis");
     server.stop().await;
 }

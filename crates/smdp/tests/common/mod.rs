@@ -70,6 +70,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Template of REST-created profiles.
     pub template: String,
+    /// Extra CA (PEM or DER file) for https callbacks.
+    pub callback_ca: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -81,6 +83,7 @@ impl Default for Options {
             limits: Limits::default(),
             seed: Some(1),
             template: "minimal".into(),
+            callback_ca: None,
         }
     }
 }
@@ -100,6 +103,11 @@ fn config(opts: &Options) -> smdp::serve::Config {
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
         accounts: Vec::new(),
+        callback_roots: opts
+            .callback_ca
+            .as_deref()
+            .map(|p| smdp::callbacks::load_roots(p).unwrap())
+            .unwrap_or_default(),
     }
 }
 
