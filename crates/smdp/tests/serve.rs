@@ -47,6 +47,8 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
             break l.parse().unwrap();
         }
     };
+    // Keep draining the log: a full pipe would block the server's writes.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
     // An order, added by the CLI against the running server's store.
     let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
     let euicc = veuicc::Euicc::from_pki(
@@ -93,7 +95,7 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let mut ledger = String::new();
-    for _ in 0..100 {
+    for _ in 0..400 {
         let out = Command::new(env!("CARGO_BIN_EXE_smdp"))
             .args(["account", "ledger", ACCOUNT])
             .env("SMDP_DATA", &data)
@@ -115,7 +117,7 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     assert!(st.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest = drain.join().unwrap();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 
     // The store kept the outcome.
