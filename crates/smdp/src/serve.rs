@@ -485,6 +485,35 @@ mod tests {
             ..Default::default()
         })
         .is_err());
+        // --callback-ca: DER or PEM certificates, refused at startup when unusable.
+        let ci = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../certs/CertificateIssuer/CERT_CI_ECDSA_NIST.der");
+        let ca = |path: &Path| {
+            Config::from_settings(Settings {
+                callback_ca: Some(path.to_path_buf()),
+                ..Default::default()
+            })
+        };
+        let der = std::fs::read(&ci).unwrap();
+        assert_eq!(ca(&ci).unwrap().callback_roots, vec![der.clone()]);
+        let pem = dir.join("ca.pem");
+        let block = |d: &[u8]| {
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                rsp_asn1::es9::base64_encode(d)
+            )
+        };
+        std::fs::write(&pem, block(&der) + &block(&der)).unwrap();
+        assert_eq!(ca(&pem).unwrap().callback_roots.len(), 2);
+        for junk in [
+            &b""[..],
+            b"-----BEGIN NOTHING-----\n",
+            b"\x30\x03\x02\x01\x00",
+        ] {
+            std::fs::write(&pem, junk).unwrap();
+            assert!(ca(&pem).is_err(), "{junk:?}");
+        }
+        assert!(ca(&dir.join("missing.pem")).is_err());
         let _ = std::fs::remove_dir_all(dir);
     }
 
