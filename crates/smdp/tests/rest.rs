@@ -35,10 +35,13 @@ impl Rest {
             .await
             .unwrap();
         tokio::spawn(conn);
-        let mut body = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in form {
-            body.append_pair(k, v);
-        }
+        let body = {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in form {
+                s.append_pair(k, v);
+            }
+            s.finish()
+        };
         let mut b = hyper::Request::builder()
             .method(method)
             .uri(path)
@@ -48,7 +51,7 @@ impl Rest {
             b = b.header("authorization", a);
         }
         let resp = sender
-            .send_request(b.body(Full::new(Bytes::from(body.finish()))).unwrap())
+            .send_request(b.body(Full::new(Bytes::from(body))).unwrap())
             .await
             .unwrap();
         let status = resp.status().as_u16();
@@ -543,5 +546,87 @@ async fn qr_codes_decode_to_the_activation_code() {
     reserved(&rest, &sid).await;
     let (s, _, _) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;
     assert_eq!(s, 404);
+    server.stop().await;
+}
+
+/// Orders from two accounts arrive at once while a third client walks the list: every order
+/// becomes exactly one profile with its own ICCID, Sim and matching ID, charged once to its
+/// own account, and no walk sees a profile twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_orders_are_each_reserved_and_charged_once() {
+    const PER_ACCOUNT: usize = 16;
+    let server = TestServer::start(Options::default()).await;
+    let accounts = [server.account("one"), server.account("two")];
+    let mut tasks = Vec::new();
+    for acct in &accounts {
+        for _ in 0..PER_ACCOUNT {
+            let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+            tasks.push(tokio::spawn(async move {
+                let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+                assert_eq!(s, 201, "{v}");
+                v["sid"].as_str().unwrap().to_string()
+            }));
+        }
+    }
+    // Meanwhile: whole paging walks of account one's list (cursor paging, 3 a page).
+    let walker = Rest::basic(
+        server.rest_addr,
+        &accounts[0].account_sid,
+        &accounts[0].auth_token,
+    );
+    for _ in 0..4 {
+        let mut seen = HashSet::new();
+        let (_, mut page) = walker.get("/v1/ESimProfiles?PageSize=3").await;
+        loop {
+            for p in page["esim_profiles"].as_array().unwrap() {
+                assert!(seen.insert(p["sid"].as_str().unwrap().to_string()));
+            }
+            match page["meta"]["next_page_url"].as_str() {
+                Some(next) => page = walker.follow(next).await.1,
+                None => break,
+            }
+        }
+        assert!(seen.len() <= PER_ACCOUNT);
+    }
+    let mut sids = Vec::new();
+    for t in tasks {
+        sids.push(t.await.unwrap());
+    }
+    assert_eq!(sids.iter().collect::<HashSet<_>>().len(), 2 * PER_ACCOUNT);
+
+    let (mut iccids, mut sims, mut mids) = (HashSet::new(), HashSet::new(), HashSet::new());
+    for (i, acct) in accounts.iter().enumerate() {
+        let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+        let mine = &sids[i * PER_ACCOUNT..(i + 1) * PER_ACCOUNT];
+        for sid in mine {
+            let v = reserved(&rest, sid).await;
+            assert_eq!(v["status"], "available", "{v}");
+            assert!(iccids.insert(v["iccid"].as_str().unwrap().to_string()));
+            assert!(sims.insert(v["sim_sid"].as_str().unwrap().to_string()));
+            assert!(mids.insert(v["matching_id"].as_str().unwrap().to_string()));
+        }
+        let (_, l) = rest.get("/v1/ESimProfiles?PageSize=1000").await;
+        let listed: HashSet<String> = l["esim_profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sid"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(listed, mine.iter().cloned().collect(), "exactly its own");
+        let (_, ledger) = rest.get("/v1/Charges").await;
+        let charged: Vec<&str> = ledger["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["esim_profile_sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(charged.len(), PER_ACCOUNT, "one charge per profile");
+        assert_eq!(
+            charged.iter().collect::<HashSet<_>>().len(),
+            PER_ACCOUNT,
+            "{ledger}"
+        );
+        assert_eq!(ledger["total"], format!("{}.00", 3 * PER_ACCOUNT).as_str());
+    }
     server.stop().await;
 }
