@@ -28,6 +28,14 @@ pub mod path {
     pub const GET_BOUND_PROFILE_PACKAGE: &str = "/gsma/rsp2/es9plus/getBoundProfilePackage";
     pub const HANDLE_NOTIFICATION: &str = "/gsma/rsp2/es9plus/handleNotification";
     pub const CANCEL_SESSION: &str = "/gsma/rsp2/es9plus/cancelSession";
+    /// The five, in the order a download uses them.
+    pub const ALL: [&str; 5] = [
+        INITIATE_AUTHENTICATION,
+        AUTHENTICATE_CLIENT,
+        GET_BOUND_PROFILE_PACKAGE,
+        HANDLE_NOTIFICATION,
+        CANCEL_SESSION,
+    ];
 }
 
 /// Standard alphabet; padding optional on input (some LPAs strip it), always written.

@@ -229,12 +229,12 @@ fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
     r
 }
 
-fn failed(f: &Failure) -> Response<Full<Bytes>> {
+fn failed_body(f: &Failure) -> Vec<u8> {
     let (subject, reason) = f.subject_reason();
     let body = HeaderOnlyResponse {
         header: ResponseHeader::failed(subject, reason, Some(f.message.clone())),
     };
-    json(serde_json::to_vec(&body).unwrap_or_default())
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 fn no_content() -> Response<Full<Bytes>> {
@@ -260,47 +260,73 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     })
 }
 
-/// Runs a handler off the async threads (it signs, and waits on the store).
-async fn run<Req, Resp>(
-    smdp: Arc<Smdp>,
-    body: Bytes,
-    f: fn(&Smdp, &Req) -> Result<Resp, Failure>,
-) -> Result<Resp, Failure>
-where
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Send + 'static,
-{
-    let req: Req = parse(&body)?;
-    tokio::task::spawn_blocking(move || f(&smdp, &req))
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "handler panicked");
-            Err(Failure::new(Code::ExecutionError, "internal error"))
-        })
+/// What an ES9+ function answers, before HTTP adds its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Es9Answer {
+    /// HTTP 200 with this JSON body: the function's response, or a header-only `Failed`.
+    Json(Vec<u8>),
+    /// HTTP 204 (handleNotification, whatever happened).
+    NoContent,
 }
 
-fn answer<T: Serialize>(function: &str, r: Result<T, Failure>) -> Response<Full<Bytes>> {
-    match r {
-        Ok(v) => match serde_json::to_vec(&v) {
-            Ok(b) => json(b),
-            Err(e) => failed(&Failure::new(Code::ExecutionError, e.to_string())),
-        },
-        Err(f) => {
-            tracing::info!(function, code = %format!("{}/{}", f.subject_reason().0, f.subject_reason().1), message = %f.message, "failed");
-            failed(&f)
-        }
+/// One ES9+ function call as the server makes it, without HTTP or TLS: the request body in,
+/// the answer out, `None` when `path` is not an ES9+ function. It runs on the calling thread
+/// (it signs and waits on the store). The fuzz target `es9_session` drives this.
+pub fn es9_call(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
+    fn call<Req: DeserializeOwned, Resp: Serialize>(
+        smdp: &Smdp,
+        body: &[u8],
+        function: &str,
+        f: fn(&Smdp, &Req) -> Result<Resp, Failure>,
+    ) -> Es9Answer {
+        let result = parse::<Req>(body).and_then(|req| f(smdp, &req));
+        Es9Answer::Json(match result {
+            Ok(v) => serde_json::to_vec(&v).unwrap_or_else(|e| {
+                failed_body(&Failure::new(Code::ExecutionError, e.to_string()))
+            }),
+            Err(f) => {
+                tracing::info!(function, code = %format!("{}/{}", f.subject_reason().0, f.subject_reason().1), message = %f.message, "failed");
+                failed_body(&f)
+            }
+        })
     }
+    Some(match path {
+        path::INITIATE_AUTHENTICATION => call(
+            smdp,
+            body,
+            "initiateAuthentication",
+            Smdp::initiate_authentication,
+        ),
+        path::AUTHENTICATE_CLIENT => {
+            call(smdp, body, "authenticateClient", Smdp::authenticate_client)
+        }
+        path::GET_BOUND_PROFILE_PACKAGE => call(
+            smdp,
+            body,
+            "getBoundProfilePackage",
+            Smdp::get_bound_profile_package,
+        ),
+        path::CANCEL_SESSION => call(smdp, body, "cancelSession", Smdp::cancel_session),
+        path::HANDLE_NOTIFICATION => {
+            // Always 204: the LPA can do nothing useful with an error (digest §1.2); the
+            // outcome is logged and recorded.
+            match parse(body).and_then(|req| smdp.handle_notification(&req)) {
+                Ok(o) => tracing::debug!(?o, "notification handled"),
+                Err(f) => {
+                    tracing::warn!(code = ?f.subject_reason(), message = %f.message, "notification refused")
+                }
+            }
+            Es9Answer::NoContent
+        }
+        _ => return None,
+    })
 }
 
 async fn handle(smdp: Arc<Smdp>, req: Request<Incoming>, max_body: usize) -> Response<Full<Bytes>> {
-    let function = match req.uri().path() {
-        path::INITIATE_AUTHENTICATION => "initiateAuthentication",
-        path::AUTHENTICATE_CLIENT => "authenticateClient",
-        path::GET_BOUND_PROFILE_PACKAGE => "getBoundProfilePackage",
-        path::HANDLE_NOTIFICATION => "handleNotification",
-        path::CANCEL_SESSION => "cancelSession",
-        _ => return plain(StatusCode::NOT_FOUND, "not an ES9+ path"),
-    };
+    let function = req.uri().path().to_string();
+    if !path::ALL.contains(&function.as_str()) {
+        return plain(StatusCode::NOT_FOUND, "not an ES9+ path");
+    }
     if req.method() != Method::POST {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "ES9+ functions are POST");
         r.headers_mut()
@@ -342,27 +368,21 @@ async fn handle(smdp: Arc<Smdp>, req: Request<Incoming>, max_body: usize) -> Res
         }
         Err(_) => return plain(StatusCode::BAD_REQUEST, "could not read the request body"),
     };
-    match function {
-        "initiateAuthentication" => answer(
-            function,
-            run(smdp, body, Smdp::initiate_authentication).await,
-        ),
-        "authenticateClient" => answer(function, run(smdp, body, Smdp::authenticate_client).await),
-        "getBoundProfilePackage" => answer(
-            function,
-            run(smdp, body, Smdp::get_bound_profile_package).await,
-        ),
-        "cancelSession" => answer(function, run(smdp, body, Smdp::cancel_session).await),
-        _ => {
-            // Always 204: the LPA can do nothing useful with an error (digest §1.2); the
-            // outcome is logged and recorded.
-            match run(smdp, body, Smdp::handle_notification).await {
-                Ok(o) => tracing::debug!(?o, "notification handled"),
-                Err(f) => {
-                    tracing::warn!(code = ?f.subject_reason(), message = %f.message, "notification refused")
-                }
-            }
-            no_content()
-        }
+    let notification = function == path::HANDLE_NOTIFICATION;
+    // Off the async threads: it signs, and waits on the store.
+    let answer = tokio::task::spawn_blocking(move || es9_call(&smdp, &function, &body))
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "handler panicked");
+            None
+        });
+    match answer {
+        Some(Es9Answer::Json(body)) => json(body),
+        Some(Es9Answer::NoContent) => no_content(),
+        None if notification => no_content(),
+        None => json(failed_body(&Failure::new(
+            Code::ExecutionError,
+            "internal error",
+        ))),
     }
 }
