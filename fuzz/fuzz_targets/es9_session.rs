@@ -114,8 +114,8 @@ fn record() -> Genuine {
         ..Default::default()
     }
     .build()
-        .expect("profile")
-        .to_der();
+    .expect("profile")
+    .to_der();
     let mut g = Genuine {
         package,
         now,
@@ -211,9 +211,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(answer, Some(Es9Answer::NoContent));
             let status = smdp.store.profile(profile.id).unwrap().unwrap().status;
             if step == 3 && der_changed {
-                assert_eq!(status, ProfileStatus::Downloaded, "an edited PIR was recorded");
+                assert_eq!(
+                    status,
+                    ProfileStatus::Downloaded,
+                    "an edited PIR was recorded"
+                );
             } else if step == 3 && body == genuine_body {
-                assert_eq!(status, ProfileStatus::Installed, "the genuine PIR was not recorded");
+                assert_eq!(
+                    status,
+                    ProfileStatus::Installed,
+                    "the genuine PIR was not recorded"
+                );
             }
             continue;
         }
@@ -224,10 +232,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(ok, "step {i}: the genuine request was refused on replay");
         }
         if *path == path::GET_BOUND_PROFILE_PACKAGE && i == step {
-            assert!(!(der_changed && ok), "a changed prepareDownloadResponse was accepted");
+            assert!(
+                !(der_changed && ok),
+                "a changed prepareDownloadResponse was accepted"
+            );
             if !ok {
                 let p = smdp.store.profile(profile.id).unwrap().unwrap();
-                assert_ne!(p.status, ProfileStatus::Downloaded, "a refused request bound it");
+                assert_ne!(
+                    p.status,
+                    ProfileStatus::Downloaded,
+                    "a refused request bound it"
+                );
             }
         }
     }

@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
         match q.personalise(&values) {
             Err(_) => assert_eq!(q, p),
             Ok(()) => {
-                let again = ProfilePackage::parse(&q.to_der()).expect("personalised package parses");
+                let again =
+                    ProfilePackage::parse(&q.to_der()).expect("personalised package parses");
                 assert_eq!(again.imsi().as_deref(), Some("310410123456789"));
                 assert_eq!(again.spn().as_deref(), Some("fuzz"));
             }

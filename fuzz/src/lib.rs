@@ -10,7 +10,10 @@ where
 {
     if let Ok(value) = rsp_asn1::decode::<T>(data) {
         let der = rsp_asn1::encode(&value).expect("a decoded value must encode");
-        assert_eq!(der, data, "strict DER decode accepted a non-canonical input");
+        assert_eq!(
+            der, data,
+            "strict DER decode accepted a non-canonical input"
+        );
         let again = rsp_asn1::decode::<T>(&der).expect("our encoding must decode");
         assert_eq!(again, value);
     }
