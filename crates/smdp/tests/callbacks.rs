@@ -196,17 +196,26 @@ async fn create(
     serde_json::from_slice(&r.body).unwrap()
 }
 
+/// An order (GenerateMatchingId) whose callbacks go to `rx`, POST by default.
+async fn order_calling(
+    server: &TestServer,
+    acct: &smdp::accounts::Credentials,
+    rx: &Receiver,
+) -> Value {
+    create(
+        server,
+        acct,
+        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_change_is_called_back_signed_and_in_order() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("callbacks");
     let rx = Receiver::start().await;
-    let v = create(
-        &server,
-        &acct,
-        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
-    )
-    .await;
+    let v = order_calling(&server, &acct, &rx).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     let got = rx.wait_for(2, None).await;
     let statuses: Vec<&str> = got
@@ -319,12 +328,7 @@ async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
     let acct = server.account("https");
     let rx = Receiver::start_tls().await;
     assert!(rx.url().starts_with("https://localhost:"));
-    create(
-        &server,
-        &acct,
-        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
-    )
-    .await;
+    order_calling(&server, &acct, &rx).await;
     let got = rx.wait_for(2, None).await;
     for r in &got {
         assert!(r.url.starts_with("https://"));
@@ -336,12 +340,7 @@ async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("https");
     let rx = Receiver::start_tls().await;
-    let v = create(
-        &server,
-        &acct,
-        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
-    )
-    .await;
+    let v = order_calling(&server, &acct, &rx).await;
     let sid = v["sid"].as_str().unwrap();
     let state = callback_state(&server, &acct, sid, |s| s[0]["attempts"] == 1).await;
     let first = &state["callbacks"][0];
@@ -359,12 +358,7 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     let acct = server.account("callbacks");
     let rx = Receiver::start().await;
     rx.answers.lock().unwrap().extend([500, 503]);
-    let v = create(
-        &server,
-        &acct,
-        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
-    )
-    .await;
+    let v = order_calling(&server, &acct, &rx).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     // First attempt fails; the state is observable; nothing later is sent out of order.
     rx.wait_for(1, None).await;
