@@ -10,6 +10,17 @@ use rsp_asn1::tlv::{push_tlv, Tlv};
 use crate::key::RawSignature;
 use crate::Error;
 
+/// `hashCc = SHA-256(SHA-256(code) ‖ transactionId)` (SGP.22 3.1.3.2 / digest §4.3): `code` is
+/// the confirmation code's bytes (its ASCII text as typed, which LPAs hash), `transaction_id`
+/// the raw octets. The one implementation: the SM-DP+ and the virtual eUICC both call it.
+pub fn hash_cc(code: &[u8], transaction_id: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(Sha256::digest(code));
+    h.update(transaction_id);
+    h.finalize().into()
+}
+
 /// `[APPLICATION 55]` tag of every SGP.22 signature.
 pub const TAG_SIGNATURE: [u8; 2] = [0x5F, 0x37];
 /// `[APPLICATION 73]` tag of one-time public keys.
@@ -95,5 +106,25 @@ pub mod input {
     /// euiccCancelSessionSignature (SK.EUICC): the EuiccCancelSessionSigned TLV (`30`).
     pub fn euicc_cancel_session<T>(signed: &Signed<T>) -> &[u8] {
         signed.raw()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// Digest §4.3: the code's bytes hashed, then with the raw transaction ID octets (not its
+    /// hex text); one changed digit changes the hash.
+    #[test]
+    fn confirmation_code_hash() {
+        let txid = [0x12u8; 16];
+        let inner = Sha256::digest(b"12345678");
+        let want: [u8; 32] = Sha256::digest([inner.as_slice(), &txid].concat()).into();
+        assert_eq!(super::hash_cc(b"12345678", &txid), want);
+        assert_ne!(super::hash_cc(b"12345679", &txid), want);
+        assert_ne!(
+            super::hash_cc(b"12345678", hex::encode(txid).as_bytes()),
+            want
+        );
     }
 }

@@ -19,18 +19,14 @@ use rsp_asn1::es9::{
 use rsp_asn1::notification::{CancelSessionResponse, PendingNotification};
 use rsp_asn1::raw::Signed;
 use rsp_asn1::{Octet32, TransactionId, VersionType};
-use sha2::{Digest, Sha256};
 
 use crate::{Error, Euicc};
 
-/// `hashCc = SHA-256(SHA-256(code) ‖ transactionId)` over the code's UTF-8 bytes as typed and
-/// the raw transaction ID octets (digest §4.3).
+/// `hashCc` over the code's bytes as typed and the raw transaction ID octets (digest §4.3;
+/// [`rsp_auth::sig::hash_cc`]).
 pub fn hash_cc(confirmation_code: &str, transaction_id: &TransactionId) -> Octet32 {
-    let inner = Sha256::digest(confirmation_code.as_bytes());
-    let mut h = Sha256::new();
-    h.update(inner);
-    h.update(transaction_id.as_bytes());
-    Octet32(h.finalize().to_vec().into())
+    let h = rsp_auth::sig::hash_cc(confirmation_code.as_bytes(), transaction_id.as_bytes());
+    Octet32(h.to_vec().into())
 }
 
 /// A DeviceInfo like a current phone's: a TAC, and LTE/5G releases 15.
