@@ -367,11 +367,10 @@ pub struct CancelSessionRequest {
     pub cancel_session_response: Der<CancelSessionResponse>,
 }
 
-/// cancelSession response: the header (pySim also echoes the transaction ID; harmless).
+/// cancelSession response: the header alone (SGP.22 6.5.2.10). pySim also echoes the
+/// transaction ID, which strict clients refuse: not sent, and ignored when a server sends it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelSessionResponseBody {
     pub header: ResponseHeader,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_id: Option<TransactionId>,
 }

@@ -189,7 +189,6 @@ fn every_body_round_trips() {
         .unwrap(),
         serde_json::to_value(CancelSessionResponseBody {
             header: ResponseHeader::success(),
-            transaction_id: Some(txid),
         })
         .unwrap(),
     ];
@@ -211,6 +210,14 @@ fn every_body_round_trips() {
     assert!(cs.cancel_session_response.decode().is_ok());
     let csr: CancelSessionResponseBody = serde_json::from_value(bodies[5].clone()).unwrap();
     assert_eq!(csr.header, ResponseHeader::success());
+    // SGP.22 6.5.2.10: a successful cancelSession answers the header alone.
+    assert_eq!(
+        bodies[5],
+        serde_json::json!({"header": {"functionExecutionStatus": {"status": "Executed-Success"}}})
+    );
+    // pySim echoes the transaction ID; a client still reads that answer.
+    let pysim = serde_json::json!({"header": bodies[5]["header"], "transactionId": txid.to_hex()});
+    assert!(serde_json::from_value::<CancelSessionResponseBody>(pysim).is_ok());
     assert!(
         bodies[0].get("header").is_none(),
         "absent request header must not be sent"

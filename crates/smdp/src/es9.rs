@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rsp_asn1::auth::{
-    AuthenticateServerResponse, CtxParams1, EUICCInfo1, EUICCInfo2, ServerSigned1,
+    AuthenticateServerResponse, CtxParams1, DeviceInfo, EUICCInfo1, EUICCInfo2, ServerSigned1,
 };
 use rsp_asn1::bits::NamedBits;
 use rsp_asn1::download::{
-    BoundProfilePackage, ConfigureISDPRequest, NotificationConfigurationInformation,
-    PrepareDownloadResponse, ProfileClass, SmdpSigned2, StoreMetadataRequest,
+    BoundProfilePackage, ConfigureISDPRequest, IconType, NotificationConfigurationInformation,
+    OperatorId, PrepareDownloadResponse, ProfileClass, SmdpSigned2, StoreMetadataRequest,
 };
 use rsp_asn1::es9::{
     AuthenticateClientRequest, AuthenticateClientResponse, CancelSessionRequest,
@@ -34,15 +34,15 @@ use rsp_auth::pki::Pki;
 use rsp_auth::rng::Rng;
 use rsp_auth::sig::{input, signature_tlv};
 use rsp_auth::{Backend, Curve};
-use rsp_bpp::bpp::{BppRequest, ProfileSource};
+use rsp_bpp::bpp::{BppRequest, PpkKeys, PreProtectedProfile, ProfileSource};
 use rsp_bpp::Engine;
 use rsp_saip::ProfilePackage;
-use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
+use crate::order_options::{IconKind, ProfileClassName, Rebinding, Version};
 use crate::status::{fail, Code, Failure};
 use crate::store::{
-    Binding, NotificationRecord, Profile, ProfileStatus, Session, SessionState, Store,
+    BindFrom, Binding, NotificationRecord, Profile, ProfileStatus, Session, SessionState, Store,
 };
 
 /// The SGP.22 versions this SM-DP+ speaks: an eUICC whose (lowest) SVN has major version 2.
@@ -172,14 +172,18 @@ impl Smdp {
         &self.pki.curves[k.idx].dp_pb
     }
 
-    /// Our address, case-insensitively, optionally with a `:port` suffix (test setups such
-    /// as lpac `-s localhost:8443` send the port).
+    /// Digest §1.5 initiateAuthentication step 1 (SGP.22 5.6.1): the smdpAddress is ours.
+    /// The host compares case-insensitively; a port, when given, must be ours (lpac
+    /// `-s localhost:8443` and activation codes made from [`Smdp::address`] send it). A bare
+    /// host is accepted too: the LPA reached us, through a forwarder on 443.
     pub fn is_our_address(&self, given: &str) -> bool {
-        let host = match given.rsplit_once(':') {
-            Some((h, port)) if !port.is_empty() && port.bytes().all(|c| c.is_ascii_digit()) => h,
-            _ => given,
-        };
-        host.eq_ignore_ascii_case(&self.address)
+        let (host, port) = crate::serve::split_host_port(given);
+        let (our_host, our_port) = crate::serve::split_host_port(&self.address);
+        host.eq_ignore_ascii_case(our_host)
+            && match port {
+                None => true,
+                Some(p) => p == our_port.unwrap_or("443"),
+            }
     }
 
     fn keys_for(&self, ci_ski: &[u8]) -> Result<&CurveKeys, Failure> {
@@ -425,14 +429,17 @@ impl Smdp {
         let CtxParams1::CtxParamsForCommonAuthentication(ctx) = &signed1.ctx_params1;
         let matching_id = ctx.matching_id.as_deref().unwrap_or("");
         let profile = self.select_profile(matching_id, &eid)?;
-        self.check_eligibility(&profile, &signed1.euicc_info2)?;
+        self.check_eligibility(&profile, &signed1.euicc_info2, &ctx.device_info)?;
         // 9. profileMetadata and smdpSigned2.
         let keys = self.keys_for(&session.ci_pkid)?;
         let metadata = rsp_asn1::encode(&self.metadata(&profile)?).map_err(internal)?;
-        let retry_otpk = match (&profile.status, &profile.bound_otpk) {
-            (ProfileStatus::Downloaded, Some(otpk)) => Some(otpk.clone().into()),
-            _ => None,
-        };
+        // A kept binding for this eUICC: offer its otPK.EUICC back (SGP.22 5.6.2 bppEuiccOtpk),
+        // so that an eUICC that kept otSK.EUICC can finish the same binding.
+        let retry_otpk = profile
+            .bound_otpk
+            .clone()
+            .filter(|_| profile.kept_binding_for(&eid))
+            .map(Into::into);
         let signed2 = Signed::new(SmdpSigned2 {
             transaction_id: req.transaction_id.clone(),
             cc_required_flag: profile.confirmation_code.is_some(),
@@ -510,17 +517,26 @@ impl Smdp {
             }
             ProfileStatus::Available | ProfileStatus::Downloaded => {}
         }
-        self.check_order_open(&profile)?;
+        self.check_order_open(&profile, profile.kept_binding_for(eid))?;
         Ok(profile)
     }
 
-    /// Eligibility (digest §1.5 authenticateClient step 8): every mandatory service of the
-    /// package that the eUICC's UICCCapability can express must be set there (8.2.5/4.3), and
-    /// the package must fit the free non-volatile memory the eUICC reports in
-    /// extCardResource (8.1/4.8). SGP.22 v2.2–2.4 reserve bits 8 and 9 (v2.5 gives 8 to
-    /// usim-test-algorithm): such eUICCs are not asked for them, so TS.48 test profiles stay
-    /// eligible on them.
-    fn check_eligibility(&self, p: &Profile, info2: &EUICCInfo2) -> Result<(), Failure> {
+    /// Eligibility (SGP.22 3.1.3 "Eligibility Check"; digest §1.5 authenticateClient step 8),
+    /// each failure 8.2.5/4.3 unless noted:
+    /// - the package fits the free non-volatile memory in extCardResource (8.1/4.8);
+    /// - every mandatory service of the package that UICCCapability can express is set there.
+    ///   SGP.22 v2.2–2.4 reserve bits 8 and 9 (v2.5 gives 8 to usim-test-algorithm): such
+    ///   eUICCs are not asked for them, so TS.48 test profiles stay eligible on them;
+    /// - the order's PPRs are not in forbiddenProfilePolicyRules (SGP.22 2.4a.1);
+    /// - a test profile needs rspCapability testProfileSupport;
+    /// - the order's device requirements: eUICC SVN, UICC capabilities, and radio
+    ///   technologies (with minimum releases) in deviceInfo.deviceCapabilities.
+    fn check_eligibility(
+        &self,
+        p: &Profile,
+        info2: &EUICCInfo2,
+        device: &DeviceInfo,
+    ) -> Result<(), Failure> {
         let package = self
             .store
             .package(p.id)?
@@ -539,33 +555,111 @@ impl Smdp {
         let header = ProfilePackage::parse(&package)
             .and_then(|pkg| pkg.header())
             .map_err(internal)?;
-        let svn = info2.svn.0.as_ref();
-        let v25 = svn.first().copied().unwrap_or(0) > 2
-            || (svn.first() == Some(&2) && svn.get(1).copied().unwrap_or(0) >= 5);
+        let svn = version(&info2.svn);
+        let v25 = svn >= Version([2, 5, 0]);
+        let defined = |bit: usize| {
+            if v25 {
+                bit <= 31
+            } else {
+                bit <= 25 && bit != 8 && bit != 9
+            }
+        };
         for service in &header.mandatory_services {
             let Some(bit) = rsp_saip::uicc_capability_bit(service) else {
                 continue;
             };
-            let defined = if v25 {
-                bit <= 31
-            } else {
-                bit <= 25 && bit != 8 && bit != 9
-            };
-            if defined && !info2.uicc_capability.is_set(bit) {
+            if defined(bit) && !info2.uicc_capability.is_set(bit) {
                 return fail(
                     Code::NoEligibleProfile,
                     format!("the profile needs {service}, the eUICC does not declare it"),
                 );
             }
         }
+        let o = &p.options;
+        if let Some(forbidden) = &info2.forbidden_profile_policy_rules {
+            for (bit, name) in [(0, "pprUpdateControl"), (1, "ppr1"), (2, "ppr2")] {
+                if o.ppr.bits().contains(&bit) && forbidden.is_set(bit) {
+                    return fail(
+                        Code::NoEligibleProfile,
+                        format!("the profile carries {name}, which the eUICC forbids"),
+                    );
+                }
+            }
+        }
+        if o.profile_class == Some(ProfileClassName::Test)
+            && !info2
+                .rsp_capability
+                .is_set(rsp_asn1::bits::rsp_capability::TEST_PROFILE_SUPPORT)
+        {
+            return fail(
+                Code::NoEligibleProfile,
+                "a test profile, and the eUICC does not declare testProfileSupport",
+            );
+        }
+        let req = &o.requires;
+        if let Some(min) = req.min_euicc_svn {
+            if svn < min {
+                return fail(
+                    Code::NoEligibleProfile,
+                    format!("the order needs eUICC SVN {min}, the eUICC has {svn}"),
+                );
+            }
+        }
+        for name in &req.uicc_capabilities {
+            let bit = rsp_saip::uicc_capability_bit(name).ok_or_else(|| {
+                Failure::new(Code::ExecutionError, format!("UICC capability {name:?}"))
+            })?;
+            if !info2.uicc_capability.is_set(bit) {
+                return fail(
+                    Code::NoEligibleProfile,
+                    format!("the order needs UICC capability {name}"),
+                );
+            }
+        }
+        let caps = &device.device_capabilities;
+        for need in &req.device_capabilities {
+            let have = match need.name.as_str() {
+                "gsm" => &caps.gsm_supported_release,
+                "utran" => &caps.utran_supported_release,
+                "cdma2000onex" => &caps.cdma2000onex_supported_release,
+                "cdma2000hrpd" => &caps.cdma2000hrpd_supported_release,
+                "cdma2000ehrpd" => &caps.cdma2000ehrpd_supported_release,
+                "eutran-epc" => &caps.eutran_epc_supported_release,
+                "contactless" => &caps.contactless_supported_release,
+                "rsp-crl" => &caps.rsp_crl_supported_version,
+                "nr-epc" => &caps.nr_epc_supported_release,
+                "nr-5gc" => &caps.nr5gc_supported_release,
+                "eutran-5gc" => &caps.eutran5gc_supported_release,
+                other => return fail(Code::ExecutionError, format!("device capability {other:?}")),
+            };
+            let ok = match (have, need.min_release) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(v), Some(min)) => version(v) >= min,
+            };
+            if !ok {
+                return fail(
+                    Code::NoEligibleProfile,
+                    format!(
+                        "the order needs device capability {}{}",
+                        need.name,
+                        need.min_release
+                            .map(|m| format!(" release {m} or later"))
+                            .unwrap_or_default()
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
-    fn check_order_open(&self, profile: &Profile) -> Result<(), Failure> {
+    /// Digest §1.5 authenticateClient step 8: expiry (8.8.5/4.10) and, unless a kept binding
+    /// can be retried without a new attempt, the attempts left (8.8.5/6.4).
+    fn check_order_open(&self, profile: &Profile, retry_possible: bool) -> Result<(), Failure> {
         if profile.expires_at.is_some_and(|t| t <= self.clock.unix()) {
             return fail(Code::OrderExpired, "the download order has expired");
         }
-        if profile.status == ProfileStatus::Available && profile.attempts >= profile.max_attempts {
+        if !retry_possible && profile.attempts >= profile.max_attempts {
             return fail(
                 Code::MaxDownloadAttempts,
                 format!("{} download attempts used", profile.attempts),
@@ -574,28 +668,52 @@ impl Smdp {
         Ok(())
     }
 
-    /// StoreMetadataRequest for the order; encoded once and sent in both authenticateClient
-    /// and the BPP (digest §9.3).
+    /// StoreMetadataRequest for the order (SGP.22 5.4.1 / 2.4a.1); encoded once and sent in
+    /// both authenticateClient and the BPP (digest §9.3).
     fn metadata(&self, p: &Profile) -> Result<StoreMetadataRequest, Failure> {
         let iccid = p
             .iccid
             .as_deref()
             .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "the profile has no ICCID yet"))
             .and_then(|d| Iccid::from_digits(d).map_err(internal))?;
+        let o = &p.options;
+        let notifications = match &o.notifications {
+            None => vec![NotificationConfigurationInformation {
+                profile_management_operation: NamedBits::from_bits(&NOTIFY_OPERATIONS),
+                notification_address: self.address.clone(),
+                extensions: None,
+            }],
+            Some(list) => list
+                .iter()
+                .map(|n| NotificationConfigurationInformation {
+                    profile_management_operation: NamedBits::from_bits(&n.operations),
+                    notification_address: n.address.clone().unwrap_or_else(|| self.address.clone()),
+                    extensions: None,
+                })
+                .collect(),
+        };
         Ok(StoreMetadataRequest {
             iccid,
             service_provider_name: p.service_provider_name.clone(),
             profile_name: p.profile_name.clone(),
-            icon_type: None,
-            icon: None,
-            profile_class: ProfileClass::default_operational(),
-            notification_configuration_info: Some(vec![NotificationConfigurationInformation {
-                profile_management_operation: NamedBits::from_bits(&NOTIFY_OPERATIONS),
-                notification_address: self.address.clone(),
+            icon_type: o.icon.as_ref().map(|i| match i.kind {
+                IconKind::Jpg => IconType::jpg,
+                IconKind::Png => IconType::png,
+            }),
+            icon: o.icon.as_ref().map(|i| i.data.clone().into()),
+            profile_class: match o.profile_class {
+                None | Some(ProfileClassName::Operational) => ProfileClass::default_operational(),
+                Some(ProfileClassName::Test) => ProfileClass::test,
+                Some(ProfileClassName::Provisioning) => ProfileClass::provisioning,
+            },
+            notification_configuration_info: (!notifications.is_empty()).then_some(notifications),
+            profile_owner: o.owner.as_ref().map(|w| OperatorId {
+                mcc_mnc: w.mcc_mnc_octets().to_vec().into(),
+                gid1: w.gid1.clone().map(Into::into),
+                gid2: w.gid2.clone().map(Into::into),
                 extensions: None,
-            }]),
-            profile_owner: None,
-            profile_policy_rules: None,
+            }),
+            profile_policy_rules: (!o.ppr.is_empty()).then(|| NamedBits::from_bits(&o.ppr.bits())),
             extensions: None,
         })
     }
@@ -667,57 +785,18 @@ impl Smdp {
         if let Some(cc) = &profile.confirmation_code {
             self.check_confirmation_code(&session, &profile, cc, signed2.hash_cc.as_ref())?;
         }
-        // 5–6. Binding: same otPK → same keys (and the same BPP in this session); a new otPK
-        // needs a downloadable order.
+        // 5–6. Binding (digest §1.5 getBoundProfilePackage step 5; SGP.22 3.1.3, 5.6.2).
         let otpk = signed2.euicc_otpk.as_ref();
         let keys = self.keys_for(&session.ci_pkid)?;
-        let txid = session.txid.clone();
-        let bpp = match profile.status {
-            ProfileStatus::Downloaded
-                if profile.eid.as_deref() == Some(eid.as_str())
-                    && profile.bound_otpk.as_deref() == Some(otpk) =>
-            {
-                self.rebound_bpp(&profile, &req.transaction_id, keys, metadata, otpk, eid)?
-            }
-            ProfileStatus::Downloaded | ProfileStatus::Installed | ProfileStatus::Failed => {
-                return fail(
-                    Code::BppRebindingRefused,
-                    "the profile is bound already; no new binding",
-                )
-            }
-            ProfileStatus::New | ProfileStatus::Reserving => {
-                return fail(Code::ProfileNotReleased, "the profile is not released yet")
-            }
-            ProfileStatus::Available => {
-                self.check_order_open(&profile)?;
-                let ot = self.ephemeral(keys.curve);
-                let bpp = self.build_bpp(
-                    &profile,
-                    &req.transaction_id,
-                    keys,
-                    metadata,
-                    otpk,
-                    eid,
-                    &ot,
-                )?;
-                let binding = Binding {
-                    eid: eid.clone(),
-                    txid: txid.clone(),
-                    otpk: otpk.to_vec(),
-                    otsk: ot.scalar().to_vec(),
-                    bpp: bpp.clone(),
-                    euicc_cert: euicc_cert.clone(),
-                };
-                if !self.store.bind(profile.id, &binding, self.clock.unix())? {
-                    // Another session won the race (or the order closed meanwhile).
-                    return fail(
-                        Code::BppRebindingRefused,
-                        "the profile was bound by another session",
-                    );
-                }
-                bpp
-            }
-        };
+        let bpp = self.bind(
+            &profile,
+            &req.transaction_id,
+            keys,
+            metadata,
+            otpk,
+            eid,
+            euicc_cert,
+        )?;
         if session.state == SessionState::Authenticated {
             let next = Session {
                 state: SessionState::Bound,
@@ -726,12 +805,113 @@ impl Smdp {
             self.store
                 .update_session(&next, SessionState::Authenticated)?;
         }
-        tracing::info!(%txid, %eid, profile = %profile.sid, bytes = bpp.len(), "getBoundProfilePackage");
+        tracing::info!(txid = %session.txid, %eid, profile = %profile.sid, bytes = bpp.len(), "getBoundProfilePackage");
         Ok(GetBoundProfilePackageResponse {
             header: ResponseHeader::success(),
             transaction_id: req.transaction_id.clone(),
             bound_profile_package: Der::from_bytes(bpp),
         })
+    }
+
+    /// Issues the BPP for this session, deciding between a retry and a new binding:
+    ///
+    /// - the same eUICC with the otPK.EUICC of the kept binding (offered back as
+    ///   bppEuiccOtpk): the same otPK.DP, so the same session keys and byte-identical A0–A3
+    ///   segments; in the session that was issued it, the stored BPP bytes themselves. BF23
+    ///   carries this session's transactionId, which the eUICC checks (SGP.22 5.7.6
+    ///   ES8+.InitialiseSecureChannel), so a new session gets a new BF23 around the same keys.
+    ///   Not a download attempt.
+    /// - the same eUICC with a new otPK.EUICC (it lost its key): a new binding with a fresh
+    ///   otPK.DP (rebinding), unless the order refuses rebinding (8.2/3.7).
+    /// - a profile already installed, or bound to another eUICC: 8.2/3.7.
+    ///
+    /// The store's compare-and-set on the state read here makes concurrent sessions bind
+    /// exactly once; the losers get 8.2/3.7.
+    #[allow(clippy::too_many_arguments)]
+    fn bind(
+        &self,
+        profile: &Profile,
+        txid: &TransactionId,
+        keys: &CurveKeys,
+        metadata: &[u8],
+        otpk: &[u8],
+        eid: &str,
+        euicc_cert: &[u8],
+    ) -> Result<Vec<u8>, Failure> {
+        match profile.status {
+            ProfileStatus::New | ProfileStatus::Reserving => {
+                return fail(Code::ProfileNotReleased, "the profile is not released yet")
+            }
+            ProfileStatus::Installed => {
+                return fail(
+                    Code::BppRebindingRefused,
+                    "the profile is installed already",
+                )
+            }
+            ProfileStatus::Failed => {
+                return fail(Code::BppRebindingRefused, "the order is closed (failed)")
+            }
+            ProfileStatus::Available | ProfileStatus::Downloaded => {}
+        }
+        if profile.eid.as_deref().is_some_and(|e| e != eid) {
+            return fail(
+                Code::BppRebindingRefused,
+                "the profile is bound to another eUICC",
+            );
+        }
+        let txid_hex = txid.to_hex();
+        let retry = profile.kept_binding_for(eid) && profile.bound_otpk.as_deref() == Some(otpk);
+        if retry
+            && profile.status == ProfileStatus::Downloaded
+            && profile.bound_txid.as_deref() == Some(txid_hex.as_str())
+        {
+            if let Some(b) = self.store.bpp(profile.id)? {
+                return Ok(b);
+            }
+        }
+        let ot = if retry {
+            let scalar: [u8; 32] = profile
+                .bound_otsk
+                .as_deref()
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| Failure::new(Code::ExecutionError, "binding keys not kept"))?;
+            EphemeralKey::from_scalar(keys.curve, scalar).map_err(internal)?
+        } else {
+            if profile.bound_otpk.is_some() && profile.options.rebinding == Rebinding::Refused {
+                return fail(
+                    Code::BppRebindingRefused,
+                    "a BPP was issued with another otPK.EUICC and this order refuses rebinding",
+                );
+            }
+            self.check_order_open(profile, false)?;
+            self.ephemeral(keys.curve)
+        };
+        let bpp = self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot)?;
+        let binding = Binding {
+            eid: eid.to_string(),
+            txid: txid_hex,
+            otpk: otpk.to_vec(),
+            otsk: ot.scalar().to_vec(),
+            bpp: bpp.clone(),
+            euicc_cert: euicc_cert.to_vec(),
+        };
+        let from = BindFrom {
+            status: profile.status,
+            bound_txid: profile.bound_txid.clone(),
+            new_binding: !retry,
+        };
+        if !self
+            .store
+            .bind(profile.id, &binding, &from, self.clock.unix())?
+        {
+            // Another session bound it meanwhile (or the order closed, expired or ran out of
+            // attempts at that instant).
+            return fail(
+                Code::BppRebindingRefused,
+                "the profile was bound by another session",
+            );
+        }
+        Ok(bpp)
     }
 
     fn check_confirmation_code(
@@ -745,7 +925,12 @@ impl Smdp {
             return fail(Code::ConfirmationCodeMissing, "hashCc missing");
         };
         let txid = hex::decode(&session.txid).map_err(internal)?;
-        if got.as_bytes() == hash_cc_for(cc, &txid) {
+        let code = profile
+            .options
+            .confirmation_code_encoding
+            .code_bytes(cc)
+            .map_err(internal)?;
+        if got.as_bytes() == rsp_auth::sig::hash_cc(&code, &txid) {
             return Ok(());
         }
         let attempts = session.cc_attempts + 1;
@@ -772,38 +957,6 @@ impl Smdp {
         fail(Code::ConfirmationCodeRefused, "wrong confirmation code")
     }
 
-    /// The BPP for an existing binding: stored as issued in this session, or rebuilt with the
-    /// kept otSK.DP for a new session (same session keys, new transaction ID).
-    fn rebound_bpp(
-        &self,
-        profile: &Profile,
-        txid: &TransactionId,
-        keys: &CurveKeys,
-        metadata: &[u8],
-        otpk: &[u8],
-        eid: &str,
-    ) -> Result<Vec<u8>, Failure> {
-        if profile.bound_txid.as_deref() == Some(txid.to_hex().as_str()) {
-            if let Some(b) = self.store.bpp(profile.id)? {
-                return Ok(b);
-            }
-        }
-        let scalar: [u8; 32] = profile
-            .bound_otsk
-            .as_deref()
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| Failure::new(Code::BppRebindingRefused, "binding keys not kept"))?;
-        let ot = EphemeralKey::from_scalar(keys.curve, scalar).map_err(internal)?;
-        let bpp = self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot)?;
-        if !self
-            .store
-            .rebind_session(profile.id, &txid.to_hex(), &bpp, self.clock.unix())?
-        {
-            return fail(Code::BppRebindingRefused, "the binding changed meanwhile");
-        }
-        Ok(bpp)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn build_bpp(
         &self,
@@ -819,6 +972,26 @@ impl Smdp {
             .store
             .package(profile.id)?
             .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "no profile package"))?;
+        // A pre-protected order (SGP.22 2.5.4): the package under its own PPKs, counter from 1.
+        // Protection is deterministic, so the segments are the same bytes for every binding
+        // and need not be stored; A2 hands this session the PPKs.
+        let ppp = match profile.ppk.as_deref() {
+            None => None,
+            Some(k) if k.len() == 48 => {
+                let part =
+                    |i: usize| -> [u8; 16] { k[i * 16..i * 16 + 16].try_into().expect("16") };
+                Some(PreProtectedProfile::new(
+                    &package,
+                    PpkKeys {
+                        enc: part(0),
+                        mac: part(1),
+                        initial_mcv: part(2),
+                    },
+                    self.engine,
+                ))
+            }
+            Some(k) => return fail(Code::ExecutionError, format!("PPK of {} bytes", k.len())),
+        };
         let eid_bytes: [u8; 16] = hex::decode(eid)
             .ok()
             .and_then(|b| b.try_into().ok())
@@ -837,11 +1010,17 @@ impl Smdp {
                 extensions: None,
             },
             store_metadata_der: metadata,
-            profile: ProfileSource::Plain(&package),
+            profile: match &ppp {
+                Some(ppp) => ProfileSource::PreProtected(ppp),
+                None => ProfileSource::Plain(&package),
+            },
         })
-        .map_err(|e| {
+        .map_err(|e| match e {
             // A bad otPK.EUICC (off the curve) is the eUICC's fault, not ours.
-            Failure::new(Code::InvalidInput, format!("cannot bind: {e}"))
+            rsp_bpp::Error::Auth(rsp_auth::Error::Key(_)) => {
+                Failure::new(Code::InvalidInput, format!("otPK.EUICC: {e}"))
+            }
+            other => internal(other),
         })?;
         rsp_asn1::encode(&bpp).map_err(internal)
     }
@@ -861,12 +1040,15 @@ impl Smdp {
             PendingNotification::ProfileInstallationResult(pir) => {
                 let data = pir.profile_installation_result_data.value();
                 let txid = data.transaction_id.to_hex();
-                let profile = self.store.profile_by_bound_txid(&txid)?.ok_or_else(|| {
+                // Any binding's transaction ID: after a rebinding, the eUICC may still report
+                // the result of an earlier BPP.
+                let profile = self.store.profile_by_binding_txid(&txid)?.ok_or_else(|| {
                     Failure::new(
                         Code::UnknownTransaction,
                         "no download with this transactionId",
                     )
                 })?;
+                let current = profile.bound_txid.as_deref() == Some(txid.as_str());
                 let cert = profile
                     .euicc_cert
                     .as_deref()
@@ -883,9 +1065,10 @@ impl Smdp {
                 let unix = self.clock.unix();
                 let outcome = match &data.final_result {
                     FinalResult::SuccessResult(_) => {
+                        // Installed, whichever binding's BPP it was: the eUICC has the profile.
                         if !self.store.set_status(
                             profile.id,
-                            &[ProfileStatus::Downloaded],
+                            &[ProfileStatus::Downloaded, ProfileStatus::Available],
                             ProfileStatus::Installed,
                             None,
                             unix,
@@ -901,6 +1084,12 @@ impl Smdp {
                             "install failed: bppCommandId {:?}, errorReason {:?}",
                             e.bpp_command_id, e.error_reason
                         );
+                        // A superseded binding's failure says nothing about the current one.
+                        if !current {
+                            tracing::info!(%txid, profile = %profile.sid, %reason,
+                                "handleNotification: failure of a superseded binding ignored");
+                            return Ok(NotificationOutcome::AlreadyRecorded);
+                        }
                         if !self.store.set_status(
                             profile.id,
                             &[ProfileStatus::Downloaded],
@@ -977,7 +1166,6 @@ impl Smdp {
             tracing::info!(txid = %session.txid, "cancelSession");
             Ok(CancelSessionResponseBody {
                 header: ResponseHeader::success(),
-                transaction_id: Some(req.transaction_id.clone()),
             })
         };
         let ok = match resp {
@@ -1018,7 +1206,8 @@ impl Smdp {
         done(self)
     }
 
-    /// postponed and timeout put a bound profile back (the same eUICC may download again);
+    /// SGP.22 5.6.5 ES9+.CancelSession: postponed and timeout put a bound profile back
+    /// (`available`, the same eUICC may download again, the binding kept);
     /// any other reason (end-user rejection, PPR not allowed, metadata mismatch, load error,
     /// undefined) closes the order as failed — SGP.22's "Error" state for the order, which
     /// the operator must re-issue. Our reading of SGP.22 §3.1.3; the digest leaves it open.
@@ -1036,8 +1225,10 @@ impl Smdp {
         let now = self.clock.unix();
         match reason {
             CancelSessionReason::postponed | CancelSessionReason::timeout => {
+                // The binding (otPK.EUICC, otSK.DP) is kept: the eUICC comes back with the
+                // same otPK and gets the same otPK.DP (SGP.22 3.1.3, 5.6.2).
                 if bound_here {
-                    self.store.release(profile_id, now)?;
+                    self.store.unbind_session(profile_id, txid, now)?;
                 }
             }
             other => {
@@ -1057,6 +1248,16 @@ impl Smdp {
         }
         Ok(())
     }
+}
+
+/// A VersionType as comparable numbers (a malformed one reads as 0.0.0).
+fn version(v: &rsp_asn1::VersionType) -> Version {
+    let b = v.0.as_ref();
+    Version([
+        b.first().copied().unwrap_or(0),
+        b.get(1).copied().unwrap_or(0),
+        b.get(2).copied().unwrap_or(0),
+    ])
 }
 
 /// The `82` (free non-volatile memory) value of ETSI TS 102 226 extended card resources.
@@ -1080,15 +1281,6 @@ fn verify_euicc_signature(
         .map_err(|e| Failure::new(Code::EuiccSignatureInvalid, format!("{what}: {e}")))
 }
 
-/// `SHA256(SHA256(code) ‖ transactionId)` (digest §4.3).
-pub fn hash_cc_for(code: &str, txid: &[u8]) -> [u8; 32] {
-    let inner = Sha256::digest(code.as_bytes());
-    let mut h = Sha256::new();
-    h.update(inner);
-    h.update(txid);
-    h.finalize().into()
-}
-
 fn octet16(b: &[u8; 16]) -> Result<Octet16, Failure> {
     Octet16::new(b.to_vec()).map_err(internal)
 }
@@ -1100,19 +1292,4 @@ fn internal(e: impl std::fmt::Display) -> Failure {
 
 fn internal_input(e: impl std::fmt::Display) -> Failure {
     Failure::new(Code::InvalidInput, e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Digest §4.3: the code as typed, hashed, then with the raw transaction ID bytes.
-    #[test]
-    fn confirmation_code_hash() {
-        let txid = [0x12u8; 16];
-        let inner = Sha256::digest(b"12345678");
-        let want: [u8; 32] = Sha256::digest([inner.as_slice(), &txid].concat()).into();
-        assert_eq!(hash_cc_for("12345678", &txid), want);
-        assert_ne!(hash_cc_for("12345679", &txid), want);
-    }
 }

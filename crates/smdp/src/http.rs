@@ -101,6 +101,17 @@ pub async fn start_services(
     listen: SocketAddr,
     limits: Limits,
 ) -> std::io::Result<ServerHandle> {
+    let listener = TcpListener::bind(listen).await?;
+    serve_listener(services, tls, listener, limits)
+}
+
+/// Serves `services` on a bound listener (so that a caller can learn the port first).
+pub fn serve_listener(
+    services: Services,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    listener: TcpListener,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
     let services = if tls.is_none() {
         Services {
             es9: None,
@@ -109,7 +120,6 @@ pub async fn start_services(
     } else {
         services
     };
-    let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
     let acceptor = tls.map(TlsAcceptor::from);

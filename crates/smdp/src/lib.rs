@@ -12,6 +12,7 @@ pub mod clock;
 pub mod es9;
 pub mod http;
 pub mod operator_store;
+pub mod order_options;
 pub mod orders;
 pub mod qr;
 pub mod reservation;

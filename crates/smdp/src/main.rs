@@ -126,44 +126,101 @@ enum ProfileCommand {
     },
     /// List the built-in templates and whether each is available here.
     Templates,
-    /// Reserve a profile for download (until the operator REST API lands): by EID (default
-    /// SM-DP+), by matching ID (activation code), or both.
-    Add {
-        /// The eUICC the profile is for (32 digits).
-        #[arg(long)]
-        eid: Option<String>,
-        /// A matching ID to use; see --generate-matching-id.
-        #[arg(long)]
-        matching_id: Option<String>,
-        /// Generate a matching ID (the activation code is printed).
-        #[arg(long)]
-        generate_matching_id: bool,
-        /// Require this confirmation code at download.
-        #[arg(long)]
-        confirmation_code: Option<String>,
-        #[arg(long, default_value = "minimal")]
-        template: smdp::template::TemplateSource,
-        /// Seconds until the order expires (none by default).
-        #[arg(long)]
-        expires_in: Option<i64>,
-        /// Downloads (new bindings) allowed.
-        #[arg(long, default_value_t = 5)]
-        max_attempts: i64,
-        /// Data folder of the server's store.
+    /// Reserve a profile for download: by EID (default SM-DP+), by matching ID (activation
+    /// code), or both.
+    Add(Box<AddArgs>),
+    /// Release a held order (`profile add --unreleased`): it becomes downloadable.
+    Release {
+        /// The profile's sid (`HP…`) or matching ID.
+        profile: String,
         #[arg(long, env = "SMDP_DATA", default_value = "data")]
         data: PathBuf,
-        /// SM-DP+ address for the activation code (with the port when not 443, as test LPAs
-        /// such as lpac connect to exactly this).
-        #[arg(long, default_value = "localhost:8443")]
-        address: String,
-        #[arg(long)]
-        seed: Option<u64>,
     },
     /// List the orders in a store.
     List {
         #[arg(long, env = "SMDP_DATA", default_value = "data")]
         data: PathBuf,
     },
+}
+
+/// What `smdp profile add` takes.
+#[derive(clap::Args)]
+struct AddArgs {
+    /// The eUICC the profile is for (32 digits).
+    #[arg(long)]
+    eid: Option<String>,
+    /// A matching ID to use; see --generate-matching-id.
+    #[arg(long)]
+    matching_id: Option<String>,
+    /// Generate a matching ID (the activation code is printed).
+    #[arg(long)]
+    generate_matching_id: bool,
+    /// Require this confirmation code at download.
+    #[arg(long)]
+    confirmation_code: Option<String>,
+    /// How the confirmation code is hashed: `ascii` (its bytes as typed, what LPAs such as
+    /// lpac do) or `hex` (hex-decoded first, what some SGP.23 test suites do).
+    #[arg(long, default_value = "ascii")]
+    confirmation_code_encoding: smdp::order_options::CcEncoding,
+    /// Hold the order: reserved but not downloadable (8.2/1.2) until `profile release`.
+    #[arg(long)]
+    unreleased: bool,
+    /// Refuse rebinding: a new otPK.EUICC after a BPP was issued gets 8.2/3.7.
+    #[arg(long)]
+    no_rebinding: bool,
+    /// Serve the profile pre-protected with its own PPKs (A2 ReplaceSessionKeys).
+    #[arg(long)]
+    pre_protected: bool,
+    /// Service provider name in the profile metadata.
+    #[arg(long)]
+    service_provider_name: Option<String>,
+    /// Profile name in the profile metadata.
+    #[arg(long)]
+    profile_name: Option<String>,
+    /// Icon (PNG or JPEG, at most 1024 bytes) for the profile metadata.
+    #[arg(long)]
+    icon: Option<PathBuf>,
+    /// Profile class: test, provisioning or operational (the default).
+    #[arg(long)]
+    profile_class: Option<smdp::order_options::ProfileClassName>,
+    /// Profile policy rules: `ppr1` (disabling not allowed), `ppr2` (deletion not
+    /// allowed), comma-separated.
+    #[arg(long)]
+    ppr: Option<smdp::order_options::Pprs>,
+    /// Profile owner: `MCCMNC[:GID1[:GID2]]` (GIDs in hex).
+    #[arg(long)]
+    owner: Option<smdp::order_options::ProfileOwner>,
+    /// Notifications the eUICC sends: `enable,disable,delete[@address]` (repeatable;
+    /// default enable, disable and delete to this SM-DP+; `none` for none).
+    #[arg(long)]
+    notify: Vec<String>,
+    /// Eligibility: the eUICC's SVN at least this (e.g. 2.2.0).
+    #[arg(long)]
+    min_euicc_svn: Option<smdp::order_options::Version>,
+    /// Eligibility: a UICC capability the eUICC must declare (repeatable), e.g. javacard.
+    #[arg(long = "require-uicc-capability", value_parser = smdp::order_options::parse_uicc_capability)]
+    require_uicc_capability: Vec<String>,
+    /// Eligibility: a radio technology the device must support, optionally with a
+    /// minimum release (repeatable), e.g. `nr-5gc` or `eutran-epc>=15`.
+    #[arg(long = "require-device-capability")]
+    require_device_capability: Vec<smdp::order_options::DeviceCapability>,
+    #[arg(long, default_value = "minimal")]
+    template: smdp::template::TemplateSource,
+    /// Seconds until the order expires (none by default).
+    #[arg(long)]
+    expires_in: Option<i64>,
+    /// Downloads (new bindings) allowed.
+    #[arg(long, default_value_t = 5)]
+    max_attempts: i64,
+    /// Data folder of the server's store.
+    #[arg(long, env = "SMDP_DATA", default_value = "data")]
+    data: PathBuf,
+    /// SM-DP+ address for the activation code (with the port when not 443) [default: the
+    /// address `smdp serve` last served this data folder under, else localhost:8443].
+    #[arg(long)]
+    address: Option<String>,
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -347,20 +404,80 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             print!("{}", pkg.listing());
             println!("wrote {} ({} bytes)", out.display(), der.len());
         }
-        ProfileCommand::Add {
-            eid,
-            matching_id,
-            generate_matching_id,
-            confirmation_code,
-            template,
-            expires_in,
-            max_attempts,
-            data,
-            address,
-            seed,
-        } => {
+        ProfileCommand::Add(args) => {
+            let AddArgs {
+                eid,
+                matching_id,
+                generate_matching_id,
+                confirmation_code,
+                confirmation_code_encoding,
+                unreleased,
+                no_rebinding,
+                pre_protected,
+                service_provider_name,
+                profile_name,
+                icon,
+                profile_class,
+                ppr,
+                owner,
+                notify,
+                min_euicc_svn,
+                require_uicc_capability,
+                require_device_capability,
+                template,
+                expires_in,
+                max_attempts,
+                data,
+                address,
+                seed,
+            } = *args;
+            use smdp::order_options as oo;
+            use smdp::store::Store as _;
             let store = smdp::store::SqliteStore::open(&data)?;
             let now = smdp::clock::Clock::System.unix();
+            let icon = match icon {
+                Some(path) => Some(oo::Icon::from_bytes(
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+                )?),
+                None => None,
+            };
+            let notifications = match notify.as_slice() {
+                [] => None,
+                [none] if none == "none" => Some(Vec::new()),
+                list => Some(
+                    list.iter()
+                        .map(|n| n.parse::<oo::NotificationConfig>())
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+            };
+            let options = oo::OrderOptions {
+                icon,
+                profile_class,
+                ppr: ppr.unwrap_or_default(),
+                owner,
+                notifications,
+                requires: oo::DeviceRequirements {
+                    min_euicc_svn,
+                    uicc_capabilities: require_uicc_capability,
+                    device_capabilities: require_device_capability,
+                },
+                rebinding: if no_rebinding {
+                    oo::Rebinding::Refused
+                } else {
+                    oo::Rebinding::Allowed
+                },
+                confirmation_code_encoding,
+                pre_protected,
+            };
+            if let Some(note) = matching_id
+                .as_deref()
+                .map(smdp::orders::check_matching_id)
+                .transpose()?
+                .flatten()
+            {
+                eprintln!("note: {note}");
+            }
+            let defaults = smdp::orders::OrderRequest::default();
             let req = smdp::orders::OrderRequest {
                 eid,
                 matching_id,
@@ -369,7 +486,18 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 template,
                 expires_at: expires_in.map(|s| now + s),
                 max_attempts,
-                ..Default::default()
+                unreleased,
+                options,
+                service_provider_name: service_provider_name
+                    .unwrap_or(defaults.service_provider_name.clone()),
+                profile_name: profile_name.unwrap_or(defaults.profile_name.clone()),
+                ..defaults
+            };
+            let address = match address {
+                Some(a) => a,
+                None => store
+                    .meta(smdp::serve::ADDRESS_META)?
+                    .unwrap_or_else(|| "localhost:8443".into()),
             };
             let p = smdp::orders::reserve(
                 &store,
@@ -385,6 +513,26 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             match smdp::orders::activation_code(&address, &p) {
                 Some(ac) => println!("activation code: {}", ac.to_qr_text()),
                 None => println!("activation code: - (default SM-DP+: download by EID)"),
+            }
+            if !p.released {
+                println!(
+                    "status:          held (8.2/1.2) until `smdp profile release {}`",
+                    p.sid
+                );
+            }
+        }
+        ProfileCommand::Release { profile, data } => {
+            use smdp::store::Store as _;
+            let store = smdp::store::SqliteStore::open(&data)?;
+            let p = store
+                .profiles()?
+                .into_iter()
+                .find(|p| p.sid == profile || p.matching_id.as_deref() == Some(profile.as_str()))
+                .with_context(|| format!("no profile {profile:?} in {}", data.display()))?;
+            if store.release_order(p.id, smdp::clock::Clock::System.unix())? {
+                println!("released {}", p.sid);
+            } else {
+                anyhow::bail!("{} is not held (released already)", p.sid);
             }
         }
         ProfileCommand::List { data } => {

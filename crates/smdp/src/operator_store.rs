@@ -73,6 +73,8 @@ pub struct Reservation {
     pub package: Vec<u8>,
     pub sim_sid: String,
     pub charge_cents: i64,
+    /// PPK-ENC ‖ PPK-MAC ‖ initial MCV for a pre-protected order.
+    pub ppk: Option<Vec<u8>>,
 }
 
 /// What [`OperatorStore::update_sim`] may change.
@@ -387,7 +389,8 @@ impl OperatorStore for SqliteStore {
     fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE status IN ('new', 'reserving') \
+                "SELECT {PROFILE_COLUMNS} FROM profiles \
+                 WHERE status = 'new' OR (status = 'reserving' AND iccid IS NULL) \
                  ORDER BY id LIMIT ?1"
             ))?;
             let rows = st.query_map([limit as i64], profile_row)?;
@@ -408,10 +411,12 @@ impl OperatorStore for SqliteStore {
                 return Ok(false);
             };
             tx.prepare_cached(
-                "UPDATE profiles SET status = 'available', iccid = ?2, imsi = ?3, sim_sid = ?4, \
-                 updated_at = ?5 WHERE id = ?1",
+                "UPDATE profiles SET iccid = ?2, imsi = ?3, sim_sid = ?4, ppk = ?6, \
+                 updated_at = ?5, \
+                 status = CASE WHEN released THEN 'available' ELSE 'reserving' END \
+                 WHERE id = ?1",
             )?
-            .execute(params![id, r.iccid, r.imsi, r.sim_sid, now])?;
+            .execute(params![id, r.iccid, r.imsi, r.sim_sid, now, r.ppk])?;
             tx.prepare_cached("INSERT OR REPLACE INTO packages (profile_id, der) VALUES (?1, ?2)")?
                 .execute(params![id, r.package])?;
             tx.prepare_cached(

@@ -8,6 +8,7 @@ use rand_core::CryptoRng;
 use rsp_asn1::ids::{ActivationCode, Eid};
 use rsp_saip::NumberPlan;
 
+use crate::order_options::OrderOptions;
 use crate::reservation::PLAN_COUNTER;
 use crate::store::{NewProfile, Profile, ProfileStatus, Store};
 use crate::template::TemplateSource;
@@ -31,6 +32,9 @@ pub struct OrderRequest {
     pub max_attempts: i64,
     pub service_provider_name: String,
     pub profile_name: String,
+    /// Held (not downloadable, 8.2/1.2) until released.
+    pub unreleased: bool,
+    pub options: OrderOptions,
 }
 
 impl Default for OrderRequest {
@@ -46,6 +50,8 @@ impl Default for OrderRequest {
             max_attempts: 5,
             service_provider_name: "smdp-sim".into(),
             profile_name: "smdp-sim test profile".into(),
+            unreleased: false,
+            options: OrderOptions::default(),
         }
     }
 }
@@ -63,6 +69,45 @@ pub fn new_matching_id(rng: &mut impl CryptoRng) -> String {
         .map(|c| c.iter().collect::<String>())
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// Longest matching ID accepted (SGP.22 leaves the UTF8String unbounded; an activation code
+/// must fit a QR code).
+pub const MAX_MATCHING_ID_BYTES: usize = 255;
+
+/// Checks a given matching ID. SGP.22 4.1 restricts activation-code tokens to `0-9 A-Z -`,
+/// but ctxParams1.matchingId is a UTF8String and SGP.23 suites use others (`AC_WITH_CC`), so
+/// any printable text without `$` (the activation-code separator) is accepted and compared
+/// exactly. Returns a note when the ID is outside the activation-code alphabet.
+pub fn check_matching_id(m: &str) -> Result<Option<String>> {
+    if m.is_empty() {
+        bail!("matching ID is empty (an empty matching ID means the default SM-DP+: use --eid)");
+    }
+    if m.len() > MAX_MATCHING_ID_BYTES {
+        bail!(
+            "matching ID is {} bytes, at most {MAX_MATCHING_ID_BYTES}",
+            m.len()
+        );
+    }
+    if let Some(c) = m.chars().find(|c| c.is_control() || *c == '$') {
+        bail!("matching ID {m:?} contains {c:?}: printable characters other than '$' only");
+    }
+    let in_alphabet = m
+        .bytes()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'-');
+    Ok((!in_alphabet).then(|| {
+        format!(
+            "matching ID {m:?} is outside the SGP.22 4.1 activation-code alphabet (0-9 A-Z -): \
+             some LPAs (lpac) refuse such activation codes; it is matched exactly"
+        )
+    }))
+}
+
+/// Fresh PPK-ENC ‖ PPK-MAC ‖ initial MCV for a pre-protected profile (SGP.22 2.5.4).
+pub fn new_ppk(rng: &mut impl CryptoRng) -> Vec<u8> {
+    let mut b = vec![0u8; 48];
+    rng.fill_bytes(&mut b);
+    b
 }
 
 /// A resource sid: two letters and 32 lower-case hex digits (`HP…`, `HS…`).
@@ -97,9 +142,7 @@ pub fn reserve(
     }
     let matching_id = match (&req.matching_id, req.generate_matching_id) {
         (Some(m), _) => {
-            if m.is_empty() || !m.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-') {
-                bail!("matching ID {m:?}: use letters, digits and '-' (what LPAs accept)");
-            }
+            check_matching_id(m)?;
             Some(m.clone())
         }
         (None, true) => Some(new_matching_id(rng)),
@@ -112,16 +155,35 @@ pub fn reserve(
         if cc.is_empty() || cc.len() > 64 {
             bail!("confirmation code must be 1..64 characters");
         }
+        req.options.confirmation_code_encoding.code_bytes(cc)?;
+    }
+    req.options.validate()?;
+    // Refuse a used matching ID before a serial is spent (the UNIQUE column still decides
+    // under a race).
+    if let Some(m) = &matching_id {
+        if store.profile_by_matching_id(m)?.is_some() {
+            bail!("matching ID {m:?} is already in use");
+        }
     }
     let mut package = req.template.load(shared)?;
     let serial = store.next_serial(PLAN_COUNTER)?;
     let values = plan.allocate(serial, rng)?;
     package.personalise(&values)?;
     let der = package.to_der();
+    let ppk = req.options.pre_protected.then(|| new_ppk(rng));
     let p = NewProfile {
         sid: new_sid("HP", rng),
         account_sid: req.account_sid.clone(),
-        status: Some(ProfileStatus::Available),
+        // Held orders are reserved (numbers, package) but not released: `reserving` until
+        // `smdp profile release`, which is what ES9+ reports as 8.2/1.2.
+        status: Some(if req.unreleased {
+            ProfileStatus::Reserving
+        } else {
+            ProfileStatus::Available
+        }),
+        unreleased: req.unreleased,
+        options: req.options.clone(),
+        ppk,
         eid: req.eid.clone(),
         matching_id,
         confirmation_code: req.confirmation_code.clone(),

@@ -102,10 +102,15 @@ fn allocate(op: &Operator, s: &Settings, p: &Profile) -> anyhow::Result<Reservat
     let template: TemplateSource = p.template.parse()?;
     let mut package = template.load(s.shared.as_deref())?;
     let serial = op.smdp.store.next_serial(PLAN_COUNTER)?;
-    let (values, sim_sid) = {
+    let (values, sim_sid, ppk) = {
         let mut rng = op.smdp.rng();
         let values = s.plan.allocate(serial, &mut *rng)?;
-        (values, crate::orders::new_sid("HS", &mut *rng))
+        let sim_sid = crate::orders::new_sid("HS", &mut *rng);
+        let ppk = p
+            .options
+            .pre_protected
+            .then(|| crate::orders::new_ppk(&mut *rng));
+        (values, sim_sid, ppk)
     };
     package.personalise(&values)?;
     Ok(Reservation {
@@ -114,6 +119,7 @@ fn allocate(op: &Operator, s: &Settings, p: &Profile) -> anyhow::Result<Reservat
         package: package.to_der(),
         sim_sid,
         charge_cents: PROFILE_CHARGE_CENTS,
+        ppk,
     })
 }
 

@@ -121,6 +121,8 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
 /// A successful answer: a JSON resource, or an image.
 pub enum Reply {
     Json(StatusCode, Value),
+    /// JSON with an RFC 7234 `Warning: 299` header (a note about the request).
+    JsonWarning(StatusCode, Value, String),
     Bytes(&'static str, Vec<u8>),
 }
 
@@ -236,6 +238,14 @@ impl Operator {
         .unwrap_or_else(|e| Err(ApiError::internal(e)));
         match result {
             Ok(Reply::Json(status, v)) => json_response(status, &v),
+            Ok(Reply::JsonWarning(status, v, note)) => {
+                let mut r = json_response(status, &v);
+                let text = format!("299 smdp-sim {:?}", note.replace(['"', '\\'], "'"));
+                if let Ok(h) = HeaderValue::from_str(&text) {
+                    r.headers_mut().insert(hyper::header::WARNING, h);
+                }
+                r
+            }
             Ok(Reply::Bytes(content_type, bytes)) => {
                 let mut r = Response::new(Full::new(Bytes::from(bytes)));
                 r.headers_mut()
@@ -273,7 +283,7 @@ impl Operator {
         };
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
         let allow: &'static str = match segments.as_slice() {
-            ["ESimProfiles"] => "GET, POST",
+            ["ESimProfiles"] | ["ESimProfiles", _, "Release"] => "GET, POST",
             ["Sims", _] => "GET, POST",
             _ => "GET",
         };
@@ -327,7 +337,7 @@ impl Operator {
                 };
             }
             ["ESimProfiles"] => match *method {
-                Method::POST => self.create_profile(&account, &form(body)?, base),
+                Method::POST => return self.create_profile(&account, &form(body)?, base),
                 Method::GET => self.list_profiles(&account, query, base),
                 _ => Err(not_allowed()),
             },
@@ -337,6 +347,33 @@ impl Operator {
                         .then(|| self.store.profile_by_sid(&account, sid))
                         .transpose()?
                         .flatten()
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    Ok((StatusCode::OK, self.profile_json(&p, base)))
+                }
+                _ => Err(not_allowed()),
+            },
+            ["ESimProfiles", sid, "Release"] => match *method {
+                // Releases a held order (created with Released=false): a simulator extension,
+                // SGP.22 ES2+ ReleaseProfile.
+                Method::POST => {
+                    let p = is_sid(sid, "HP")
+                        .then(|| self.store.profile_by_sid(&account, sid))
+                        .transpose()?
+                        .flatten()
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    if !self
+                        .smdp
+                        .store
+                        .release_order(p.id, self.smdp.clock.unix())?
+                    {
+                        return Err(ApiError::invalid(format!(
+                            "ESimProfile {sid} is not held: it was released already"
+                        )));
+                    }
+                    self.wake.notify_one();
+                    let p = self
+                        .store
+                        .profile_by_sid(&account, sid)?
                         .ok_or_else(|| ApiError::not_found(path))?;
                     Ok((StatusCode::OK, self.profile_json(&p, base)))
                 }
@@ -407,31 +444,66 @@ impl Operator {
         reply.map(Reply::from)
     }
 
+    /// `POST /v1/ESimProfiles`: the Super SIM parameters, plus simulator extensions for
+    /// what SGP.22 orders can carry (all optional): `MatchingId`, `ConfirmationCode`,
+    /// `ConfirmationCodeEncoding` (ascii|hex), `Released` (false holds the order until
+    /// `…/Release`), `AllowRebinding`, `PreProtected`, `ServiceProviderName`, `ProfileName`,
+    /// `ProfileClass`, `ProfilePolicyRules` (ppr1,ppr2), `ProfileOwner` (MCCMNC[:GID1[:GID2]]).
     fn create_profile(
         &self,
         account: &str,
         f: &BTreeMap<String, String>,
         base: &str,
-    ) -> Result<(StatusCode, Value), ApiError> {
+    ) -> Result<Reply, ApiError> {
+        use crate::order_options as oo;
         only(
             f,
-            &["Eid", "GenerateMatchingId", "CallbackUrl", "CallbackMethod"],
+            &[
+                "Eid",
+                "GenerateMatchingId",
+                "CallbackUrl",
+                "CallbackMethod",
+                "MatchingId",
+                "ConfirmationCode",
+                "ConfirmationCodeEncoding",
+                "Released",
+                "AllowRebinding",
+                "PreProtected",
+                "ServiceProviderName",
+                "ProfileName",
+                "ProfileClass",
+                "ProfilePolicyRules",
+                "ProfileOwner",
+            ],
         )?;
+        let boolean = |name: &str, default: bool| -> Result<bool, ApiError> {
+            match f.get(name).map(|s| s.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if v == "true" => Ok(true),
+                Some(v) if v == "false" => Ok(false),
+                Some(v) => Err(ApiError::invalid(format!(
+                    "{name} must be true or false, not {v:?}"
+                ))),
+            }
+        };
+        let parsed = |name: &str| f.get(name).filter(|v| !v.is_empty());
         let eid = f.get("Eid").filter(|e| !e.is_empty());
         if let Some(e) = eid {
             Eid::parse(e).map_err(|err| ApiError::invalid(format!("Invalid Eid {e:?}: {err}")))?;
         }
-        let generate = match f.get("GenerateMatchingId").map(|s| s.to_ascii_lowercase()) {
-            None => false,
-            Some(v) if v == "true" => true,
-            Some(v) if v == "false" => false,
-            Some(v) => {
-                return Err(ApiError::invalid(format!(
-                    "GenerateMatchingId must be true or false, not {v:?}"
-                )))
-            }
+        let generate = boolean("GenerateMatchingId", false)?;
+        let given_mid = parsed("MatchingId").cloned();
+        if generate && given_mid.is_some() {
+            return Err(ApiError::invalid(
+                "MatchingId and GenerateMatchingId=true exclude each other",
+            ));
+        }
+        let note = match &given_mid {
+            Some(m) => crate::orders::check_matching_id(m)
+                .map_err(|e| ApiError::invalid(format!("Invalid MatchingId: {e}")))?,
+            None => None,
         };
-        if eid.is_none() && !generate {
+        if eid.is_none() && !generate && given_mid.is_none() {
             return Err(ApiError::invalid(
                 "Either Eid or GenerateMatchingId=true is required",
             ));
@@ -455,11 +527,64 @@ impl Operator {
                 )))
             }
         };
+        let opt = |e: oo::OptionError| ApiError::invalid(e.to_string());
+        let options = oo::OrderOptions {
+            confirmation_code_encoding: parsed("ConfirmationCodeEncoding")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?
+                .unwrap_or_default(),
+            rebinding: if boolean("AllowRebinding", true)? {
+                oo::Rebinding::Allowed
+            } else {
+                oo::Rebinding::Refused
+            },
+            pre_protected: boolean("PreProtected", false)?,
+            profile_class: parsed("ProfileClass")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?,
+            ppr: parsed("ProfilePolicyRules")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?
+                .unwrap_or_default(),
+            owner: parsed("ProfileOwner")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?,
+            ..Default::default()
+        };
+        let confirmation_code = parsed("ConfirmationCode").cloned();
+        if let Some(cc) = &confirmation_code {
+            if cc.len() > 64 {
+                return Err(ApiError::invalid("ConfirmationCode is 1..64 characters"));
+            }
+            options
+                .confirmation_code_encoding
+                .code_bytes(cc)
+                .map_err(opt)?;
+        }
+        let text = |name: &str, max: usize, default: &str| -> Result<String, ApiError> {
+            match parsed(name) {
+                None => Ok(default.into()),
+                Some(v) if v.chars().count() <= max && !v.chars().any(char::is_control) => {
+                    Ok(v.clone())
+                }
+                Some(_) => Err(ApiError::invalid(format!(
+                    "{name} is at most {max} printable characters"
+                ))),
+            }
+        };
+        // SGP.22 StoreMetadataRequest: serviceProviderName ≤ 32, profileName ≤ 64.
+        let service_provider_name = text("ServiceProviderName", 32, "smdp-sim")?;
+        let profile_name = text("ProfileName", 64, "smdp-sim eSIM")?;
+        let unreleased = !boolean("Released", true)?;
         let (sid, matching_id) = {
             let mut rng = self.smdp.rng();
             let sid = crate::orders::new_sid("HP", &mut *rng);
             let mid = generate.then(|| crate::orders::new_matching_id(&mut *rng));
-            (sid, mid)
+            (sid, mid.or(given_mid))
         };
         let p = self.store_new(NewProfile {
             sid,
@@ -467,28 +592,42 @@ impl Operator {
             status: Some(ProfileStatus::New),
             eid: eid.cloned(),
             matching_id,
+            confirmation_code,
             template: self.template.clone(),
-            service_provider_name: "smdp-sim".into(),
-            profile_name: "smdp-sim eSIM".into(),
+            service_provider_name,
+            profile_name,
             max_attempts: self.max_attempts,
             callback_url,
             callback_method,
+            unreleased,
+            options,
             ..Default::default()
         })?;
         self.wake.notify_one();
         tracing::info!(sid = %p.sid, account, "ESimProfile created");
-        Ok((StatusCode::CREATED, self.profile_json(&p, base)))
+        let body = self.profile_json(&p, base);
+        Ok(match note {
+            Some(n) => Reply::JsonWarning(StatusCode::CREATED, body, n),
+            None => Reply::Json(StatusCode::CREATED, body),
+        })
     }
 
     fn store_new(&self, p: NewProfile) -> Result<Profile, ApiError> {
-        Ok(self.smdp.store.insert_profile(&p, self.smdp.clock.unix())?)
+        match self.smdp.store.insert_profile(&p, self.smdp.clock.unix()) {
+            Ok(p) => Ok(p),
+            Err(crate::store::StoreError::Duplicate { what, value }) => Err(ApiError::invalid(
+                format!("Invalid parameter: {what} {value:?} is already in use"),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// `1$<address>$<matching id>` once the profile is released and has a matching ID.
+    /// `1$<address>$<matching id>[$$1]` once the profile is released and has a matching ID.
     fn activation_code(&self, p: &Profile) -> Option<String> {
         let released = !matches!(p.status, ProfileStatus::New | ProfileStatus::Reserving);
-        let mid = p.matching_id.as_ref().filter(|_| released)?;
-        Some(format!("1${}${mid}", self.smdp.address))
+        crate::orders::activation_code(&self.smdp.address, p)
+            .filter(|_| released)
+            .map(|ac| ac.to_string())
     }
 
     fn profile_json(&self, p: &Profile, base: &str) -> Value {

@@ -278,7 +278,7 @@ pub fn build(
     clock: Clock,
 ) -> Result<(Arc<Smdp>, Arc<rustls::ServerConfig>)> {
     let pki = Pki::load(&cfg.pki).with_context(|| format!("PKI {}", cfg.pki.display()))?;
-    let tls = tls_config(&pki, &cfg.address, clock.now(), cfg.seed)?;
+    let tls = tls_config(&pki, split_host_port(&cfg.address).0, clock.now(), cfg.seed)?;
     // Seeded runs sign with RustCrypto (RFC 6979) so that signatures replay too.
     let backend = if cfg.seed.is_some() {
         Backend::RustCrypto
@@ -330,8 +330,55 @@ impl Running {
     }
 }
 
+/// Splits `host[:port]` (`[v6]:port` too); the port is `None` when absent.
+pub fn split_host_port(a: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = a.strip_prefix('[') {
+        if let Some((h, tail)) = rest.split_once(']') {
+            return (h, tail.strip_prefix(':'));
+        }
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, Some(p)),
+        _ => (a, None),
+    }
+}
+
+/// The one SM-DP+ address (SGP.22 4.1: the activation code's SM-DP+ address, which LPAs send
+/// as smdpAddress): the configured host with the ES9+ listener's port unless that is 443, so
+/// that an activation code made from it reaches this server. A configured `host:port` (a
+/// proxy in front) is kept as given, `:443` dropped. Derived once at startup and used for
+/// every activation code, QR code, REST field, callback, log line and the ES9+ address check.
+pub fn smdp_address(configured: &str, listen_port: u16) -> String {
+    let (host, port) = split_host_port(configured);
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    match port {
+        Some("443") => host,
+        Some(p) => format!("{host}:{p}"),
+        None if listen_port == 443 => host,
+        None => format!("{host}:{listen_port}"),
+    }
+}
+
+/// Store key of the address the server last served under (`smdp profile add` prints
+/// activation codes with it).
+pub const ADDRESS_META: &str = "smdp-address";
+
 /// Starts everything for `cfg` on the current tokio runtime, over `store`.
 pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> Result<Running> {
+    // Bind first: the SM-DP+ address carries the listener's port.
+    let es9_listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let address = smdp_address(&cfg.address, es9_listener.local_addr()?.port());
+    let cfg = &Config {
+        address,
+        ..cfg.clone()
+    };
+    crate::store::Store::set_meta(store.as_ref(), ADDRESS_META, &cfg.address)?;
     let (smdp, tls) = build(cfg, store.clone(), clock.clone())?;
     for (sid, token) in &cfg.accounts {
         crate::operator_store::OperatorStore::ensure_account(
@@ -371,14 +418,12 @@ pub async fn start_with(cfg: &Config, store: Arc<SqliteStore>, clock: Clock) -> 
         es9: Some(smdp.clone()),
         rest: Some(operator.clone()),
     };
-    let mut handles = vec![crate::http::start_services(
+    let mut handles = vec![crate::http::serve_listener(
         services.clone(),
         Some(tls),
-        cfg.listen,
+        es9_listener,
         cfg.limits.clone(),
-    )
-    .await
-    .with_context(|| format!("listening on {}", cfg.listen))?];
+    )?];
     if let Some(rest) = cfg.rest_listen {
         handles.push(
             crate::http::start_services(services, None, rest, cfg.limits.clone())
@@ -420,12 +465,12 @@ pub fn run(cfg: Config) -> Result<()> {
         tracing::info!(
             listen = %running.addr(),
             rest_listen = ?running.rest_addr(),
-            address = %cfg.address,
+            address = %running.smdp.address,
             data = %cfg.data.display(),
             pki = %cfg.pki.display(),
             ?curves,
             "SM-DP+ serving ES9+ at https://{}/gsma/rsp2/es9plus/",
-            cfg.address
+            running.smdp.address
         );
         shutdown_signal().await;
         tracing::info!("shutting down");

@@ -10,6 +10,8 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+pub use crate::order_options::OrderOptions;
+
 /// Why the store failed (I/O, a constraint, a corrupt row).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -98,6 +100,25 @@ pub struct Profile {
     pub callback_method: Option<String>,
     /// The Sim resource created by the reservation (`HS…`).
     pub sim_sid: Option<String>,
+    /// Released for download (SGP.22 ES2+ ReleaseProfile); until then ES9+ answers 8.2/1.2.
+    pub released: bool,
+    /// Metadata, eligibility and policies of the order.
+    pub options: OrderOptions,
+    /// PPK-ENC ‖ PPK-MAC ‖ initial MCV (48 bytes) of a pre-protected order.
+    pub ppk: Option<Vec<u8>>,
+}
+
+impl Profile {
+    /// A binding kept for `eid`: a BPP was issued to it and not installed, so a retry with the
+    /// same otPK.EUICC gets the same otPK.DP (SGP.22 3.1.3).
+    pub fn kept_binding_for(&self, eid: &str) -> bool {
+        self.bound_otpk.is_some()
+            && self.eid.as_deref() == Some(eid)
+            && matches!(
+                self.status,
+                ProfileStatus::Available | ProfileStatus::Downloaded
+            )
+    }
 }
 
 /// What a new order holds.
@@ -121,6 +142,10 @@ pub struct NewProfile {
     pub callback_url: Option<String>,
     pub callback_method: Option<String>,
     pub sim_sid: Option<String>,
+    /// Held until released (`smdp profile release`, REST `…/Release`).
+    pub unreleased: bool,
+    pub options: OrderOptions,
+    pub ppk: Option<Vec<u8>>,
 }
 
 /// Where an ES9+ session is.
@@ -175,6 +200,18 @@ pub struct Session {
     pub cc_attempts: i64,
 }
 
+/// What a binding replaces: the profile as the caller read it. [`Store::bind`] succeeds only
+/// if the profile is still in exactly this state, so of two sessions that read the same state
+/// one wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindFrom {
+    pub status: ProfileStatus,
+    pub bound_txid: Option<String>,
+    /// A new binding (new otPK.DP) counts as a download attempt; a retry with the kept keys
+    /// does not.
+    pub new_binding: bool,
+}
+
 /// A binding: the BPP issued to one eUICC.
 #[derive(Debug, Clone)]
 pub struct Binding {
@@ -205,15 +242,19 @@ pub trait Store: Send + Sync {
     /// first (so that a retry finishes that binding), else the oldest downloadable one.
     fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>>;
     fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    /// The order any BPP with this transaction ID was issued for (current or superseded
+    /// binding): a late install notification must still find it.
+    fn profile_by_binding_txid(&self, txid: &str) -> Result<Option<Profile>>;
     /// The personalised profile package of an order.
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>>;
     /// The BPP of the current binding (as issued to `bound_txid`).
     fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>>;
     fn profiles(&self) -> Result<Vec<Profile>>;
-    /// Claims an `available` order for one eUICC: succeeds for exactly one caller.
-    fn bind(&self, id: i64, b: &Binding, now: i64) -> Result<bool>;
-    /// A retry with the same otPK.EUICC in a new session: the binding moves to `txid`.
-    fn rebind_session(&self, id: i64, txid: &str, bpp: &[u8], now: i64) -> Result<bool>;
+    /// Binds the order to one eUICC (`downloaded`, the BPP kept) if it is still as `from`
+    /// says (compare-and-set: of concurrent callers that read the same state, exactly one
+    /// wins), the EID matches or is unset, the order has not expired and, for a new binding,
+    /// attempts are left. Records the transaction ID in the binding history.
+    fn bind(&self, id: i64, b: &Binding, from: &BindFrom, now: i64) -> Result<bool>;
     /// Moves a profile from one of `from` to `to` (compare-and-set), recording an error.
     fn set_status(
         &self,
@@ -223,8 +264,14 @@ pub trait Store: Send + Sync {
         error: Option<(i64, &str)>,
         now: i64,
     ) -> Result<bool>;
-    /// Back to `available` (same EID), the binding forgotten: the next download is a new one.
-    fn release(&self, id: i64, now: i64) -> Result<bool>;
+    /// A session ended with postponed/timeout: `downloaded` → `available` if `txid` still holds
+    /// the binding. The binding (EID, otPK.EUICC, otSK.DP) is kept for a retry.
+    fn unbind_session(&self, id: i64, txid: &str, now: i64) -> Result<bool>;
+    /// Releases a held order (ES2+ ReleaseProfile): true if it was held.
+    fn release_order(&self, id: i64, now: i64) -> Result<bool>;
+    /// A small settings table (e.g. the address the server last served under).
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
     /// The next value of a named counter (number plans), from 0.
     fn next_serial(&self, name: &str) -> Result<u64>;
 
@@ -248,7 +295,29 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Version 2 → 3: release state, order options, PPKs, the binding history, settings.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE profiles ADD COLUMN released INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE profiles ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE profiles ADD COLUMN ppk BLOB;
+-- Every transaction ID a BPP was issued under, so that a late PIR of a superseded binding
+-- still finds its order.
+CREATE TABLE IF NOT EXISTS bindings (
+    txid TEXT PRIMARY KEY,
+    profile_id INTEGER NOT NULL REFERENCES profiles(id),
+    eid TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO bindings (txid, profile_id, eid, created_at)
+    SELECT bound_txid, id, eid, updated_at FROM profiles
+    WHERE bound_txid IS NOT NULL AND eid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
 
 /// Version 1 → 2: the operator REST API (accounts, credentials, Sims, charges, callbacks).
 const MIGRATE_1_TO_2: &str = "
@@ -403,7 +472,7 @@ pub(crate) const PROFILE_COLUMNS: &str =
     "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
     iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
     attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
-    created_at, updated_at, callback_url, callback_method, sim_sid";
+    created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk";
 
 /// A TEXT column holding one of an enum's names; anything else is a corrupt row.
 fn text_enum<T>(r: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
@@ -445,6 +514,18 @@ pub(crate) fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         callback_url: r.get(23)?,
         callback_method: r.get(24)?,
         sim_sid: r.get(25)?,
+        released: r.get(26)?,
+        options: {
+            let text: String = r.get(27)?;
+            OrderOptions::from_json(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    27,
+                    rusqlite::types::Type::Text,
+                    e.to_string().into(),
+                )
+            })?
+        },
+        ppk: r.get(28)?,
     })
 }
 
@@ -520,11 +601,17 @@ impl SqliteStore {
         )?;
         match (version, tables) {
             (0, 0) => {
-                conn.execute_batch(&format!("BEGIN;{SCHEMA}{MIGRATE_1_TO_2}COMMIT;"))?;
+                conn.execute_batch(&format!(
+                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}COMMIT;"
+                ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (1, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}COMMIT;"))?;
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (2, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_2_TO_3}COMMIT;"))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (SCHEMA_VERSION, _) => {}
@@ -566,9 +653,9 @@ impl Store for SqliteStore {
                 "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
                  confirmation_code, iccid, imsi, template, service_provider_name, \
                  profile_name, expires_at, max_attempts, created_at, updated_at, \
-                 callback_url, callback_method, sim_sid) \
+                 callback_url, callback_method, sim_sid, released, options, ppk) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
-                 ?15, ?16, ?17)",
+                 ?15, ?16, ?17, ?18, ?19, ?20)",
             )?
             .execute(params![
                 p.sid,
@@ -587,7 +674,10 @@ impl Store for SqliteStore {
                 now,
                 p.callback_url,
                 p.callback_method,
-                p.sim_sid
+                p.sim_sid,
+                !p.unreleased,
+                p.options.to_json(),
+                p.ppk
             ])
             .map_err(|e| duplicate(e, p))?;
             let id = tx.last_insert_rowid();
@@ -611,15 +701,24 @@ impl Store for SqliteStore {
     }
 
     fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>> {
+        // Downloadable before held (so that a held order answers 8.2/1.2 only when nothing
+        // else is there), a kept binding first (a retry finishes it), then the oldest.
         self.one_profile(
-            "eid = ?1 AND status IN ('available', 'downloaded') \
-             ORDER BY status = 'downloaded' DESC, id LIMIT 1",
+            "eid = ?1 AND status IN ('new', 'reserving', 'available', 'downloaded') \
+             ORDER BY status IN ('new', 'reserving'), bound_otpk IS NULL, id LIMIT 1",
             &eid,
         )
     }
 
     fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>> {
         self.one_profile("bound_txid = ?1", &txid)
+    }
+
+    fn profile_by_binding_txid(&self, txid: &str) -> Result<Option<Profile>> {
+        self.one_profile(
+            "id = (SELECT profile_id FROM bindings WHERE txid = ?1)",
+            &txid,
+        )
     }
 
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>> {
@@ -652,16 +751,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn bind(&self, id: i64, b: &Binding, now: i64) -> Result<bool> {
+    fn bind(&self, id: i64, b: &Binding, from: &BindFrom, now: i64) -> Result<bool> {
         self.with(|c| {
             let tx = c.transaction()?;
             let n = tx
                 .prepare_cached(
                     "UPDATE profiles SET status = 'downloaded', eid = ?2, bound_txid = ?3, \
-                 bound_otpk = ?4, bound_otsk = ?5, euicc_cert = ?6, \
-                 attempts = attempts + 1, updated_at = ?7 \
-                 WHERE id = ?1 AND status = 'available' AND (eid IS NULL OR eid = ?2) \
-                 AND attempts < max_attempts AND (expires_at IS NULL OR expires_at > ?7)",
+                     bound_otpk = ?4, bound_otsk = ?5, euicc_cert = ?6, \
+                     attempts = attempts + ?10, updated_at = ?7 \
+                     WHERE id = ?1 AND status = ?8 AND bound_txid IS ?9 \
+                     AND (eid IS NULL OR eid = ?2) AND released \
+                     AND (?10 = 0 OR attempts < max_attempts) \
+                     AND (expires_at IS NULL OR expires_at > ?7)",
                 )?
                 .execute(params![
                     id,
@@ -670,32 +771,21 @@ impl Store for SqliteStore {
                     b.otpk,
                     b.otsk,
                     b.euicc_cert,
-                    now
+                    now,
+                    from.status.as_str(),
+                    from.bound_txid,
+                    i64::from(from.new_binding)
                 ])?;
             if n != 1 {
                 return Ok(false);
             }
             tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
                 .execute(params![id, b.bpp])?;
-            tx.commit()?;
-            Ok(true)
-        })
-    }
-
-    fn rebind_session(&self, id: i64, txid: &str, bpp: &[u8], now: i64) -> Result<bool> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let n = tx
-                .prepare_cached(
-                    "UPDATE profiles SET bound_txid = ?2, updated_at = ?3 \
-                 WHERE id = ?1 AND status = 'downloaded'",
-                )?
-                .execute(params![id, txid, now])?;
-            if n != 1 {
-                return Ok(false);
-            }
-            tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
-                .execute(params![id, bpp])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO bindings (txid, profile_id, eid, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![b.txid, id, b.eid, now])?;
             tx.commit()?;
             Ok(true)
         })
@@ -728,15 +818,50 @@ impl Store for SqliteStore {
         })
     }
 
-    fn release(&self, id: i64, now: i64) -> Result<bool> {
+    fn unbind_session(&self, id: i64, txid: &str, now: i64) -> Result<bool> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            let n = tx.prepare_cached("UPDATE profiles SET status = 'available', bound_txid = NULL, bound_otpk = NULL, \
-                 bound_otsk = NULL, updated_at = ?2 \
-                 WHERE id = ?1 AND status = 'downloaded'")?.execute(params![id, now])?;
-            tx.prepare_cached("DELETE FROM bpps WHERE profile_id = ?1")?.execute([id])?;
-            tx.commit()?;
+            let n = c
+                .prepare_cached(
+                    "UPDATE profiles SET status = 'available', updated_at = ?3 \
+                     WHERE id = ?1 AND status = 'downloaded' AND bound_txid = ?2",
+                )?
+                .execute(params![id, txid, now])?;
             Ok(n == 1)
+        })
+    }
+
+    fn release_order(&self, id: i64, now: i64) -> Result<bool> {
+        // A held order that is reserved already becomes available now; one still being
+        // reserved becomes available when the reservation completes.
+        self.with(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE profiles SET released = 1, updated_at = ?2, \
+                     status = CASE WHEN status = 'reserving' AND iccid IS NOT NULL \
+                     THEN 'available' ELSE status END \
+                     WHERE id = ?1 AND NOT released",
+                )?
+                .execute(params![id, now])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
+            Ok(())
         })
     }
 
@@ -894,31 +1019,88 @@ mod tests {
         }
     }
 
+    fn new_binding(status: ProfileStatus, bound_txid: Option<&str>) -> BindFrom {
+        BindFrom {
+            status,
+            bound_txid: bound_txid.map(Into::into),
+            new_binding: true,
+        }
+    }
+
     #[test]
     fn binding_is_won_once_and_attempts_are_capped() {
+        use ProfileStatus::{Available, Downloaded};
         let s = SqliteStore::in_memory().unwrap();
         let p = s.insert_profile(&order("HP1", "1"), 10).unwrap();
-        assert!(s.bind(p.id, &binding("E1", "T1"), 11).unwrap());
+        let fresh = new_binding(Available, None);
+        assert!(s.bind(p.id, &binding("E1", "T1"), &fresh, 11).unwrap());
         assert!(
-            !s.bind(p.id, &binding("E2", "T2"), 11).unwrap(),
-            "second binder loses"
+            !s.bind(p.id, &binding("E2", "T2"), &fresh, 11).unwrap(),
+            "second binder from the same read loses"
         );
         let got = s.profile(p.id).unwrap().unwrap();
-        assert_eq!(got.status, ProfileStatus::Downloaded);
+        assert_eq!(got.status, Downloaded);
         assert_eq!(got.eid.as_deref(), Some("E1"));
         assert_eq!(s.profile_by_bound_txid("T1").unwrap().unwrap().id, p.id);
         assert_eq!(s.bpp(p.id).unwrap().unwrap(), vec![0xBF, 0x36, 0]);
-        // Released: the BPP is forgotten; another EID still cannot take it; the same one
-        // can, up to max_attempts.
-        assert!(s.release(p.id, 12).unwrap());
-        assert!(s.bpp(p.id).unwrap().is_none());
-        assert!(!s.bind(p.id, &binding("E2", "T3"), 13).unwrap());
-        assert!(s.bind(p.id, &binding("E1", "T3"), 13).unwrap());
-        assert!(s.release(p.id, 14).unwrap());
+        // Postponed: back to available, the binding kept (and still bound to E1).
         assert!(
-            !s.bind(p.id, &binding("E1", "T4"), 15).unwrap(),
+            !s.unbind_session(p.id, "T0", 12).unwrap(),
+            "not its binding"
+        );
+        assert!(s.unbind_session(p.id, "T1", 12).unwrap());
+        let got = s.profile(p.id).unwrap().unwrap();
+        assert_eq!(got.status, Available);
+        assert!(got.kept_binding_for("E1") && !got.kept_binding_for("E2"));
+        // Another EID never binds it; a stale read never binds it.
+        let kept = new_binding(Available, Some("T1"));
+        assert!(!s.bind(p.id, &binding("E2", "T3"), &kept, 13).unwrap());
+        assert!(!s.bind(p.id, &binding("E1", "T3"), &fresh, 13).unwrap());
+        // A retry with the kept keys costs no attempt; a rebinding does, up to max_attempts.
+        let retry = BindFrom {
+            new_binding: false,
+            ..kept.clone()
+        };
+        assert!(s.bind(p.id, &binding("E1", "T3"), &retry, 13).unwrap());
+        assert_eq!(s.profile(p.id).unwrap().unwrap().attempts, 1);
+        let rebind = new_binding(Downloaded, Some("T3"));
+        assert!(s.bind(p.id, &binding("E1", "T4"), &rebind, 14).unwrap());
+        assert_eq!(s.profile(p.id).unwrap().unwrap().attempts, 2);
+        let again = new_binding(Downloaded, Some("T4"));
+        assert!(
+            !s.bind(p.id, &binding("E1", "T5"), &again, 15).unwrap(),
             "attempts exhausted"
         );
+        // Every binding's transaction ID still leads to the order.
+        for t in ["T1", "T3", "T4"] {
+            assert_eq!(s.profile_by_binding_txid(t).unwrap().unwrap().id, p.id);
+        }
+        assert!(s.profile_by_binding_txid("T5").unwrap().is_none());
+    }
+
+    #[test]
+    fn held_orders_are_released_once() {
+        let s = SqliteStore::in_memory().unwrap();
+        let held = s
+            .insert_profile(
+                &NewProfile {
+                    status: Some(ProfileStatus::Reserving),
+                    unreleased: true,
+                    ..order("HP1", "1")
+                },
+                0,
+            )
+            .unwrap();
+        assert!(!held.released);
+        assert!(s.release_order(held.id, 1).unwrap());
+        let p = s.profile(held.id).unwrap().unwrap();
+        assert!(p.released);
+        assert_eq!(p.status, ProfileStatus::Available);
+        assert!(!s.release_order(held.id, 2).unwrap(), "released once");
+        s.set_meta("address", "a:1").unwrap();
+        s.set_meta("address", "b:2").unwrap();
+        assert_eq!(s.meta("address").unwrap().as_deref(), Some("b:2"));
+        assert_eq!(s.meta("other").unwrap(), None);
     }
 
     #[test]

@@ -229,7 +229,7 @@ async fn every_status_change_is_called_back_signed_and_in_order() {
     assert!(available.fields["SimSid"].starts_with("HS"));
     assert_eq!(
         available.fields["SmdpPlusAddress"],
-        format!("https://{ADDRESS}")
+        format!("https://{}", server.smdp.address)
     );
     let iccid = available.fields["SimIccid"].clone();
     assert_eq!(iccid.len(), 20);

@@ -217,3 +217,91 @@ fn profile_generate_personalises_and_inspect_shows_the_values() {
         assert!(!out.exists(), "{bad:?} wrote a file");
     }
 }
+
+/// `profile add` with SGP.22 order options: a held order, a matching ID outside the
+/// activation-code alphabet (noted), metadata; `profile release` releases it once; bad option
+/// values are refused and store nothing.
+#[test]
+fn profile_add_options_and_release() {
+    let dir = std::env::temp_dir().join(format!("smdp-cli-release-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().unwrap();
+    let icon = dir.with_extension("png");
+    std::fs::write(&icon, b"\x89PNG\r\n\x1a\n0000").unwrap();
+    let o = smdp(
+        &[
+            "profile",
+            "add",
+            "--data",
+            data,
+            "--matching-id",
+            "AC_WITH_CC",
+            "--unreleased",
+            "--ppr",
+            "ppr1,ppr2",
+            "--profile-class",
+            "test",
+            "--icon",
+            icon.to_str().unwrap(),
+            "--owner",
+            "26201",
+            "--min-euicc-svn",
+            "2.2.0",
+            "--require-device-capability",
+            "nr-5gc>=15",
+            "--notify",
+            "enable,delete",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("LPA:1$localhost:8443$AC_WITH_CC"), "{out}");
+    assert!(out.contains("held (8.2/1.2)"), "{out}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("outside the SGP.22 4.1"));
+    let list = stdout(&smdp(&["profile", "list", "--data", data], None));
+    assert!(list.contains("reserving"), "{list}");
+    let o = smdp(&["profile", "release", "AC_WITH_CC", "--data", data], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list = stdout(&smdp(&["profile", "list", "--data", data], None));
+    assert!(list.contains("available"), "{list}");
+    let o = smdp(&["profile", "release", "AC_WITH_CC", "--data", data], None);
+    assert!(!o.status.success(), "released once");
+    for bad in [
+        &["--matching-id", "A$B"][..],
+        &["--matching-id", "X1", "--ppr", "ppr7"],
+        &["--matching-id", "X2", "--profile-class", "gold"],
+        &["--matching-id", "X3", "--require-device-capability", "wifi"],
+        &[
+            "--matching-id",
+            "X4",
+            "--require-uicc-capability",
+            "teleport",
+        ],
+        &[
+            "--matching-id",
+            "X5",
+            "--confirmation-code",
+            "12z",
+            "--confirmation-code-encoding",
+            "hex",
+        ],
+        &["--matching-id", "AC_WITH_CC"],
+    ] {
+        let args: Vec<&str> = ["profile", "add", "--data", data]
+            .iter()
+            .chain(bad)
+            .copied()
+            .collect();
+        let o = smdp(&args, None);
+        assert!(!o.status.success(), "{bad:?} accepted");
+    }
+    let list = stdout(&smdp(&["profile", "list", "--data", data], None));
+    assert_eq!(
+        list.lines().count(),
+        1,
+        "refused orders store nothing: {list}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&icon);
+}

@@ -30,6 +30,17 @@ impl Rest {
     }
 
     async fn send(&self, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let (s, _, v) = self.send_full(method, path, form).await;
+        (s, v)
+    }
+
+    /// Status, response headers and JSON body.
+    async fn send_full(
+        &self,
+        method: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, hyper::HeaderMap, Value) {
         let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await
@@ -55,9 +66,11 @@ impl Rest {
             .await
             .unwrap();
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         (
             status,
+            headers,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
     }
@@ -140,7 +153,7 @@ async fn create_by_eid_reserves_a_sim_and_charges() {
     assert!(is_sid(&v["sim_sid"], "HS"));
     assert_eq!(
         v["smdp_plus_address"],
-        format!("https://{ADDRESS}").as_str()
+        format!("https://{}", server.smdp.address).as_str()
     );
     assert!(
         v["activation_code"].is_null(),
@@ -175,7 +188,10 @@ async fn full_flow_rest_to_es9_to_installed() {
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     assert_eq!(v["status"], "available");
     let mid = v["matching_id"].as_str().unwrap().to_string();
-    assert_eq!(v["activation_code"], format!("1${ADDRESS}${mid}").as_str());
+    assert_eq!(
+        v["activation_code"],
+        format!("1${}${mid}", server.smdp.address).as_str()
+    );
     let ac = rsp_asn1::ids::ActivationCode::parse(v["activation_code"].as_str().unwrap()).unwrap();
     // A phone downloads it with the activation code.
     let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::BrainpoolP256r1);
@@ -242,6 +258,30 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
         vec![
             ("GenerateMatchingId", "true"),
             ("GenerateMatchingId", "true"),
+        ],
+        // The SGP.22 order extensions, each with a value it does not take.
+        vec![("MatchingId", "A$B")],
+        vec![("MatchingId", "A B"), ("GenerateMatchingId", "true")],
+        vec![("GenerateMatchingId", "true"), ("Released", "no")],
+        vec![("GenerateMatchingId", "true"), ("AllowRebinding", "1")],
+        vec![("GenerateMatchingId", "true"), ("ProfileClass", "gold")],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ProfilePolicyRules", "ppr9"),
+        ],
+        vec![("GenerateMatchingId", "true"), ("ProfileOwner", "12")],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ConfirmationCodeEncoding", "b64"),
+        ],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ConfirmationCode", "12z4"),
+            ("ConfirmationCodeEncoding", "hex"),
+        ],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ServiceProviderName", &"x".repeat(33)),
         ],
     ] {
         let (s, v) = rest.create(&form).await;
@@ -628,5 +668,102 @@ async fn concurrent_orders_are_each_reserved_and_charged_once() {
         );
         assert_eq!(ledger["total"], format!("{}.00", 3 * PER_ACCOUNT).as_str());
     }
+    server.stop().await;
+}
+
+/// SGP.22 order extensions over REST: a held order (`Released=false`) stays `reserving` and
+/// ES9+ answers 8.2/1.2 until `POST …/Release`; a matching ID outside the activation-code
+/// alphabet is accepted with a `Warning`; a matching ID already in use is a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_orders_release_and_given_matching_ids() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("held");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (s, h, v) = rest
+        .send_full(
+            "POST",
+            "/v1/ESimProfiles",
+            &[
+                ("MatchingId", "AC_WITH_CC"),
+                ("Released", "false"),
+                ("ProfilePolicyRules", "ppr1"),
+                ("ServiceProviderName", "Test Operator"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let warning = h
+        .get("warning")
+        .expect("a Warning header")
+        .to_str()
+        .unwrap();
+    assert!(
+        warning.starts_with("299 smdp-sim ") && warning.contains("AC_WITH_CC"),
+        "{warning}"
+    );
+    let sid = v["sid"].as_str().unwrap().to_string();
+    // The worker reserves it, but it stays held.
+    let p = loop {
+        let p = server
+            .smdp
+            .store
+            .profiles()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.sid == sid)
+            .unwrap();
+        if p.iccid.is_some() {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(p.status, smdp::store::ProfileStatus::Reserving);
+    assert!(!p.released);
+    let (_, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(v["status"], "reserving");
+    assert!(v["activation_code"].is_null());
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::NistP256);
+    let init = lpa.initiate().await.unwrap();
+    assert_failed(
+        lpa.authenticate(&init, Some("AC_WITH_CC")).await,
+        "8.2",
+        "1.2",
+    );
+
+    let (s, v) = rest.create(&[("MatchingId", "AC_WITH_CC")]).await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(20001)), "{v}");
+    let (s, v) = rest
+        .send("GET", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 405, "{v}");
+    let (s, v) = rest
+        .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "available");
+    assert_eq!(
+        v["activation_code"],
+        format!("1${}$AC_WITH_CC", server.smdp.address).as_str()
+    );
+    let (s, _) = rest
+        .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 400, "released once");
+    let other = server.account("other");
+    let stranger = Rest::basic(server.rest_addr, &other.account_sid, &other.auth_token);
+    let (s, _) = stranger
+        .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 404);
+
+    lpa.download(Some("AC_WITH_CC"), None).await.unwrap();
+    let info = lpa.euicc.profile_info_list().pop().unwrap();
+    assert_eq!(info.service_provider_name.as_deref(), Some("Test Operator"));
+    assert!(info
+        .profile_policy_rules
+        .unwrap()
+        .is_set(rsp_asn1::bits::ppr_ids::PPR1));
+    let (_, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(v["status"], "installed");
     server.stop().await;
 }

@@ -56,7 +56,7 @@ async fn twilio_python_sdk() {
         .env("SMDP_API_SECRET", &acct.api_key_secret)
         .env("SMDP_BEARER", &acct.bearer_token)
         .env("SMDP_EID", &eid)
-        .env("SMDP_ADDRESS", ADDRESS)
+        .env("SMDP_ADDRESS", &server.smdp.address)
         .env_remove("TWILIO_REGION")
         .env_remove("TWILIO_EDGE");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())

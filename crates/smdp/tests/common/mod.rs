@@ -541,3 +541,37 @@ pub fn by_eid(eid: &str) -> OrderRequest {
         ..Default::default()
     }
 }
+
+/// The BF23 InitialiseSecureChannelRequest of a BPP response (otPK.DP, transaction ID).
+pub fn bf23(
+    r: &GetBoundProfilePackageResponse,
+) -> rsp_asn1::download::InitialiseSecureChannelRequest {
+    let bpp: BoundProfilePackage = r.bound_profile_package.decode().unwrap();
+    bpp.initialise_secure_channel_request.value().clone()
+}
+
+/// Everything of a BPP but BF23: the protected A0, A1, A2 and A3 segments, as bytes.
+pub fn protected_parts(r: &GetBoundProfilePackageResponse) -> Vec<Vec<Vec<u8>>> {
+    let bpp: BoundProfilePackage = r.bound_profile_package.decode().unwrap();
+    vec![
+        bpp.first_sequence_of87
+            .iter()
+            .map(|s| s.0.to_vec())
+            .collect(),
+        bpp.sequence_of88.iter().map(|s| s.0.to_vec()).collect(),
+        bpp.second_sequence_of87
+            .iter()
+            .flatten()
+            .map(|s| s.0.to_vec())
+            .collect(),
+        bpp.sequence_of86.iter().map(|s| s.0.to_vec()).collect(),
+    ]
+}
+
+/// The JSON object keys of a response body, sorted.
+pub fn json_keys(body: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
