@@ -16,9 +16,10 @@ use rsp_asn1::es9::{
 };
 use rsp_auth::pki::Pki;
 use rsp_auth::{Backend, Curve};
-use smdp::clock::Clock;
-use smdp::es9::{Policy, Smdp};
-use smdp::store::{NewProfile, SqliteStore, Store};
+use smdp_core::clock::Clock;
+use smdp_core::es9::{Policy, Smdp};
+use smdp_core::store::{NewProfile, Store};
+use smdp_store_sqlite::SqliteStore;
 use veuicc::{lpa, Euicc};
 
 fn certs() -> std::path::PathBuf {
@@ -201,7 +202,7 @@ fn whole_download(c: &mut Criterion) {
             let note = lpa::handle_notification_request(&n).expect("request");
             b.smdp.handle_notification(&note).expect("recorded");
             let p = b.smdp.store.profile_by_matching_id(&mid).unwrap().unwrap();
-            assert_eq!(p.status, smdp::store::ProfileStatus::Installed);
+            assert_eq!(p.status, smdp_core::store::ProfileStatus::Installed);
         }
         g.bench_function(BenchmarkId::new("16KiB", name), |x| {
             x.iter_batched(

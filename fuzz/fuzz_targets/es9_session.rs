@@ -1,5 +1,5 @@
 #![no_main]
-//! The ES9+ entry point as the HTTP layer calls it (`smdp::http::es9_call`), driven through a
+//! The ES9+ entry point as the HTTP layer calls it (`smdp_core::es9::dispatch`), driven through a
 //! whole download: a genuine session (virtual eUICC, recorded once) is replayed against a
 //! fresh, seeded SM-DP+, with one step corrupted by the fuzz input — either the DER the
 //! eUICC signed (then re-encoded into the JSON) or the JSON text itself — and the steps after
@@ -23,10 +23,10 @@ use rsp_asn1::notification::PendingNotification;
 use rsp_auth::pki::Pki;
 use rsp_auth::{Backend, Curve};
 use serde_json::Value;
-use smdp::clock::Clock;
-use smdp::es9::{Policy, Smdp};
-use smdp::http::{es9_call, Es9Answer};
-use smdp::store::{NewProfile, Profile, ProfileStatus, SqliteStore, Store};
+use smdp_core::clock::Clock;
+use smdp_core::es9::{dispatch as es9_call, Es9Answer, Policy, Smdp};
+use smdp_core::store::{NewProfile, Profile, ProfileStatus, Store};
+use smdp_store_sqlite::SqliteStore;
 use veuicc::{lpa, Euicc};
 
 const MATCHING_ID: &str = "FUZZ-1";

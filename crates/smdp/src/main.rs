@@ -28,7 +28,7 @@ enum Command {
     /// store in ./data, our PKI in ./certs.
     Serve {
         #[command(flatten)]
-        settings: smdp::serve::Settings,
+        settings: smdp_server::serve::Settings,
         /// TOML file with the same settings (kebab-case keys); flags and SMDP_* environment
         /// variables override it.
         #[arg(long, env = "SMDP_CONFIG")]
@@ -105,7 +105,7 @@ enum ProfileCommand {
         /// `minimal`, `minimal:<size>` (e.g. `minimal:256k`: padded to exactly that many
         /// bytes), `ts48`, `ts48:<variant>` (from the shared folder), or a DER file.
         #[arg(long, default_value = "minimal")]
-        template: smdp::template::TemplateSource,
+        template: smdp_core::template::TemplateSource,
         /// 19 digits (the Luhn check digit is appended) or 20 with a valid check digit.
         #[arg(long)]
         iccid: Option<String>,
@@ -161,7 +161,7 @@ struct AddArgs {
     /// How the confirmation code is hashed: `ascii` (its bytes as typed, what LPAs such as
     /// lpac do) or `hex` (hex-decoded first, what some SGP.23 test suites do).
     #[arg(long, default_value = "ascii")]
-    confirmation_code_encoding: smdp::order_options::CcEncoding,
+    confirmation_code_encoding: smdp_core::order_options::CcEncoding,
     /// Hold the order: reserved but not downloadable (8.2/1.2) until `profile release`.
     #[arg(long)]
     unreleased: bool,
@@ -182,30 +182,30 @@ struct AddArgs {
     icon: Option<PathBuf>,
     /// Profile class: test, provisioning or operational (the default).
     #[arg(long)]
-    profile_class: Option<smdp::order_options::ProfileClassName>,
+    profile_class: Option<smdp_core::order_options::ProfileClassName>,
     /// Profile policy rules: `ppr1` (disabling not allowed), `ppr2` (deletion not
     /// allowed), comma-separated.
     #[arg(long)]
-    ppr: Option<smdp::order_options::Pprs>,
+    ppr: Option<smdp_core::order_options::Pprs>,
     /// Profile owner: `MCCMNC[:GID1[:GID2]]` (GIDs in hex).
     #[arg(long)]
-    owner: Option<smdp::order_options::ProfileOwner>,
+    owner: Option<smdp_core::order_options::ProfileOwner>,
     /// Notifications the eUICC sends: `enable,disable,delete[@address]` (repeatable;
     /// default enable, disable and delete to this SM-DP+; `none` for none).
     #[arg(long)]
     notify: Vec<String>,
     /// Eligibility: the eUICC's SVN at least this (e.g. 2.2.0).
     #[arg(long)]
-    min_euicc_svn: Option<smdp::order_options::Version>,
+    min_euicc_svn: Option<smdp_core::order_options::Version>,
     /// Eligibility: a UICC capability the eUICC must declare (repeatable), e.g. javacard.
-    #[arg(long = "require-uicc-capability", value_parser = smdp::order_options::parse_uicc_capability)]
+    #[arg(long = "require-uicc-capability", value_parser = smdp_core::order_options::parse_uicc_capability)]
     require_uicc_capability: Vec<String>,
     /// Eligibility: a radio technology the device must support, optionally with a
     /// minimum release (repeatable), e.g. `nr-5gc` or `eutran-epc>=15`.
     #[arg(long = "require-device-capability")]
-    require_device_capability: Vec<smdp::order_options::DeviceCapability>,
+    require_device_capability: Vec<smdp_core::order_options::DeviceCapability>,
     #[arg(long, default_value = "minimal")]
-    template: smdp::template::TemplateSource,
+    template: smdp_core::template::TemplateSource,
     /// Seconds until the order expires (none by default).
     #[arg(long)]
     expires_in: Option<i64>,
@@ -363,7 +363,7 @@ fn key16(hex_text: Option<String>, what: &str) -> Result<Option<[u8; 16]>> {
 }
 
 fn profile(cmd: ProfileCommand) -> Result<()> {
-    use smdp::template::{TemplateSource, TS48_VARIANTS};
+    use smdp_core::template::{TemplateSource, TS48_VARIANTS};
     match cmd {
         ProfileCommand::Inspect { file } => {
             let der =
@@ -431,10 +431,10 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 address,
                 seed,
             } = *args;
-            use smdp::order_options as oo;
-            use smdp::store::Store as _;
-            let store = smdp::store::SqliteStore::open(&data)?;
-            let now = smdp::clock::Clock::System.unix();
+            use smdp_core::order_options as oo;
+            use smdp_core::store::Store as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let now = smdp_core::clock::Clock::System.unix();
             let icon = match icon {
                 Some(path) => Some(oo::Icon::from_bytes(
                     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
@@ -471,14 +471,14 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             };
             if let Some(note) = matching_id
                 .as_deref()
-                .map(smdp::orders::check_matching_id)
+                .map(smdp_core::orders::check_matching_id)
                 .transpose()?
                 .flatten()
             {
                 eprintln!("note: {note}");
             }
-            let defaults = smdp::orders::OrderRequest::default();
-            let req = smdp::orders::OrderRequest {
+            let defaults = smdp_core::orders::OrderRequest::default();
+            let req = smdp_core::orders::OrderRequest {
                 eid,
                 matching_id,
                 generate_matching_id,
@@ -496,10 +496,10 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             let address = match address {
                 Some(a) => a,
                 None => store
-                    .meta(smdp::serve::ADDRESS_META)?
+                    .meta(smdp_server::serve::ADDRESS_META)?
                     .unwrap_or_else(|| "localhost:8443".into()),
             };
-            let p = smdp::orders::reserve(
+            let p = smdp_core::orders::reserve(
                 &store,
                 &rsp_saip::NumberPlan::default(),
                 rsp_shared::dir().as_deref(),
@@ -510,7 +510,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             println!("profile:         {}", p.sid);
             println!("iccid:           {}", p.iccid.as_deref().unwrap_or("-"));
             println!("eid:             {}", p.eid.as_deref().unwrap_or("-"));
-            match smdp::orders::activation_code(&address, &p) {
+            match smdp_core::orders::activation_code(&address, &p) {
                 Some(ac) => println!("activation code: {}", ac.to_qr_text()),
                 None => println!("activation code: - (default SM-DP+: download by EID)"),
             }
@@ -522,22 +522,22 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             }
         }
         ProfileCommand::Release { profile, data } => {
-            use smdp::store::Store as _;
-            let store = smdp::store::SqliteStore::open(&data)?;
+            use smdp_core::store::Store as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
             let p = store
                 .profiles()?
                 .into_iter()
                 .find(|p| p.sid == profile || p.matching_id.as_deref() == Some(profile.as_str()))
                 .with_context(|| format!("no profile {profile:?} in {}", data.display()))?;
-            if store.release_order(p.id, smdp::clock::Clock::System.unix())? {
+            if store.release_order(p.id, smdp_core::clock::Clock::System.unix())? {
                 println!("released {}", p.sid);
             } else {
                 anyhow::bail!("{} is not held (released already)", p.sid);
             }
         }
         ProfileCommand::List { data } => {
-            use smdp::store::Store as _;
-            let store = smdp::store::SqliteStore::open(&data)?;
+            use smdp_core::store::Store as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
             for p in store.profiles()? {
                 println!(
                     "{}  {:<10} iccid {}  eid {}  matching id {}  attempts {}/{}",
@@ -608,12 +608,12 @@ fn main() -> Result<()> {
             friendly_name,
             data,
         }) => {
-            let store = smdp::store::SqliteStore::open(&data)?;
-            let c = smdp::accounts::create(
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let c = smdp_operator::accounts::create(
                 &store,
                 &friendly_name,
                 &mut rsp_auth::rng::rng(None),
-                smdp::clock::Clock::System.unix(),
+                smdp_core::clock::Clock::System.unix(),
             )?;
             println!("account_sid:  {}", c.account_sid);
             println!("auth_token:   {}", c.auth_token);
@@ -623,15 +623,15 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::Ledger { account, data }) => {
-            use smdp::operator_store::OperatorStore as _;
-            let store = smdp::store::SqliteStore::open(&data)?;
+            use smdp_core::store::OperatorStore as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
             let charges = store.charges(&account)?;
             let mut total = 0;
             for c in &charges {
                 total += c.amount_cents;
                 println!(
                     "{}  {}  {}.{:02} {}  {}",
-                    smdp::clock::iso8601(c.created_at),
+                    smdp_core::clock::iso8601(c.created_at),
                     c.profile_sid,
                     c.amount_cents / 100,
                     c.amount_cents % 100,
@@ -648,16 +648,17 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::List { data }) => {
-            use smdp::operator_store::OperatorStore as _;
-            let store = smdp::store::SqliteStore::open(&data)?;
+            use smdp_core::store::OperatorStore as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
             for (sid, name) in store.accounts()? {
                 println!("{sid}  {name}");
             }
             Ok(())
         }
         Command::Serve { settings, config } => {
-            let cfg = smdp::serve::Config::from_settings(settings.layered(config.as_deref())?)?;
-            smdp::serve::run(cfg)
+            let cfg =
+                smdp_server::serve::Config::from_settings(settings.layered(config.as_deref())?)?;
+            Ok(smdp_server::serve::run(cfg)?)
         }
         Command::Profile(cmd) => profile(cmd),
         Command::Eid { eid } => {

@@ -1,0 +1,311 @@
+//! SGP.22 5.6.2 ES9+.GetBoundProfilePackage (digest §1.5): euiccSignature2, the confirmation
+//! code, the binding (retries and rebinding, SGP.22 3.1.3) and the BPP.
+
+use super::*;
+
+impl Smdp {
+    pub fn get_bound_profile_package(
+        &self,
+        req: &GetBoundProfilePackageRequest,
+    ) -> Result<GetBoundProfilePackageResponse, Failure> {
+        // 1. The session (a retry within the session is allowed).
+        let session = self.live_session(
+            &req.transaction_id,
+            &[SessionState::Authenticated, SessionState::Bound],
+        )?;
+        let resp = req.prepare_download_response.decode().map_err(|e| {
+            Failure::new(Code::InvalidInput, format!("prepareDownloadResponse: {e}"))
+        })?;
+        let ok = match resp {
+            PrepareDownloadResponse::DownloadResponseOk(ok) => ok,
+            PrepareDownloadResponse::DownloadResponseError(e) => {
+                return fail(
+                    Code::EuiccSignatureInvalid,
+                    format!(
+                        "the eUICC refused: downloadErrorCode {:?}",
+                        e.download_error_code
+                    ),
+                )
+            }
+        };
+        // 2. euiccSignature2 over euiccSigned2 ‖ the smdpSignature2 TLV we sent.
+        let (euicc_cert, smdp_sig2, metadata, eid, profile_id) = match (
+            &session.euicc_cert,
+            &session.smdp_signature2,
+            &session.metadata,
+            &session.eid,
+            session.profile_id,
+        ) {
+            (Some(c), Some(s), Some(m), Some(e), Some(p)) => (c, s, m, e, p),
+            _ => {
+                return fail(
+                    Code::UnknownTransaction,
+                    "session has no authenticated eUICC",
+                )
+            }
+        };
+        let cert = Cert::from_der(euicc_cert).map_err(internal)?;
+        let smdp_sig2: [u8; 64] = smdp_sig2.as_slice().try_into().map_err(internal)?;
+        verify_euicc_signature(
+            cert.public_key(),
+            &input::euicc_signature2(&ok.euicc_signed2, &smdp_sig2),
+            ok.euicc_signature2.as_ref(),
+            self.backend,
+            "euiccSignature2",
+        )?;
+        // 3. Same transaction.
+        let signed2 = ok.euicc_signed2.value();
+        if signed2.transaction_id != req.transaction_id {
+            return fail(
+                Code::UnknownTransaction,
+                "euiccSigned2 carries another transactionId",
+            );
+        }
+        let profile = self
+            .store
+            .profile(profile_id)?
+            .ok_or_else(|| Failure::new(Code::MatchingIdRefused, "the order no longer exists"))?;
+        // 4. Confirmation code.
+        if let Some(cc) = &profile.confirmation_code {
+            self.check_confirmation_code(&session, &profile, cc, signed2.hash_cc.as_ref())?;
+        }
+        // 5–6. Binding (digest §1.5 getBoundProfilePackage step 5; SGP.22 3.1.3, 5.6.2).
+        let otpk = signed2.euicc_otpk.as_ref();
+        let keys = self.keys_for(&session.ci_pkid)?;
+        let bpp = self.bind(
+            &profile,
+            &req.transaction_id,
+            keys,
+            metadata,
+            otpk,
+            eid,
+            euicc_cert,
+        )?;
+        if session.state == SessionState::Authenticated {
+            let next = Session {
+                state: SessionState::Bound,
+                ..session.clone()
+            };
+            self.store
+                .update_session(&next, SessionState::Authenticated)?;
+        }
+        tracing::info!(txid = %session.txid, %eid, profile = %profile.sid, bytes = bpp.len(), "getBoundProfilePackage");
+        Ok(GetBoundProfilePackageResponse {
+            header: ResponseHeader::success(),
+            transaction_id: req.transaction_id.clone(),
+            bound_profile_package: Der::from_bytes(bpp),
+        })
+    }
+
+    /// Issues the BPP for this session, deciding between a retry and a new binding:
+    ///
+    /// - the same eUICC with the otPK.EUICC of the kept binding (offered back as
+    ///   bppEuiccOtpk): the same otPK.DP, so the same session keys and byte-identical A0–A3
+    ///   segments; in the session that was issued it, the stored BPP bytes themselves. BF23
+    ///   carries this session's transactionId, which the eUICC checks (SGP.22 5.7.6
+    ///   ES8+.InitialiseSecureChannel), so a new session gets a new BF23 around the same keys.
+    ///   Not a download attempt.
+    /// - the same eUICC with a new otPK.EUICC (it lost its key): a new binding with a fresh
+    ///   otPK.DP (rebinding), unless the order refuses rebinding (8.2/3.7).
+    /// - a profile already installed, or bound to another eUICC: 8.2/3.7.
+    ///
+    /// The store's compare-and-set on the state read here makes concurrent sessions bind
+    /// exactly once; the losers get 8.2/3.7.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn bind(
+        &self,
+        profile: &Profile,
+        txid: &TransactionId,
+        keys: &CurveKeys,
+        metadata: &[u8],
+        otpk: &[u8],
+        eid: &str,
+        euicc_cert: &[u8],
+    ) -> Result<Vec<u8>, Failure> {
+        match profile.status {
+            ProfileStatus::New | ProfileStatus::Reserving => {
+                return fail(Code::ProfileNotReleased, "the profile is not released yet")
+            }
+            ProfileStatus::Installed => {
+                return fail(
+                    Code::BppRebindingRefused,
+                    "the profile is installed already",
+                )
+            }
+            ProfileStatus::Failed => {
+                return fail(Code::BppRebindingRefused, "the order is closed (failed)")
+            }
+            ProfileStatus::Available | ProfileStatus::Downloaded => {}
+        }
+        if profile.eid.as_deref().is_some_and(|e| e != eid) {
+            return fail(
+                Code::BppRebindingRefused,
+                "the profile is bound to another eUICC",
+            );
+        }
+        let txid_hex = txid.to_hex();
+        let retry = profile.kept_binding_for(eid) && profile.bound_otpk.as_deref() == Some(otpk);
+        if retry
+            && profile.status == ProfileStatus::Downloaded
+            && profile.bound_txid.as_deref() == Some(txid_hex.as_str())
+        {
+            if let Some(b) = self.store.bpp(profile.id)? {
+                return Ok(b);
+            }
+        }
+        let ot = if retry {
+            let scalar: [u8; 32] = profile
+                .bound_otsk
+                .as_deref()
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| Failure::new(Code::ExecutionError, "binding keys not kept"))?;
+            EphemeralKey::from_scalar(keys.curve, scalar).map_err(internal)?
+        } else {
+            if profile.bound_otpk.is_some() && profile.options.rebinding == Rebinding::Refused {
+                return fail(
+                    Code::BppRebindingRefused,
+                    "a BPP was issued with another otPK.EUICC and this order refuses rebinding",
+                );
+            }
+            self.check_order_open(profile, false)?;
+            self.ephemeral(keys.curve)
+        };
+        let bpp = self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot)?;
+        let binding = Binding {
+            eid: eid.to_string(),
+            txid: txid_hex,
+            otpk: otpk.to_vec(),
+            otsk: ot.scalar().to_vec(),
+            bpp: bpp.clone(),
+            euicc_cert: euicc_cert.to_vec(),
+        };
+        let from = BindFrom {
+            status: profile.status,
+            bound_txid: profile.bound_txid.clone(),
+            new_binding: !retry,
+        };
+        if !self
+            .store
+            .bind(profile.id, &binding, &from, self.clock.unix())?
+        {
+            // Another session bound it meanwhile (or the order closed, expired or ran out of
+            // attempts at that instant).
+            return fail(
+                Code::BppRebindingRefused,
+                "the profile was bound by another session",
+            );
+        }
+        Ok(bpp)
+    }
+
+    pub(super) fn check_confirmation_code(
+        &self,
+        session: &Session,
+        profile: &Profile,
+        cc: &str,
+        hash_cc: Option<&rsp_asn1::Octet32>,
+    ) -> Result<(), Failure> {
+        let Some(got) = hash_cc else {
+            return fail(Code::ConfirmationCodeMissing, "hashCc missing");
+        };
+        let txid = hex::decode(&session.txid).map_err(internal)?;
+        let code = profile
+            .options
+            .confirmation_code_encoding
+            .code_bytes(cc)
+            .map_err(internal)?;
+        if got.as_bytes() == rsp_auth::sig::hash_cc(&code, &txid) {
+            return Ok(());
+        }
+        let attempts = session.cc_attempts + 1;
+        let next = Session {
+            cc_attempts: attempts,
+            ..session.clone()
+        };
+        self.store.update_session(&next, session.state)?;
+        if attempts >= self.policy.max_cc_attempts {
+            // The order is closed: codes are not to be guessed one session after another.
+            self.store.delete_session(&session.txid)?;
+            self.store.set_status(
+                profile.id,
+                &[ProfileStatus::Available],
+                ProfileStatus::Failed,
+                Some((0, "confirmation code retries exceeded")),
+                self.clock.unix(),
+            )?;
+            return fail(
+                Code::ConfirmationCodeRetriesExceeded,
+                format!("{attempts} wrong confirmation codes"),
+            );
+        }
+        fail(Code::ConfirmationCodeRefused, "wrong confirmation code")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn build_bpp(
+        &self,
+        profile: &Profile,
+        txid: &TransactionId,
+        keys: &CurveKeys,
+        metadata: &[u8],
+        otpk: &[u8],
+        eid: &str,
+        ot: &EphemeralKey,
+    ) -> Result<Vec<u8>, Failure> {
+        let package = self
+            .store
+            .package(profile.id)?
+            .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "no profile package"))?;
+        // A pre-protected order (SGP.22 2.5.4): the package under its own PPKs, counter from 1.
+        // Protection is deterministic, so the segments are the same bytes for every binding
+        // and need not be stored; A2 hands this session the PPKs.
+        let ppp = match profile.ppk.as_deref() {
+            None => None,
+            Some(k) if k.len() == 48 => {
+                let part =
+                    |i: usize| -> [u8; 16] { k[i * 16..i * 16 + 16].try_into().expect("16") };
+                Some(PreProtectedProfile::new(
+                    &package,
+                    PpkKeys {
+                        enc: part(0),
+                        mac: part(1),
+                        initial_mcv: part(2),
+                    },
+                    self.engine,
+                ))
+            }
+            Some(k) => return fail(Code::ExecutionError, format!("PPK of {} bytes", k.len())),
+        };
+        let eid_bytes: [u8; 16] = hex::decode(eid)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| Failure::new(Code::ExecutionError, "EID is not 32 digits"))?;
+        let bpp: BoundProfilePackage = rsp_bpp::bpp::build(&BppRequest {
+            transaction_id: txid.clone(),
+            host_id: HOST_ID,
+            eid: eid_bytes,
+            smdp_ot_key: ot,
+            euicc_otpk: otpk,
+            dp_pb_key: &self.dp_pb(keys).key,
+            backend: self.backend,
+            engine: self.engine,
+            configure_isdp: &ConfigureISDPRequest {
+                dp_proprietary_data: None,
+                extensions: None,
+            },
+            store_metadata_der: metadata,
+            profile: match &ppp {
+                Some(ppp) => ProfileSource::PreProtected(ppp),
+                None => ProfileSource::Plain(&package),
+            },
+        })
+        .map_err(|e| match e {
+            // A bad otPK.EUICC (off the curve) is the eUICC's fault, not ours.
+            rsp_bpp::Error::Auth(rsp_auth::Error::Key(_)) => {
+                Failure::new(Code::InvalidInput, format!("otPK.EUICC: {e}"))
+            }
+            other => internal(other),
+        })?;
+        rsp_asn1::encode(&bpp).map_err(internal)
+    }
+}

@@ -1,0 +1,290 @@
+//! The five ES9+ functions, following the digest's server-side checklist (§1.5) step by step.
+//!
+//! Handlers take the parsed JSON request and return the JSON response or a [`Failure`] row of
+//! the error table; they do no HTTP. All state is in the [`Store`]; randomness comes from the
+//! one seeded-or-not RNG and time from the [`Clock`], so a seeded run replays byte for byte.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsp_asn1::auth::{
+    AuthenticateServerResponse, CtxParams1, DeviceInfo, EUICCInfo1, EUICCInfo2, ServerSigned1,
+};
+use rsp_asn1::bits::NamedBits;
+use rsp_asn1::download::{
+    BoundProfilePackage, ConfigureISDPRequest, IconType, NotificationConfigurationInformation,
+    OperatorId, PrepareDownloadResponse, ProfileClass, SmdpSigned2, StoreMetadataRequest,
+};
+use rsp_asn1::es9::{
+    AuthenticateClientRequest, AuthenticateClientResponse, CancelSessionRequest,
+    CancelSessionResponseBody, Der, GetBoundProfilePackageRequest, GetBoundProfilePackageResponse,
+    HandleNotificationRequest, InitiateAuthenticationRequest, InitiateAuthenticationResponse,
+    ResponseHeader,
+};
+use rsp_asn1::ids::Iccid;
+use rsp_asn1::notification::{
+    CancelSessionReason, CancelSessionResponse, FinalResult, PendingNotification,
+};
+use rsp_asn1::raw::Signed;
+use rsp_asn1::{ObjectIdentifier, Octet16, SubjectKeyIdentifier, TransactionId};
+use rsp_auth::cert::Cert;
+use rsp_auth::ecdh::EphemeralKey;
+use rsp_auth::generate::Issued;
+use rsp_auth::pki::Pki;
+use rsp_auth::rng::Rng;
+use rsp_auth::sig::{input, signature_tlv};
+use rsp_auth::{Backend, Curve};
+use rsp_bpp::bpp::{BppRequest, PpkKeys, PreProtectedProfile, ProfileSource};
+use rsp_bpp::Engine;
+use rsp_saip::ProfilePackage;
+
+use crate::address::is_address;
+use crate::clock::Clock;
+use crate::order_options::{IconKind, ProfileClassName, Rebinding, Version};
+use crate::status::{fail, Code, Failure};
+mod authenticate;
+mod bpp;
+mod cancel;
+mod dispatch;
+mod initiate;
+mod notification;
+
+pub use dispatch::{dispatch, failed_body, Es9Answer};
+
+use crate::store::{
+    BindFrom, Binding, NotificationRecord, Profile, ProfileStatus, Session, SessionState, Store,
+};
+
+/// The SGP.22 versions this SM-DP+ speaks: an eUICC whose (lowest) SVN has major version 2.
+const SUPPORTED_SVN_MAJOR: u8 = 2;
+/// CRT host ID in BF23 (1..16 bytes, the SM-DP+'s choice).
+const HOST_ID: &[u8] = b"SMDP-SIM";
+/// NotificationEvent bits the profile metadata asks to be told about (enable, disable,
+/// delete) — the install result always comes to the SM-DP+ of the session.
+const NOTIFY_OPERATIONS: [usize; 3] = [1, 2, 3];
+
+/// The SM-DP+ keys under one CI.
+pub struct CurveKeys {
+    pub curve: Curve,
+    pub ci_ski: Vec<u8>,
+    /// The SM-DP+ OID: the registeredID in CERT.DPauth's SAN.
+    pub oid: ObjectIdentifier,
+    /// Index of the curve in the PKI (which owns the keys).
+    idx: usize,
+}
+
+/// Limits and policies.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// How long an ES9+ session lives after initiateAuthentication.
+    pub session_ttl: Duration,
+    /// initiateAuthentication is refused (1.2/4.4) beyond this many live sessions.
+    pub max_sessions: u64,
+    /// Wrong confirmation codes tolerated per session before 8.2.7/6.4.
+    pub max_cc_attempts: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(600),
+            max_sessions: 10_000,
+            max_cc_attempts: 3,
+        }
+    }
+}
+
+/// Why an SM-DP+ cannot be built from a PKI.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("PKI: {0}")]
+    Pki(String),
+}
+
+/// The SM-DP+: its address, keys, store, RNG and clock.
+pub struct Smdp {
+    pub address: String,
+    pki: Pki,
+    /// The CIs, checked once at startup (each use re-checks the CI's dates).
+    trust: rsp_auth::chain::TrustStore,
+    curves: Vec<CurveKeys>,
+    pub store: Arc<dyn Store>,
+    rng: Mutex<Rng>,
+    pub clock: Clock,
+    backend: Backend,
+    engine: Engine,
+    pub policy: Policy,
+}
+
+/// What a notification did (the HTTP answer is 204 whatever it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationOutcome {
+    Installed {
+        profile_sid: String,
+    },
+    InstallFailed {
+        profile_sid: String,
+        reason: String,
+    },
+    /// A PIR for a profile whose result is already recorded (a replay).
+    AlreadyRecorded,
+    Other {
+        eid: String,
+        operation: String,
+    },
+}
+
+impl Smdp {
+    /// `pki` must hold DPauth and DPpb (with keys) for every CI it lists.
+    pub fn new(
+        address: impl Into<String>,
+        pki: Pki,
+        store: Arc<dyn Store>,
+        rng: Rng,
+        clock: Clock,
+        backend: Backend,
+        policy: Policy,
+    ) -> Result<Self, SetupError> {
+        let mut curves = Vec::new();
+        for (idx, c) in pki.curves.iter().enumerate() {
+            let oid = c
+                .dp_auth
+                .cert
+                .registered_ids
+                .first()
+                .cloned()
+                .ok_or_else(|| {
+                    SetupError::Pki(format!("CERT.DPauth ({}) has no SM-DP+ OID", c.curve))
+                })?;
+            curves.push(CurveKeys {
+                curve: c.curve,
+                ci_ski: c.ci_ski().to_vec(),
+                oid,
+                idx,
+            });
+        }
+        if curves.is_empty() {
+            return Err(SetupError::Pki("the PKI has no CI".into()));
+        }
+        let trust = pki
+            .trust_store(clock.now())
+            .map_err(|e| SetupError::Pki(e.to_string()))?;
+        Ok(Self {
+            address: address.into(),
+            pki,
+            trust,
+            curves,
+            store,
+            rng: Mutex::new(rng),
+            clock,
+            backend,
+            engine: Engine::Auto,
+            policy,
+        })
+    }
+
+    pub fn curves(&self) -> &[CurveKeys] {
+        &self.curves
+    }
+
+    pub fn dp_auth(&self, k: &CurveKeys) -> &Issued {
+        &self.pki.curves[k.idx].dp_auth
+    }
+
+    pub fn dp_pb(&self, k: &CurveKeys) -> &Issued {
+        &self.pki.curves[k.idx].dp_pb
+    }
+
+    /// Digest §1.5 initiateAuthentication step 1 (SGP.22 5.6.1): see [`is_address`].
+    pub fn is_our_address(&self, given: &str) -> bool {
+        is_address(given, &self.address)
+    }
+
+    fn keys_for(&self, ci_ski: &[u8]) -> Result<&CurveKeys, Failure> {
+        self.curves
+            .iter()
+            .find(|c| c.ci_ski == ci_ski)
+            .ok_or_else(|| Failure::new(Code::ExecutionError, "session CI no longer configured"))
+    }
+
+    /// The one randomness source (seeded with `--seed`), for everything the server draws.
+    pub fn rng(&self) -> std::sync::MutexGuard<'_, Rng> {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn random<const N: usize>(&self) -> [u8; N] {
+        let mut b = [0u8; N];
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        rand_core::Rng::fill_bytes(&mut *rng, &mut b);
+        b
+    }
+
+    fn ephemeral(&self, curve: Curve) -> EphemeralKey {
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        EphemeralKey::generate(curve, &mut *rng)
+    }
+
+    fn live_session(
+        &self,
+        txid: &TransactionId,
+        step: &[SessionState],
+    ) -> Result<Session, Failure> {
+        let s = self
+            .store
+            .session(&txid.to_hex(), self.clock.unix())?
+            .ok_or_else(|| {
+                Failure::new(Code::UnknownTransaction, "unknown or expired transactionId")
+            })?;
+        if !step.contains(&s.state) {
+            return fail(
+                Code::UnknownTransaction,
+                format!("transactionId is not at this step (session {:?})", s.state),
+            );
+        }
+        Ok(s)
+    }
+}
+
+/// A VersionType as comparable numbers (a malformed one reads as 0.0.0).
+fn version(v: &rsp_asn1::VersionType) -> Version {
+    let b = v.0.as_ref();
+    Version([
+        b.first().copied().unwrap_or(0),
+        b.get(1).copied().unwrap_or(0),
+        b.get(2).copied().unwrap_or(0),
+    ])
+}
+
+/// The `82` (free non-volatile memory) value of ETSI TS 102 226 extended card resources.
+fn free_non_volatile_memory(ext: &[u8]) -> Option<u64> {
+    rsp_asn1::tlv::Children::new(ext)
+        .filter_map(Result::ok)
+        .find(|t| t.tag == [0x82])
+        .filter(|t| !t.value.is_empty() && t.value.len() <= 8)
+        .map(|t| t.value.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)))
+}
+
+/// Verifies an eUICC signature (raw r‖s) over `msg`: 8.1/6.1 otherwise.
+fn verify_euicc_signature(
+    key: &rsp_auth::PublicKey,
+    msg: &[u8],
+    sig: &[u8],
+    backend: Backend,
+    what: &str,
+) -> Result<(), Failure> {
+    key.verify_raw(msg, sig, backend)
+        .map_err(|e| Failure::new(Code::EuiccSignatureInvalid, format!("{what}: {e}")))
+}
+
+fn octet16(b: &[u8; 16]) -> Result<Octet16, Failure> {
+    Octet16::new(b.to_vec()).map_err(internal)
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %e, "internal error");
+    Failure::new(Code::ExecutionError, e.to_string())
+}
+
+fn internal_input(e: impl std::fmt::Display) -> Failure {
+    Failure::new(Code::InvalidInput, e.to_string())
+}

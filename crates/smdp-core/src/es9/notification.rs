@@ -1,0 +1,121 @@
+//! SGP.22 5.6.4 ES9+.HandleNotification: the install result (PIR) and other notifications.
+
+use super::*;
+
+impl Smdp {
+    pub fn handle_notification(
+        &self,
+        req: &HandleNotificationRequest,
+    ) -> Result<NotificationOutcome, Failure> {
+        let pending = req
+            .pending_notification
+            .decode()
+            .map_err(|e| Failure::new(Code::InvalidInput, format!("pendingNotification: {e}")))?;
+        let now = self.clock.now();
+        match pending {
+            PendingNotification::ProfileInstallationResult(pir) => {
+                let data = pir.profile_installation_result_data.value();
+                let txid = data.transaction_id.to_hex();
+                // Any binding's transaction ID: after a rebinding, the eUICC may still report
+                // the result of an earlier BPP.
+                let profile = self.store.profile_by_binding_txid(&txid)?.ok_or_else(|| {
+                    Failure::new(
+                        Code::UnknownTransaction,
+                        "no download with this transactionId",
+                    )
+                })?;
+                let current = profile.bound_txid.as_deref() == Some(txid.as_str());
+                let cert = profile
+                    .euicc_cert
+                    .as_deref()
+                    .ok_or_else(|| Failure::new(Code::UnknownTransaction, "no bound eUICC"))
+                    .and_then(|c| Cert::from_der(c).map_err(internal))?;
+                verify_euicc_signature(
+                    cert.public_key(),
+                    input::euicc_sign_pir(&pir.profile_installation_result_data),
+                    pir.euicc_sign_pir.as_ref(),
+                    self.backend,
+                    "euiccSignPIR",
+                )?;
+                self.store.delete_session(&txid)?;
+                let unix = self.clock.unix();
+                let outcome = match &data.final_result {
+                    FinalResult::SuccessResult(_) => {
+                        // Installed, whichever binding's BPP it was: the eUICC has the profile.
+                        if !self.store.set_status(
+                            profile.id,
+                            &[ProfileStatus::Downloaded, ProfileStatus::Available],
+                            ProfileStatus::Installed,
+                            None,
+                            unix,
+                        )? {
+                            return Ok(NotificationOutcome::AlreadyRecorded);
+                        }
+                        NotificationOutcome::Installed {
+                            profile_sid: profile.sid.clone(),
+                        }
+                    }
+                    FinalResult::ErrorResult(e) => {
+                        let reason = format!(
+                            "install failed: bppCommandId {:?}, errorReason {:?}",
+                            e.bpp_command_id, e.error_reason
+                        );
+                        // A superseded binding's failure says nothing about the current one.
+                        if !current {
+                            tracing::info!(%txid, profile = %profile.sid, %reason,
+                                "handleNotification: failure of a superseded binding ignored");
+                            return Ok(NotificationOutcome::AlreadyRecorded);
+                        }
+                        if !self.store.set_status(
+                            profile.id,
+                            &[ProfileStatus::Downloaded],
+                            ProfileStatus::Failed,
+                            Some((e.error_reason.0, &reason)),
+                            unix,
+                        )? {
+                            return Ok(NotificationOutcome::AlreadyRecorded);
+                        }
+                        NotificationOutcome::InstallFailed {
+                            profile_sid: profile.sid.clone(),
+                            reason,
+                        }
+                    }
+                };
+                tracing::info!(%txid, profile = %profile.sid, ?outcome, "handleNotification");
+                Ok(outcome)
+            }
+            PendingNotification::OtherSignedNotification(n) => {
+                let euicc = Cert::from_der(n.euicc_certificate.as_der()).map_err(internal_input)?;
+                let eum = Cert::from_der(n.eum_certificate.as_der()).map_err(internal_input)?;
+                let verified = self
+                    .trust
+                    .verify_euicc(&eum, &euicc, now, None, self.backend)?;
+                verify_euicc_signature(
+                    &verified.public_key,
+                    input::euicc_notification(&n.tbs_other_notification),
+                    n.euicc_notification_signature.as_ref(),
+                    self.backend,
+                    "euiccNotificationSignature",
+                )?;
+                let meta = n.tbs_other_notification.value();
+                let operation = ["install", "enable", "disable", "delete"]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| meta.profile_management_operation.is_set(*i))
+                    .map(|(_, n)| *n)
+                    .collect::<Vec<_>>()
+                    .join("+");
+                let eid = verified.eid.digits();
+                self.store.record_notification(&NotificationRecord {
+                    eid: eid.clone(),
+                    iccid: meta.iccid.as_ref().and_then(|i| i.digits().ok()),
+                    operation: operation.clone(),
+                    seq_number: meta.seq_number,
+                    received_at: self.clock.unix(),
+                })?;
+                tracing::info!(%eid, %operation, seq = meta.seq_number, "handleNotification");
+                Ok(NotificationOutcome::Other { eid, operation })
+            }
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Durable state: download orders (profiles), ES9+ sessions, counters, notifications.
+//!
+//! [`Store`] is a trait so another backend (PostgreSQL for several nodes) can stand in; the
+//! default is SQLite in WAL mode in the data folder. Every state change that decides who gets a
+//! profile is a single compare-and-set statement, so two sessions racing for one profile cannot
+//! both win, whatever the interleaving, across threads, processes or restarts.
+
+pub use crate::order_options::OrderOptions;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// Why the store failed (I/O, a constraint, a corrupt row).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (SQL error, I/O, a lost connection).
+    #[error("store: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("store: {0}")]
+    Invalid(String),
+    #[error("store: {what} {value:?} is already taken")]
+    Duplicate { what: &'static str, value: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A profile's life, as the operator sees it (the Super SIM ESimProfile statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileStatus {
+    New,
+    Reserving,
+    /// Released: downloadable.
+    Available,
+    /// A BPP was issued for one eUICC.
+    Downloaded,
+    Installed,
+    Failed,
+}
+
+impl ProfileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Reserving => "reserving",
+            Self::Available => "available",
+            Self::Downloaded => "downloaded",
+            Self::Installed => "installed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "reserving" => Self::Reserving,
+            "available" => Self::Available,
+            "downloaded" => Self::Downloaded,
+            "installed" => Self::Installed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A download order: one personalised profile, for one EID and/or one matching ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub status: ProfileStatus,
+    /// The EID the order is for (set at creation, or at binding for a matching-ID order).
+    pub eid: Option<String>,
+    pub matching_id: Option<String>,
+    pub confirmation_code: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub template: String,
+    pub service_provider_name: String,
+    pub profile_name: String,
+    /// Unix seconds after which the order can no longer be downloaded.
+    pub expires_at: Option<i64>,
+    pub max_attempts: i64,
+    /// BPPs issued for new bindings so far.
+    pub attempts: i64,
+    pub bound_txid: Option<String>,
+    /// otPK.EUICC of the current binding (65 bytes).
+    pub bound_otpk: Option<Vec<u8>>,
+    /// otSK.DP of the current binding: a retry with the same otPK.EUICC reuses it.
+    pub bound_otsk: Option<Vec<u8>>,
+    /// CERT.EUICC of the binding, to verify the install notification after the session ends.
+    pub euicc_cert: Option<Vec<u8>>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Operator callback for status changes (REST API), and its method (`GET`/`POST`).
+    pub callback_url: Option<String>,
+    pub callback_method: Option<String>,
+    /// The Sim resource created by the reservation (`HS…`).
+    pub sim_sid: Option<String>,
+    /// Released for download (SGP.22 ES2+ ReleaseProfile); until then ES9+ answers 8.2/1.2.
+    pub released: bool,
+    /// Metadata, eligibility and policies of the order.
+    pub options: OrderOptions,
+    /// PPK-ENC ‖ PPK-MAC ‖ initial MCV (48 bytes) of a pre-protected order.
+    pub ppk: Option<Vec<u8>>,
+}
+
+impl Profile {
+    /// A binding kept for `eid`: a BPP was issued to it and not installed, so a retry with the
+    /// same otPK.EUICC gets the same otPK.DP (SGP.22 3.1.3).
+    pub fn kept_binding_for(&self, eid: &str) -> bool {
+        self.bound_otpk.is_some()
+            && self.eid.as_deref() == Some(eid)
+            && matches!(
+                self.status,
+                ProfileStatus::Available | ProfileStatus::Downloaded
+            )
+    }
+}
+
+/// What a new order holds.
+#[derive(Debug, Clone, Default)]
+pub struct NewProfile {
+    pub sid: String,
+    pub account_sid: String,
+    pub status: Option<ProfileStatus>,
+    pub eid: Option<String>,
+    pub matching_id: Option<String>,
+    pub confirmation_code: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub template: String,
+    /// The personalised profile package (SAIP DER).
+    pub package: Option<Vec<u8>>,
+    pub service_provider_name: String,
+    pub profile_name: String,
+    pub expires_at: Option<i64>,
+    pub max_attempts: i64,
+    pub callback_url: Option<String>,
+    pub callback_method: Option<String>,
+    pub sim_sid: Option<String>,
+    /// Held until released (`smdp profile release`, REST `…/Release`).
+    pub unreleased: bool,
+    pub options: OrderOptions,
+    pub ppk: Option<Vec<u8>>,
+}
+
+/// Where an ES9+ session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// After initiateAuthentication.
+    Initiated,
+    /// After authenticateClient: the eUICC is known and a profile chosen.
+    Authenticated,
+    /// After getBoundProfilePackage: a BPP was issued in this session.
+    Bound,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initiated => "initiated",
+            Self::Authenticated => "authenticated",
+            Self::Bound => "bound",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "initiated" => Self::Initiated,
+            "authenticated" => Self::Authenticated,
+            "bound" => Self::Bound,
+            _ => return None,
+        })
+    }
+}
+
+/// One ES9+ session, keyed by its transaction ID (upper-case hex), persisted so that no state
+/// lives only in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub txid: String,
+    pub state: SessionState,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub euicc_challenge: Vec<u8>,
+    pub server_challenge: Vec<u8>,
+    /// The CI PKID chosen in initiateAuthentication.
+    pub ci_pkid: Vec<u8>,
+    pub eid: Option<String>,
+    pub euicc_cert: Option<Vec<u8>>,
+    pub profile_id: Option<i64>,
+    /// Raw r‖s of smdpSignature2 (the eUICC signs over its TLV).
+    pub smdp_signature2: Option<Vec<u8>>,
+    /// The StoreMetadataRequest bytes sent in authenticateClient; the BPP carries the same.
+    pub metadata: Option<Vec<u8>>,
+    pub cc_attempts: i64,
+}
+
+/// What a binding replaces: the profile as the caller read it. [`Store::bind`] succeeds only
+/// if the profile is still in exactly this state, so of two sessions that read the same state
+/// one wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindFrom {
+    pub status: ProfileStatus,
+    pub bound_txid: Option<String>,
+    /// A new binding (new otPK.DP) counts as a download attempt; a retry with the kept keys
+    /// does not.
+    pub new_binding: bool,
+}
+
+/// A binding: the BPP issued to one eUICC.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub eid: String,
+    pub txid: String,
+    pub otpk: Vec<u8>,
+    pub otsk: Vec<u8>,
+    pub bpp: Vec<u8>,
+    pub euicc_cert: Vec<u8>,
+}
+
+/// A notification other than the install result (enable, disable, delete), as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRecord {
+    pub eid: String,
+    pub iccid: Option<String>,
+    pub operation: String,
+    pub seq_number: i64,
+    pub received_at: i64,
+}
+
+/// The operations the server needs; every method is one transaction.
+pub trait Store: Send + Sync {
+    fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile>;
+    fn profile(&self, id: i64) -> Result<Option<Profile>>;
+    fn profile_by_matching_id(&self, matching_id: &str) -> Result<Option<Profile>>;
+    /// The order for this EID in the default SM-DP+ use case: one already downloaded to it
+    /// first (so that a retry finishes that binding), else the oldest downloadable one.
+    fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>>;
+    fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    /// The order any BPP with this transaction ID was issued for (current or superseded
+    /// binding): a late install notification must still find it.
+    fn profile_by_binding_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    /// The personalised profile package of an order.
+    fn package(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    /// The BPP of the current binding (as issued to `bound_txid`).
+    fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    fn profiles(&self) -> Result<Vec<Profile>>;
+    /// Binds the order to one eUICC (`downloaded`, the BPP kept) if it is still as `from`
+    /// says (compare-and-set: of concurrent callers that read the same state, exactly one
+    /// wins), the EID matches or is unset, the order has not expired and, for a new binding,
+    /// attempts are left. Records the transaction ID in the binding history.
+    fn bind(&self, id: i64, b: &Binding, from: &BindFrom, now: i64) -> Result<bool>;
+    /// Moves a profile from one of `from` to `to` (compare-and-set), recording an error.
+    fn set_status(
+        &self,
+        id: i64,
+        from: &[ProfileStatus],
+        to: ProfileStatus,
+        error: Option<(i64, &str)>,
+        now: i64,
+    ) -> Result<bool>;
+    /// A session ended with postponed/timeout: `downloaded` → `available` if `txid` still holds
+    /// the binding. The binding (EID, otPK.EUICC, otSK.DP) is kept for a retry.
+    fn unbind_session(&self, id: i64, txid: &str, now: i64) -> Result<bool>;
+    /// Releases a held order (ES2+ ReleaseProfile): true if it was held.
+    fn release_order(&self, id: i64, now: i64) -> Result<bool>;
+    /// A small settings table (e.g. the address the server last served under).
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+    /// The next value of a named counter (number plans), from 0.
+    fn next_serial(&self, name: &str) -> Result<u64>;
+
+    fn insert_session(&self, s: &Session) -> Result<()>;
+    /// A session that has not expired at `now`.
+    fn session(&self, txid: &str, now: i64) -> Result<Option<Session>>;
+    /// Writes `s` if the stored session is still in `expected` state (no replays).
+    fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool>;
+    fn delete_session(&self, txid: &str) -> Result<bool>;
+    /// Sessions alive at `now`; expired ones are purged on the way.
+    fn active_sessions(&self, now: i64) -> Result<u64>;
+
+    fn record_notification(&self, n: &NotificationRecord) -> Result<()>;
+    fn notifications(&self) -> Result<Vec<NotificationRecord>>;
+}
+
+// ------------------------------------------------------------------ the operator side
+
+/// Credentials from an `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `AC…:auth token` or `SK…:secret`.
+    Basic { user: String, password: String },
+    /// A bearer token (KORE style).
+    Bearer(String),
+}
+
+/// Where a page starts: after or before a row id (opaque page tokens carry these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Start,
+    After(i64),
+    Before(i64),
+}
+
+/// ESimProfile list filters.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileFilter {
+    pub eid: Option<String>,
+    pub sim_sid: Option<String>,
+    pub status: Option<ProfileStatus>,
+}
+
+/// A Sim resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sim {
+    pub id: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub unique_name: Option<String>,
+    pub iccid: String,
+    pub status: String,
+    pub fleet_sid: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Sim list filters.
+#[derive(Debug, Clone, Default)]
+pub struct SimFilter {
+    pub status: Option<String>,
+    pub iccid: Option<String>,
+}
+
+/// One line of an account's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub account_sid: String,
+    pub profile_sid: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// What the reservation worker allocated for a profile.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub iccid: String,
+    pub imsi: String,
+    pub package: Vec<u8>,
+    pub sim_sid: String,
+    pub charge_cents: i64,
+    /// PPK-ENC ‖ PPK-MAC ‖ initial MCV for a pre-protected order.
+    pub ppk: Option<Vec<u8>>,
+}
+
+/// What [`OperatorStore::update_sim`] may change.
+#[derive(Debug, Clone, Default)]
+pub struct SimUpdate {
+    pub unique_name: Option<String>,
+    pub status: Option<String>,
+}
+
+/// One status callback: what it carries and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRecord {
+    pub id: i64,
+    pub profile_id: i64,
+    pub url: String,
+    pub method: String,
+    pub esim_profile_sid: String,
+    pub account_sid: String,
+    pub profile_status: String,
+    pub sim_sid: Option<String>,
+    pub iccid: Option<String>,
+    pub eid: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered {
+        http_status: u16,
+    },
+    /// Retry at `next_at`, or give up when `next_at` is `None`.
+    Failed {
+        http_status: Option<u16>,
+        error: String,
+        next_at: Option<i64>,
+    },
+}
+
+/// The operator API's storage, over the same backend as [`Store`].
+pub trait OperatorStore: Store {
+    fn create_account(
+        &self,
+        sid: &str,
+        auth_token: &str,
+        friendly_name: &str,
+        now: i64,
+    ) -> Result<()>;
+    fn add_api_key(&self, sid: &str, secret: &str, account_sid: &str) -> Result<()>;
+    /// Creates the account, or sets its auth token if it exists (configured accounts).
+    fn ensure_account(&self, sid: &str, auth_token: &str, now: i64) -> Result<()>;
+    fn add_bearer_token(&self, token: &str, account_sid: &str) -> Result<()>;
+    /// The account these credentials belong to, if they are valid.
+    fn authenticate(&self, c: &Credential) -> Result<Option<String>>;
+    fn accounts(&self) -> Result<Vec<(String, String)>>;
+
+    fn profile_by_sid(&self, account_sid: &str, sid: &str) -> Result<Option<Profile>>;
+    /// Up to `limit` profiles of the account in id order from the cursor (ascending; for
+    /// `Before`, the `limit` just before it, still returned ascending).
+    fn list_profiles(
+        &self,
+        account_sid: &str,
+        f: &ProfileFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Profile>>;
+    /// Whether the account has a matching profile beyond `id` in the given direction.
+    fn profiles_beyond(&self, account_sid: &str, f: &ProfileFilter, cursor: Cursor)
+        -> Result<bool>;
+    /// Profiles waiting for the reservation worker (`new`), oldest first.
+    fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>>;
+    /// `reserving` → `available` with the numbers, package, Sim and charge, or nothing.
+    fn complete_reservation(&self, id: i64, r: &Reservation, now: i64) -> Result<bool>;
+
+    fn sim(&self, account_sid: &str, sid_or_unique_name: &str) -> Result<Option<Sim>>;
+    fn list_sims(
+        &self,
+        account_sid: &str,
+        f: &SimFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Sim>>;
+    fn sims_beyond(&self, account_sid: &str, f: &SimFilter, cursor: Cursor) -> Result<bool>;
+    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()>;
+
+    fn charges(&self, account_sid: &str) -> Result<Vec<Charge>>;
+
+    /// Pending callbacks due at `now`, only the oldest of each profile (in-order delivery),
+    /// with the account's auth token (the signing key).
+    fn due_callbacks(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>>;
+    fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<()>;
+    fn callbacks_for(&self, account_sid: &str, profile_sid: &str) -> Result<Vec<CallbackRecord>>;
+}

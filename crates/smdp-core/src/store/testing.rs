@@ -1,0 +1,259 @@
+//! The store conformance suite: what every backend MUST do, as tests a backend runs against a
+//! fresh store of its own (`store_conformance_tests!(|| Box::new(MyStore::new()))`).
+
+use crate::orders::{activation_code, reserve, OrderRequest};
+use crate::store::*;
+use rsp_asn1::ids::ActivationCode;
+use rsp_saip::NumberPlan;
+
+fn order(sid: &str, iccid: &str) -> NewProfile {
+    NewProfile {
+        sid: sid.into(),
+        account_sid: "AC0".into(),
+        iccid: Some(iccid.into()),
+        template: "minimal".into(),
+        service_provider_name: "sp".into(),
+        profile_name: "p".into(),
+        max_attempts: 2,
+        ..Default::default()
+    }
+}
+
+fn binding(eid: &str, txid: &str) -> Binding {
+    Binding {
+        eid: eid.into(),
+        txid: txid.into(),
+        otpk: vec![4; 65],
+        otsk: vec![1; 32],
+        bpp: vec![0xBF, 0x36, 0],
+        euicc_cert: vec![0x30, 0],
+    }
+}
+
+fn new_binding(status: ProfileStatus, bound_txid: Option<&str>) -> BindFrom {
+    BindFrom {
+        status,
+        bound_txid: bound_txid.map(Into::into),
+        new_binding: true,
+    }
+}
+
+pub fn binding_is_won_once_and_attempts_are_capped(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    use ProfileStatus::{Available, Downloaded};
+    let s = make();
+    let p = s.insert_profile(&order("HP1", "1"), 10).unwrap();
+    let fresh = new_binding(Available, None);
+    assert!(s.bind(p.id, &binding("E1", "T1"), &fresh, 11).unwrap());
+    assert!(
+        !s.bind(p.id, &binding("E2", "T2"), &fresh, 11).unwrap(),
+        "second binder from the same read loses"
+    );
+    let got = s.profile(p.id).unwrap().unwrap();
+    assert_eq!(got.status, Downloaded);
+    assert_eq!(got.eid.as_deref(), Some("E1"));
+    assert_eq!(s.profile_by_bound_txid("T1").unwrap().unwrap().id, p.id);
+    assert_eq!(s.bpp(p.id).unwrap().unwrap(), vec![0xBF, 0x36, 0]);
+    // Postponed: back to available, the binding kept (and still bound to E1).
+    assert!(
+        !s.unbind_session(p.id, "T0", 12).unwrap(),
+        "not its binding"
+    );
+    assert!(s.unbind_session(p.id, "T1", 12).unwrap());
+    let got = s.profile(p.id).unwrap().unwrap();
+    assert_eq!(got.status, Available);
+    assert!(got.kept_binding_for("E1") && !got.kept_binding_for("E2"));
+    // Another EID never binds it; a stale read never binds it.
+    let kept = new_binding(Available, Some("T1"));
+    assert!(!s.bind(p.id, &binding("E2", "T3"), &kept, 13).unwrap());
+    assert!(!s.bind(p.id, &binding("E1", "T3"), &fresh, 13).unwrap());
+    // A retry with the kept keys costs no attempt; a rebinding does, up to max_attempts.
+    let retry = BindFrom {
+        new_binding: false,
+        ..kept.clone()
+    };
+    assert!(s.bind(p.id, &binding("E1", "T3"), &retry, 13).unwrap());
+    assert_eq!(s.profile(p.id).unwrap().unwrap().attempts, 1);
+    let rebind = new_binding(Downloaded, Some("T3"));
+    assert!(s.bind(p.id, &binding("E1", "T4"), &rebind, 14).unwrap());
+    assert_eq!(s.profile(p.id).unwrap().unwrap().attempts, 2);
+    let again = new_binding(Downloaded, Some("T4"));
+    assert!(
+        !s.bind(p.id, &binding("E1", "T5"), &again, 15).unwrap(),
+        "attempts exhausted"
+    );
+    // Every binding's transaction ID still leads to the order.
+    for t in ["T1", "T3", "T4"] {
+        assert_eq!(s.profile_by_binding_txid(t).unwrap().unwrap().id, p.id);
+    }
+    assert!(s.profile_by_binding_txid("T5").unwrap().is_none());
+}
+
+pub fn held_orders_are_released_once(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let held = s
+        .insert_profile(
+            &NewProfile {
+                status: Some(ProfileStatus::Reserving),
+                unreleased: true,
+                ..order("HP1", "1")
+            },
+            0,
+        )
+        .unwrap();
+    assert!(!held.released);
+    assert!(s.release_order(held.id, 1).unwrap());
+    let p = s.profile(held.id).unwrap().unwrap();
+    assert!(p.released);
+    assert_eq!(p.status, ProfileStatus::Available);
+    assert!(!s.release_order(held.id, 2).unwrap(), "released once");
+    s.set_meta("address", "a:1").unwrap();
+    s.set_meta("address", "b:2").unwrap();
+    assert_eq!(s.meta("address").unwrap().as_deref(), Some("b:2"));
+    assert_eq!(s.meta("other").unwrap(), None);
+}
+
+pub fn duplicates_and_counters(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    s.insert_profile(&order("HP1", "1"), 0).unwrap();
+    let e = s.insert_profile(&order("HP2", "1"), 0).unwrap_err();
+    assert!(
+        matches!(e, StoreError::Duplicate { what: "ICCID", .. }),
+        "{e}"
+    );
+    assert_eq!(s.next_serial("plan").unwrap(), 0);
+    assert_eq!(s.next_serial("plan").unwrap(), 1);
+    assert_eq!(s.next_serial("other").unwrap(), 0);
+}
+
+pub fn sessions_expire_and_updates_are_compare_and_set(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let sess = Session {
+        txid: "AB".into(),
+        state: SessionState::Initiated,
+        created_at: 0,
+        expires_at: 100,
+        euicc_challenge: vec![1; 16],
+        server_challenge: vec![2; 16],
+        ci_pkid: vec![3; 20],
+        eid: None,
+        euicc_cert: None,
+        profile_id: None,
+        smdp_signature2: None,
+        metadata: None,
+        cc_attempts: 0,
+    };
+    s.insert_session(&sess).unwrap();
+    assert!(s.session("AB", 99).unwrap().is_some());
+    assert!(s.session("AB", 100).unwrap().is_none());
+    let next = Session {
+        state: SessionState::Authenticated,
+        ..sess.clone()
+    };
+    assert!(s.update_session(&next, SessionState::Initiated).unwrap());
+    assert!(
+        !s.update_session(&next, SessionState::Initiated).unwrap(),
+        "replay"
+    );
+    assert_eq!(s.active_sessions(50).unwrap(), 1);
+    assert_eq!(s.active_sessions(100).unwrap(), 0);
+}
+
+pub fn reserving_gives_unique_numbers_and_valid_codes(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let store = make();
+    let mut rng = rsp_auth::rng::rng(Some(3));
+    let plan = NumberPlan::default();
+    let req = OrderRequest {
+        generate_matching_id: true,
+        ..Default::default()
+    };
+    let a = reserve(store.as_ref(), &plan, None, &req, &mut rng, 0).unwrap();
+    let b = reserve(store.as_ref(), &plan, None, &req, &mut rng, 0).unwrap();
+    assert_ne!(a.iccid, b.iccid);
+    assert_ne!(a.matching_id, b.matching_id);
+    let mid = a.matching_id.clone().unwrap();
+    assert_eq!(mid.len(), 23);
+    let ac = activation_code("smdp.test", &a).unwrap();
+    assert_eq!(ActivationCode::parse(&ac.to_string()).unwrap(), ac);
+    // The package carries the allocated numbers.
+    let pkg = rsp_saip::ProfilePackage::parse(&store.package(a.id).unwrap().unwrap()).unwrap();
+    assert_eq!(pkg.values().ef_iccid, a.iccid);
+    assert!(a.sid.starts_with("HP") && a.sid.len() == 34);
+
+    for bad in [
+        OrderRequest::default(),
+        OrderRequest {
+            eid: Some("89049032123451234512345678901234".into()),
+            ..Default::default()
+        },
+        OrderRequest {
+            matching_id: Some("a$b".into()),
+            ..Default::default()
+        },
+    ] {
+        assert!(reserve(store.as_ref(), &plan, None, &bad, &mut rng, 0).is_err());
+    }
+    assert_eq!(
+        store.profiles().unwrap().len(),
+        2,
+        "refused orders store nothing"
+    );
+}
+
+/// The contract: a status change of a profile with a CallbackUrl queues exactly one
+/// callback, in the same transaction; a compare-and-set that does not match queues none.
+pub fn status_changes_queue_their_callback(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let p = s
+        .insert_profile(
+            &NewProfile {
+                callback_url: Some("http://127.0.0.1:9/cb".into()),
+                callback_method: Some("POST".into()),
+                ..order("HP1", "1")
+            },
+            0,
+        )
+        .unwrap();
+    assert!(s.callbacks_for("AC0", "HP1").unwrap().is_empty());
+    assert!(s
+        .set_status(
+            p.id,
+            &[ProfileStatus::Available],
+            ProfileStatus::Failed,
+            Some((1, "x")),
+            5
+        )
+        .unwrap());
+    assert!(!s
+        .set_status(
+            p.id,
+            &[ProfileStatus::Available],
+            ProfileStatus::Installed,
+            None,
+            6
+        )
+        .unwrap());
+    let queued = s.callbacks_for("AC0", "HP1").unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].profile_status, "failed");
+    assert_eq!(queued[0].state, "pending");
+}
+
+/// One `#[test]` per conformance case, for a backend's test module.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make;
+            binding_is_won_once_and_attempts_are_capped,
+            held_orders_are_released_once,
+            duplicates_and_counters,
+            sessions_expire_and_updates_are_compare_and_set,
+            reserving_gives_unique_numbers_and_valid_codes,
+            status_changes_queue_their_callback);
+    };
+    (@cases $make:expr; $($case:ident),*) => {$(
+        #[test]
+        fn $case() {
+            $crate::store::testing::$case(&$make);
+        }
+    )*};
+}

@@ -1,0 +1,331 @@
+//! Status callbacks: the store queues one per status change (a trigger, in the change's own
+//! transaction); this worker delivers them in order per profile, signed with
+//! `X-Twilio-Signature`, retrying with backoff on errors and timeouts. The queue is in the
+//! store, so a restart resumes where delivery stopped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hmac::{KeyInit, Mac};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+use crate::rest::Operator;
+use smdp_core::store::{Attempt, CallbackRecord};
+
+/// Twilio's timeouts for webhooks (error 11205): 10 s to connect, 15 s for the response.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Attempts before a callback is marked failed (about a day with the capped backoff).
+pub const MAX_ATTEMPTS: i64 = 30;
+const MAX_BACKOFF_SECS: i64 = 3600;
+
+/// `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, URL ‖ sorted name‖value pairs)).
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    rsp_asn1::es9::base64_encode(&mac.finalize().into_bytes())
+}
+
+/// Seconds to wait after the `attempts`-th failure: 5 s doubling, capped at an hour.
+pub fn backoff_secs(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    (5i64 << exp).min(MAX_BACKOFF_SECS)
+}
+
+/// The form fields of a callback, in a fixed order (all present; empty when unknown).
+pub fn params(c: &CallbackRecord, smdp_address: &str) -> Vec<(String, String)> {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let available = !matches!(c.profile_status.as_str(), "new" | "reserving");
+    vec![
+        ("ESimProfileSid".into(), c.esim_profile_sid.clone()),
+        ("SimSid".into(), s(&c.sim_sid)),
+        ("SimIccid".into(), s(&c.iccid)),
+        ("ESimProfileStatus".into(), c.profile_status.clone()),
+        ("Eid".into(), s(&c.eid)),
+        (
+            "SmdpPlusAddress".into(),
+            if available {
+                smdp_core::orders::smdp_url(smdp_address)
+            } else {
+                String::new()
+            },
+        ),
+        (
+            "ErrorCode".into(),
+            c.error_code.map(|e| e.to_string()).unwrap_or_default(),
+        ),
+        ("ErrorMessage".into(), s(&c.error_message)),
+    ]
+}
+
+/// Runs until `stop` turns true.
+pub async fn run(
+    op: Arc<Operator>,
+    client: Client,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let now = op.smdp.clock.unix();
+        let store = op.store.clone();
+        let due = tokio::task::spawn_blocking(move || store.due_callbacks(now, 64))
+            .await
+            .ok()
+            .and_then(|r| {
+                r.map_err(|e| tracing::error!(error = %e, "callback poll"))
+                    .ok()
+            })
+            .unwrap_or_default();
+        // One per profile in a batch: deliver them concurrently.
+        let tasks: Vec<_> = due
+            .into_iter()
+            .map(|(c, token)| {
+                let (op, client) = (op.clone(), client.clone());
+                tokio::spawn(async move { deliver(&op, &client, &c, &token).await })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, token: &str) {
+    let params = params(c, &op.smdp.address);
+    let outcome = client.send(&c.url, &c.method, &params, token).await;
+    let now = op.smdp.clock.unix();
+    let attempt = match outcome {
+        Ok(s) if (200..300).contains(&s) => Attempt::Delivered { http_status: s },
+        other => {
+            let (http_status, error) = match other {
+                Ok(s) => (Some(s), format!("HTTP {s}")),
+                Err(e) => (None, e),
+            };
+            let attempts = c.attempts + 1;
+            Attempt::Failed {
+                http_status,
+                error,
+                next_at: (attempts < MAX_ATTEMPTS).then(|| now + backoff_secs(attempts)),
+            }
+        }
+    };
+    tracing::info!(profile = %c.esim_profile_sid, status = %c.profile_status, ?attempt, "callback");
+    let store = op.store.clone();
+    let id = c.id;
+    let _ = tokio::task::spawn_blocking(move || store.record_attempt(id, &attempt, now)).await;
+}
+
+/// Why the callback client cannot be set up (a bad `--callback-ca`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CallbackSetupError(String);
+
+/// Reads CA certificates from a PEM file (one or more CERTIFICATE blocks) or a DER file.
+pub fn load_roots(path: &std::path::Path) -> Result<Vec<Vec<u8>>, CallbackSetupError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
+        CallbackSetupError(format!("{}: {what}: {e}", path.display()))
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad("reading", &e))?;
+    let certs: Vec<Vec<u8>> = if bytes.starts_with(b"-----") {
+        CertificateDer::pem_slice_iter(&bytes)
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad("bad PEM", &e))?
+    } else {
+        vec![bytes]
+    };
+    if certs.is_empty() {
+        return Err(CallbackSetupError(format!(
+            "{}: no CERTIFICATE in it",
+            path.display()
+        )));
+    }
+    // Refuse what rustls would not use as an anchor now, not at the first callback.
+    let mut store = rustls::RootCertStore::empty();
+    for c in &certs {
+        store
+            .add(CertificateDer::from(c.as_slice()))
+            .map_err(|e| bad("not a usable CA certificate", &e))?;
+    }
+    Ok(certs)
+}
+
+/// HTTP(S) client for callbacks: Mozilla's roots, plus any configured CA, for https.
+#[derive(Clone)]
+pub struct Client {
+    tls: tokio_rustls::TlsConnector,
+}
+
+impl Client {
+    pub fn new(extra_roots: &[Vec<u8>]) -> Result<Self, CallbackSetupError> {
+        let tls = |e: rustls::Error| CallbackSetupError(format!("callback TLS: {e}"));
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for der in extra_roots {
+            roots
+                .add(rustls::pki_types::CertificateDer::from(der.clone()))
+                .map_err(tls)?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+        })
+    }
+
+    /// Sends one callback; the HTTP status, or why there is none.
+    async fn send(
+        &self,
+        url: &str,
+        method: &str,
+        params: &[(String, String)],
+        token: &str,
+    ) -> Result<u16, String> {
+        let form = encode_form(params);
+        // GET carries the fields in the query and signs the full URL; POST signs URL + fields.
+        let (target, body, signature) = if method == "GET" {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let full = format!("{url}{sep}{form}");
+            let sig = twilio_signature(token, &full, &[]);
+            (full, String::new(), sig)
+        } else {
+            (url.to_string(), form, twilio_signature(token, url, params))
+        };
+        let uri: hyper::Uri = target.parse().map_err(|e| format!("bad URL: {e}"))?;
+        // An IPv6 literal comes bracketed ("[::1]"); connect and SNI want it bare.
+        let host = uri
+            .host()
+            .ok_or("URL has no host")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+        let path = uri
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.as_str().to_string());
+        let authority = uri
+            .authority()
+            .map_or(host.clone(), |a| a.as_str().to_string());
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", authority)
+            .header("user-agent", "smdp-sim callbacks")
+            .header("x-twilio-signature", signature);
+        if method != "GET" {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            if https {
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| e.to_string())?;
+                let tls = self
+                    .tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                send_on(TokioIo::new(tls), req).await
+            } else {
+                send_on(TokioIo::new(tcp), req).await
+            }
+        };
+        tokio::time::timeout(RESPONSE_TIMEOUT, exchange)
+            .await
+            .map_err(|_| "no response in 15 s".to_string())?
+    }
+}
+
+fn encode_form(params: &[(String, String)]) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    form.finish()
+}
+
+async fn send_on<IO>(io: IO, req: Request<Full<Bytes>>) -> Result<u16, String>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let _ = resp.into_body().collect().await;
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The twilio-python SDK's request-validator vector (facts file §3).
+    #[test]
+    fn signature_matches_the_sdk_vector() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let params: Vec<(String, String)> = [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+            ("Caller", "+14158675309"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            twilio_signature("12345", url, &params),
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        );
+        assert_eq!(
+            twilio_signature("12345", url, &[]),
+            "zYQTYrRWXE7LtzbG4PfP7/bkkGo="
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_secs(1), 5);
+        assert_eq!(backoff_secs(2), 10);
+        assert_eq!(backoff_secs(5), 80);
+        assert_eq!(backoff_secs(40), 3600);
+    }
+}

@@ -1,0 +1,137 @@
+//! The reservation worker: takes `new` profiles created through the REST API to `reserving`
+//! and then `available` — numbers from the plan, a personalised template, a Sim resource and
+//! the $3.00 charge, all in one store transaction — or to `failed` with the reason.
+//!
+//! It polls the store (and is woken on create), so profiles left `new` or `reserving` by a
+//! stopped server are picked up again after a restart.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rsp_saip::NumberPlan;
+use tokio::sync::watch;
+
+use crate::rest::{Operator, PROFILE_CHARGE_CENTS};
+use smdp_core::orders::{OrderError, PLAN_COUNTER};
+use smdp_core::store::Reservation;
+use smdp_core::store::{Profile, ProfileStatus};
+use smdp_core::template::TemplateSource;
+
+/// Error code recorded when a reservation fails (Twilio's generic server error).
+const RESERVATION_FAILED: i64 = 20500;
+
+/// How the worker reserves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub plan: NumberPlan,
+    pub shared: Option<PathBuf>,
+    /// Time spent in `reserving`, like the real service's asynchronous reservation.
+    pub delay: Duration,
+}
+
+/// Runs until `stop` turns true.
+pub async fn run(op: Arc<Operator>, settings: Settings, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let store = op.store.clone();
+        let batch = tokio::task::spawn_blocking(move || store.profiles_to_reserve(16))
+            .await
+            .ok()
+            .and_then(|r| {
+                r.map_err(|e| tracing::error!(error = %e, "reservation poll"))
+                    .ok()
+            })
+            .unwrap_or_default();
+        if batch.is_empty() {
+            tokio::select! {
+                _ = op.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
+        }
+        for p in batch {
+            let now = op.smdp.clock.unix();
+            if p.status == ProfileStatus::New {
+                let store = op.smdp.store.clone();
+                let id = p.id;
+                let moved = tokio::task::spawn_blocking(move || {
+                    store.set_status(
+                        id,
+                        &[ProfileStatus::New],
+                        ProfileStatus::Reserving,
+                        None,
+                        now,
+                    )
+                })
+                .await;
+                if !matches!(moved, Ok(Ok(true))) {
+                    continue;
+                }
+            }
+            if !settings.delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(settings.delay) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            let (op2, s2) = (op.clone(), settings.clone());
+            let _ = tokio::task::spawn_blocking(move || reserve_one(&op2, &s2, &p)).await;
+        }
+    }
+}
+
+/// Allocates and completes one reservation; on failure the profile goes to `failed`.
+fn reserve_one(op: &Operator, s: &Settings, p: &Profile) {
+    let now = op.smdp.clock.unix();
+    match allocate(op, s, p) {
+        Ok(r) => match op.store.complete_reservation(p.id, &r, now) {
+            Ok(true) => tracing::info!(sid = %p.sid, iccid = %r.iccid, "ESimProfile available"),
+            Ok(false) => {}
+            Err(e) => fail(op, p, &format!("store: {e}")),
+        },
+        Err(e) => fail(op, p, &e.to_string()),
+    }
+}
+
+fn allocate(op: &Operator, s: &Settings, p: &Profile) -> Result<Reservation, OrderError> {
+    let template: TemplateSource = p.template.parse()?;
+    let mut package = template.load(s.shared.as_deref())?;
+    let serial = op.smdp.store.next_serial(PLAN_COUNTER)?;
+    let (values, sim_sid, ppk) = {
+        let mut rng = op.smdp.rng();
+        let values = s.plan.allocate(serial, &mut *rng)?;
+        let sim_sid = smdp_core::orders::new_sid("HS", &mut *rng);
+        let ppk = p
+            .options
+            .pre_protected
+            .then(|| smdp_core::orders::new_ppk(&mut *rng));
+        (values, sim_sid, ppk)
+    };
+    package.personalise(&values)?;
+    Ok(Reservation {
+        iccid: values.iccid.unwrap_or_default(),
+        imsi: values.imsi.unwrap_or_default(),
+        package: package.to_der(),
+        sim_sid,
+        charge_cents: PROFILE_CHARGE_CENTS,
+        ppk,
+    })
+}
+
+fn fail(op: &Operator, p: &Profile, why: &str) {
+    tracing::warn!(sid = %p.sid, why, "reservation failed");
+    let msg = format!("Reservation failed: {why}");
+    if let Err(e) = op.smdp.store.set_status(
+        p.id,
+        &[ProfileStatus::New, ProfileStatus::Reserving],
+        ProfileStatus::Failed,
+        Some((RESERVATION_FAILED, &msg)),
+        op.smdp.clock.unix(),
+    ) {
+        tracing::error!(error = %e, "recording a failed reservation");
+    }
+}

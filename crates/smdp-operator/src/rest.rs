@@ -1,0 +1,975 @@
+//! The operator REST API, shaped like the Super SIM v1 `ESimProfile`, `Sim` and `Fleet`
+//! resources (`../shared/rest/twilio-supersim.md`): form-encoded requests, JSON resources with
+//! Twilio's field formats, Twilio error bodies, HTTP Basic (`AC…:token`, `SK…:secret`) or
+//! Bearer auth, and cursor paging whose absolute URLs point back at this server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
+use hyper::{Method, Request, Response, StatusCode};
+use rsp_asn1::ids::Eid;
+use serde_json::{json, Value};
+
+use smdp_core::clock::iso8601;
+use smdp_core::es9::Smdp;
+use smdp_core::store::{
+    Credential, Cursor, OperatorStore, ProfileFilter, Sim, SimFilter, SimUpdate,
+};
+use smdp_core::store::{NewProfile, Profile, ProfileStatus};
+
+/// $3.00 per reserved profile.
+pub const PROFILE_CHARGE_CENTS: i64 = 300;
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 1000;
+
+/// What the REST API needs besides the SM-DP+.
+pub struct Operator {
+    pub smdp: Arc<Smdp>,
+    pub store: Arc<dyn OperatorStore>,
+    /// Wakes the reservation worker when a profile is created.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// The template and attempts new orders get.
+    pub template: String,
+    pub max_attempts: i64,
+    /// Scheme and authority of absolute URLs, when not taken from the request's Host.
+    pub public_url: Option<String>,
+}
+
+/// A Twilio error: HTTP status, code, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: String,
+    /// The `Allow` header of a 405.
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 20001, message)
+    }
+
+    fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            20404,
+            format!("The requested resource {path} was not found"),
+        )
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "REST internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            "Internal server error",
+        )
+    }
+
+    fn response(&self) -> Response<Full<Bytes>> {
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{}", self.code),
+            "status": self.status.as_u16(),
+        });
+        let mut r = json_response(self.status, &body);
+        if let Some(allow) = self.allow {
+            r.headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"smdp-sim\""),
+            );
+        }
+        r
+    }
+}
+
+impl From<smdp_core::store::StoreError> for ApiError {
+    fn from(e: smdp_core::store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(v).unwrap_or_default(),
+    )));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// A successful answer: a JSON resource, or an image.
+pub enum Reply {
+    Json(StatusCode, Value),
+    /// JSON with an RFC 7234 `Warning: 299` header (a note about the request).
+    JsonWarning(StatusCode, Value, String),
+    Bytes(&'static str, Vec<u8>),
+}
+
+impl From<(StatusCode, Value)> for Reply {
+    fn from((s, v): (StatusCode, Value)) -> Self {
+        Self::Json(s, v)
+    }
+}
+
+/// Whether a path is the REST API's.
+pub fn is_rest_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// Parsed `application/x-www-form-urlencoded` pairs. None of the API's parameters is a
+/// list, so a repeated name is refused rather than "last one wins", which would hide a
+/// client bug (and accept an array where the spec has a scalar).
+fn form(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for (k, v) in form_urlencoded::parse(bytes).into_owned() {
+        if out.contains_key(&k) {
+            return Err(ApiError::invalid(format!(
+                "Parameter {k:?} given more than once"
+            )));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// A decimal integer, digits only: `str::parse` also takes a sign ("+5"), which the
+/// spec's `integer` parameters do not.
+fn decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+fn credential(req: &Request<Incoming>) -> Option<Credential> {
+    let h = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, rest) = h.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("basic") {
+        let raw = rsp_asn1::es9::base64_decode(rest.trim()).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (user, password) = text.split_once(':')?;
+        Some(Credential::Basic {
+            user: user.into(),
+            password: password.into(),
+        })
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Credential::Bearer(rest.trim().into()))
+    } else {
+        None
+    }
+}
+
+/// Refuses parameters the operation does not define (a typo must not be silently ignored).
+fn only(params: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::invalid(format!("Unknown parameter {k:?}"))),
+        None => Ok(()),
+    }
+}
+
+const PAGING: [&str; 3] = ["PageSize", "Page", "PageToken"];
+
+/// `^XX[0-9a-fA-F]{32}$`.
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+impl Operator {
+    fn base_url(&self, req: &Request<Incoming>, scheme: &str) -> String {
+        if let Some(u) = &self.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let host = req
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("{scheme}://{host}")
+    }
+
+    /// Serves one REST request (`scheme` is how it arrived, for absolute URLs).
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        scheme: &'static str,
+        max_body: usize,
+    ) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        let query = form(req.uri().query().unwrap_or("").as_bytes());
+        let base = self.base_url(&req, scheme);
+        let cred = credential(&req);
+        let body = match Limited::new(req.into_body(), max_body).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 20001, "Request too large")
+                    .response()
+            }
+        };
+        let this = self.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            this.route(&method, &path, &query, &body, cred, &base)
+        })
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(e)));
+        match result {
+            Ok(Reply::Json(status, v)) => json_response(status, &v),
+            Ok(Reply::JsonWarning(status, v, note)) => {
+                let mut r = json_response(status, &v);
+                let text = format!("299 smdp-sim {:?}", note.replace(['"', '\\'], "'"));
+                if let Ok(h) = HeaderValue::from_str(&text) {
+                    r.headers_mut().insert(hyper::header::WARNING, h);
+                }
+                r
+            }
+            Ok(Reply::Bytes(content_type, bytes)) => {
+                let mut r = Response::new(Full::new(Bytes::from(bytes)));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+                r
+            }
+            Err(e) => e.response(),
+        }
+    }
+
+    fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &Result<BTreeMap<String, String>, ApiError>,
+        body: &[u8],
+        cred: Option<Credential>,
+        base: &str,
+    ) -> Result<Reply, ApiError> {
+        let account = match &cred {
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    20003,
+                    "Authentication Error - No credentials provided",
+                ))
+            }
+            Some(c) => self.store.authenticate(c)?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    20003,
+                    "Authentication Error - invalid username or password",
+                )
+            })?,
+        };
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
+        let allow: &'static str = match segments.as_slice() {
+            ["ESimProfiles"] | ["ESimProfiles", _, "Release"] => "GET, POST",
+            ["Sims", _] => "GET, POST",
+            _ => "GET",
+        };
+        let not_allowed = || {
+            ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                20004,
+                format!("The requested resource {path} does not support the attempted HTTP method {method}"),
+            )
+        }
+        };
+        // Query parameters each operation defines (fetches take none).
+        let allowed_query: Vec<&str> = match (segments.as_slice(), method) {
+            (["ESimProfiles"], &Method::GET) => {
+                [&["Eid", "SimSid", "Status"][..], &PAGING].concat()
+            }
+            (["Sims"], &Method::GET) => [&["Status", "Fleet", "Iccid"][..], &PAGING].concat(),
+            (["Fleets"], &Method::GET) => [&["NetworkAccessProfile"][..], &PAGING].concat(),
+            _ => Vec::new(),
+        };
+        // After authentication: a stranger learns nothing about parameters.
+        let query = query.as_ref().map_err(Clone::clone)?;
+        only(query, &allowed_query)?;
+        if let Some((k, _)) = query.iter().find(|(_, v)| v.is_empty()) {
+            return Err(ApiError::invalid(format!("{k} must not be empty")));
+        }
+        let reply = match segments.as_slice() {
+            ["ESimProfiles", sid, image @ ("QrCode.png" | "QrCode.svg")] => {
+                if *method != Method::GET {
+                    return Err(not_allowed());
+                }
+                let p = is_sid(sid, "HP")
+                    .then(|| self.store.profile_by_sid(&account, sid))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| ApiError::not_found(path))?;
+                let Some(code) = self.activation_code(&p) else {
+                    return Err(ApiError::not_found(path));
+                };
+                let text = format!("LPA:{code}");
+                return if *image == "QrCode.png" {
+                    crate::qr::png(&text)
+                        .map(|b| Reply::Bytes("image/png", b))
+                        .map_err(ApiError::internal)
+                } else {
+                    crate::qr::svg(&text)
+                        .map(|s| Reply::Bytes("image/svg+xml", s.into_bytes()))
+                        .map_err(ApiError::internal)
+                };
+            }
+            ["ESimProfiles"] => match *method {
+                Method::POST => return self.create_profile(&account, &form(body)?, base),
+                Method::GET => self.list_profiles(&account, query, base),
+                _ => Err(not_allowed()),
+            },
+            ["ESimProfiles", sid] => match *method {
+                Method::GET => {
+                    let p = is_sid(sid, "HP")
+                        .then(|| self.store.profile_by_sid(&account, sid))
+                        .transpose()?
+                        .flatten()
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    Ok((StatusCode::OK, self.profile_json(&p, base)))
+                }
+                _ => Err(not_allowed()),
+            },
+            ["ESimProfiles", sid, "Release"] => match *method {
+                // Releases a held order (created with Released=false): a simulator extension,
+                // SGP.22 ES2+ ReleaseProfile.
+                Method::POST => {
+                    let p = is_sid(sid, "HP")
+                        .then(|| self.store.profile_by_sid(&account, sid))
+                        .transpose()?
+                        .flatten()
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    if !self
+                        .smdp
+                        .store
+                        .release_order(p.id, self.smdp.clock.unix())?
+                    {
+                        return Err(ApiError::invalid(format!(
+                            "ESimProfile {sid} is not held: it was released already"
+                        )));
+                    }
+                    self.wake.notify_one();
+                    let p = self
+                        .store
+                        .profile_by_sid(&account, sid)?
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    Ok((StatusCode::OK, self.profile_json(&p, base)))
+                }
+                _ => Err(not_allowed()),
+            },
+            ["ESimProfiles", sid, "Callbacks"] => match *method {
+                // Delivery state of the profile's status callbacks (a simulator extension).
+                Method::GET => {
+                    if self.store.profile_by_sid(&account, sid)?.is_none() {
+                        return Err(ApiError::not_found(path));
+                    }
+                    let rows = self.store.callbacks_for(&account, sid)?;
+                    let items: Vec<Value> = rows
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "esim_profile_status": c.profile_status,
+                                "url": c.url,
+                                "method": c.method,
+                                "state": c.state,
+                                "attempts": c.attempts,
+                                "last_attempt": c.last_attempt_at.map(iso8601),
+                                "last_http_status": c.last_http_status,
+                                "last_error": c.last_error,
+                                "next_attempt": (c.state == "pending").then(|| iso8601(c.next_attempt_at)),
+                            })
+                        })
+                        .collect();
+                    Ok((StatusCode::OK, json!({ "callbacks": items })))
+                }
+                _ => Err(not_allowed()),
+            },
+            ["Sims"] => match *method {
+                Method::GET => self.list_sims(&account, query, base),
+                _ => Err(not_allowed()),
+            },
+            ["Sims", key] => {
+                let sim = self
+                    .store
+                    .sim(&account, key)?
+                    .ok_or_else(|| ApiError::not_found(path))?;
+                match *method {
+                    Method::GET => Ok((StatusCode::OK, sim_json(&sim, base))),
+                    Method::POST => self.update_sim(&account, sim, &form(body)?, base),
+                    _ => Err(not_allowed()),
+                }
+            }
+            ["Fleets"] => match *method {
+                // No Fleet resources exist here: Sims reference none.
+                Method::GET => {
+                    let size = page_size(query)?;
+                    let url = format!("{base}/v1/Fleets?PageSize={size}&Page=0");
+                    Ok((
+                        StatusCode::OK,
+                        json!({"fleets": [], "meta": {"first_page_url": url, "key": "fleets",
+                            "next_page_url": null, "page": 0, "page_size": size,
+                            "previous_page_url": null, "url": url}}),
+                    ))
+                }
+                _ => Err(not_allowed()),
+            },
+            ["Charges"] => match *method {
+                Method::GET => self.charges(&account),
+                _ => Err(not_allowed()),
+            },
+            _ => Err(ApiError::not_found(path)),
+        };
+        reply.map(Reply::from)
+    }
+
+    /// `POST /v1/ESimProfiles`: the Super SIM parameters, plus simulator extensions for
+    /// what SGP.22 orders can carry (all optional): `MatchingId`, `ConfirmationCode`,
+    /// `ConfirmationCodeEncoding` (ascii|hex), `Released` (false holds the order until
+    /// `…/Release`), `AllowRebinding`, `PreProtected`, `ServiceProviderName`, `ProfileName`,
+    /// `ProfileClass`, `ProfilePolicyRules` (ppr1,ppr2), `ProfileOwner` (MCCMNC[:GID1[:GID2]]).
+    fn create_profile(
+        &self,
+        account: &str,
+        f: &BTreeMap<String, String>,
+        base: &str,
+    ) -> Result<Reply, ApiError> {
+        use smdp_core::order_options as oo;
+        only(
+            f,
+            &[
+                "Eid",
+                "GenerateMatchingId",
+                "CallbackUrl",
+                "CallbackMethod",
+                "MatchingId",
+                "ConfirmationCode",
+                "ConfirmationCodeEncoding",
+                "Released",
+                "AllowRebinding",
+                "PreProtected",
+                "ServiceProviderName",
+                "ProfileName",
+                "ProfileClass",
+                "ProfilePolicyRules",
+                "ProfileOwner",
+            ],
+        )?;
+        let boolean = |name: &str, default: bool| -> Result<bool, ApiError> {
+            match f.get(name).map(|s| s.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if v == "true" => Ok(true),
+                Some(v) if v == "false" => Ok(false),
+                Some(v) => Err(ApiError::invalid(format!(
+                    "{name} must be true or false, not {v:?}"
+                ))),
+            }
+        };
+        let parsed = |name: &str| f.get(name).filter(|v| !v.is_empty());
+        let eid = f.get("Eid").filter(|e| !e.is_empty());
+        if let Some(e) = eid {
+            Eid::parse(e).map_err(|err| ApiError::invalid(format!("Invalid Eid {e:?}: {err}")))?;
+        }
+        let generate = boolean("GenerateMatchingId", false)?;
+        let given_mid = parsed("MatchingId").cloned();
+        if generate && given_mid.is_some() {
+            return Err(ApiError::invalid(
+                "MatchingId and GenerateMatchingId=true exclude each other",
+            ));
+        }
+        let note = match &given_mid {
+            Some(m) => smdp_core::orders::check_matching_id(m)
+                .map_err(|e| ApiError::invalid(format!("Invalid MatchingId: {e}")))?,
+            None => None,
+        };
+        if eid.is_none() && !generate && given_mid.is_none() {
+            return Err(ApiError::invalid(
+                "Either Eid or GenerateMatchingId=true is required",
+            ));
+        }
+        let callback_url = f.get("CallbackUrl").filter(|u| !u.is_empty()).cloned();
+        if let Some(u) = &callback_url {
+            let ok = (u.starts_with("http://") || u.starts_with("https://"))
+                && u.parse::<hyper::Uri>().is_ok_and(|x| x.host().is_some());
+            if !ok {
+                return Err(ApiError::invalid(format!(
+                    "CallbackUrl {u:?} is not an http(s) URL"
+                )));
+            }
+        }
+        let callback_method = match f.get("CallbackMethod").map(|m| m.to_ascii_uppercase()) {
+            None => callback_url.as_ref().map(|_| "POST".to_string()),
+            Some(m) if m == "GET" || m == "POST" => Some(m),
+            Some(m) => {
+                return Err(ApiError::invalid(format!(
+                    "CallbackMethod must be GET or POST, not {m:?}"
+                )))
+            }
+        };
+        let opt = |e: oo::OptionError| ApiError::invalid(e.to_string());
+        let options = oo::OrderOptions {
+            confirmation_code_encoding: parsed("ConfirmationCodeEncoding")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?
+                .unwrap_or_default(),
+            rebinding: if boolean("AllowRebinding", true)? {
+                oo::Rebinding::Allowed
+            } else {
+                oo::Rebinding::Refused
+            },
+            pre_protected: boolean("PreProtected", false)?,
+            profile_class: parsed("ProfileClass")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?,
+            ppr: parsed("ProfilePolicyRules")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?
+                .unwrap_or_default(),
+            owner: parsed("ProfileOwner")
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(opt)?,
+            ..Default::default()
+        };
+        let confirmation_code = parsed("ConfirmationCode").cloned();
+        if let Some(cc) = &confirmation_code {
+            if cc.len() > 64 {
+                return Err(ApiError::invalid("ConfirmationCode is 1..64 characters"));
+            }
+            options
+                .confirmation_code_encoding
+                .code_bytes(cc)
+                .map_err(opt)?;
+        }
+        let text = |name: &str, max: usize, default: &str| -> Result<String, ApiError> {
+            match parsed(name) {
+                None => Ok(default.into()),
+                Some(v) if v.chars().count() <= max && !v.chars().any(char::is_control) => {
+                    Ok(v.clone())
+                }
+                Some(_) => Err(ApiError::invalid(format!(
+                    "{name} is at most {max} printable characters"
+                ))),
+            }
+        };
+        // SGP.22 StoreMetadataRequest: serviceProviderName ≤ 32, profileName ≤ 64.
+        let service_provider_name = text("ServiceProviderName", 32, "smdp-sim")?;
+        let profile_name = text("ProfileName", 64, "smdp-sim eSIM")?;
+        let unreleased = !boolean("Released", true)?;
+        let (sid, matching_id) = {
+            let mut rng = self.smdp.rng();
+            let sid = smdp_core::orders::new_sid("HP", &mut *rng);
+            let mid = generate.then(|| smdp_core::orders::new_matching_id(&mut *rng));
+            (sid, mid.or(given_mid))
+        };
+        let p = self.store_new(NewProfile {
+            sid,
+            account_sid: account.into(),
+            status: Some(ProfileStatus::New),
+            eid: eid.cloned(),
+            matching_id,
+            confirmation_code,
+            template: self.template.clone(),
+            service_provider_name,
+            profile_name,
+            max_attempts: self.max_attempts,
+            callback_url,
+            callback_method,
+            unreleased,
+            options,
+            ..Default::default()
+        })?;
+        self.wake.notify_one();
+        tracing::info!(sid = %p.sid, account, "ESimProfile created");
+        let body = self.profile_json(&p, base);
+        Ok(match note {
+            Some(n) => Reply::JsonWarning(StatusCode::CREATED, body, n),
+            None => Reply::Json(StatusCode::CREATED, body),
+        })
+    }
+
+    fn store_new(&self, p: NewProfile) -> Result<Profile, ApiError> {
+        match self.smdp.store.insert_profile(&p, self.smdp.clock.unix()) {
+            Ok(p) => Ok(p),
+            Err(smdp_core::store::StoreError::Duplicate { what, value }) => Err(ApiError::invalid(
+                format!("Invalid parameter: {what} {value:?} is already in use"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `1$<address>$<matching id>[$$1]` once the profile is released and has a matching ID.
+    fn activation_code(&self, p: &Profile) -> Option<String> {
+        let released = !matches!(p.status, ProfileStatus::New | ProfileStatus::Reserving);
+        smdp_core::orders::activation_code(&self.smdp.address, p)
+            .filter(|_| released)
+            .map(|ac| ac.to_string())
+    }
+
+    fn profile_json(&self, p: &Profile, base: &str) -> Value {
+        let released = !matches!(p.status, ProfileStatus::New | ProfileStatus::Reserving);
+        let shown = |v: &Option<String>| if released { v.clone() } else { None };
+        // The field is `format: uri` in the spec: the address as an https URL (the
+        // activation code keeps the bare address, as SGP.22 defines it).
+        let address = released.then(|| smdp_url(&self.smdp.address));
+        let activation_code = self.activation_code(p);
+        json!({
+            "sid": p.sid,
+            "account_sid": p.account_sid,
+            "iccid": shown(&p.iccid),
+            "sim_sid": shown(&p.sim_sid),
+            "status": p.status.as_str(),
+            "eid": p.eid,
+            "smdp_plus_address": address,
+            "matching_id": shown(&p.matching_id),
+            "activation_code": activation_code,
+            "error_code": p.error_code.map(|c| c.to_string()),
+            "error_message": p.error_message,
+            "date_created": iso8601(p.created_at),
+            "date_updated": iso8601(p.updated_at),
+            "url": format!("{base}/v1/ESimProfiles/{}", p.sid),
+        })
+    }
+
+    fn list_profiles(
+        &self,
+        account: &str,
+        q: &BTreeMap<String, String>,
+        base: &str,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        let status = q
+            .get("Status")
+            .map(|s| {
+                ProfileStatus::parse(s)
+                    .ok_or_else(|| ApiError::invalid(format!("Invalid Status {s:?}")))
+            })
+            .transpose()?;
+        let filter = ProfileFilter {
+            eid: q.get("Eid").cloned(),
+            sim_sid: q.get("SimSid").cloned(),
+            status,
+        };
+        let mut filters = Vec::new();
+        for k in ["Eid", "SimSid", "Status"] {
+            if let Some(v) = q.get(k) {
+                filters.push((k, v.clone()));
+            }
+        }
+        let page = Paging::from_query(q)?;
+        let rows = self
+            .store
+            .list_profiles(account, &filter, page.cursor, page.size)?;
+        let (first, last) = (rows.first().map(|p| p.id), rows.last().map(|p| p.id));
+        let more_after = match last {
+            Some(id) => self
+                .store
+                .profiles_beyond(account, &filter, Cursor::After(id))?,
+            None => false,
+        };
+        let more_before = match first {
+            Some(id) => self
+                .store
+                .profiles_beyond(account, &filter, Cursor::Before(id))?,
+            None => false,
+        };
+        let items: Vec<Value> = rows.iter().map(|p| self.profile_json(p, base)).collect();
+        let meta = page.meta(
+            &format!("{base}/v1/ESimProfiles"),
+            "esim_profiles",
+            &filters,
+            (more_before, first),
+            (more_after, last),
+        );
+        Ok((
+            StatusCode::OK,
+            json!({"esim_profiles": items, "meta": meta}),
+        ))
+    }
+
+    fn list_sims(
+        &self,
+        account: &str,
+        q: &BTreeMap<String, String>,
+        base: &str,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        if q.contains_key("Fleet") {
+            // No fleets exist: a Fleet filter matches nothing (and names no known fleet).
+            return Err(ApiError::not_found("/v1/Fleets"));
+        }
+        let filter = SimFilter {
+            status: q.get("Status").cloned(),
+            iccid: q.get("Iccid").cloned(),
+        };
+        let mut filters = Vec::new();
+        for k in ["Status", "Iccid"] {
+            if let Some(v) = q.get(k) {
+                filters.push((k, v.clone()));
+            }
+        }
+        let page = Paging::from_query(q)?;
+        let rows = self
+            .store
+            .list_sims(account, &filter, page.cursor, page.size)?;
+        let (first, last) = (rows.first().map(|s| s.id), rows.last().map(|s| s.id));
+        let more_after = match last {
+            Some(id) => self
+                .store
+                .sims_beyond(account, &filter, Cursor::After(id))?,
+            None => false,
+        };
+        let more_before = match first {
+            Some(id) => self
+                .store
+                .sims_beyond(account, &filter, Cursor::Before(id))?,
+            None => false,
+        };
+        let items: Vec<Value> = rows.iter().map(|s| sim_json(s, base)).collect();
+        let meta = page.meta(
+            &format!("{base}/v1/Sims"),
+            "sims",
+            &filters,
+            (more_before, first),
+            (more_after, last),
+        );
+        Ok((StatusCode::OK, json!({"sims": items, "meta": meta})))
+    }
+
+    fn update_sim(
+        &self,
+        _account: &str,
+        sim: Sim,
+        f: &BTreeMap<String, String>,
+        base: &str,
+    ) -> Result<(StatusCode, Value), ApiError> {
+        only(
+            f,
+            &[
+                "UniqueName",
+                "Status",
+                "Fleet",
+                "AccountSid",
+                "CallbackUrl",
+                "CallbackMethod",
+            ],
+        )?;
+        for unsupported in ["Fleet", "AccountSid", "CallbackUrl", "CallbackMethod"] {
+            if f.contains_key(unsupported) {
+                return Err(ApiError::invalid(format!(
+                    "{unsupported} is not supported by this simulator"
+                )));
+            }
+        }
+        let status = f.get("Status").cloned();
+        if let Some(s) = &status {
+            let allowed = match s.as_str() {
+                // "can only be updated to ready if it is currently new"
+                "ready" => sim.status == "new",
+                "active" | "inactive" => true,
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "Status must be ready, active or inactive, not {s:?}"
+                    )))
+                }
+            };
+            if !allowed {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    83010,
+                    format!("Unable to update Super SIM from {} to {s}", sim.status),
+                ));
+            }
+        }
+        let unique_name = f.get("UniqueName").cloned();
+        if let Some(n) = &unique_name {
+            if is_sid(n, "HS") || n.is_empty() {
+                return Err(ApiError::invalid(
+                    "UniqueName must not be empty or look like a Sid",
+                ));
+            }
+        }
+        self.store
+            .update_sim(
+                sim.id,
+                &SimUpdate {
+                    unique_name,
+                    status,
+                },
+                self.smdp.clock.unix(),
+            )
+            .map_err(|e| match e {
+                smdp_core::store::StoreError::Duplicate { .. } => {
+                    ApiError::invalid("UniqueName is already in use")
+                }
+                e => ApiError::internal(e),
+            })?;
+        let updated = self
+            .store
+            .sim(&sim.account_sid, &sim.sid)?
+            .ok_or_else(|| ApiError::internal("Sim vanished"))?;
+        Ok((StatusCode::OK, sim_json(&updated, base)))
+    }
+
+    fn charges(&self, account: &str) -> Result<(StatusCode, Value), ApiError> {
+        let rows = self.store.charges(account)?;
+        let total: i64 = rows.iter().map(|c| c.amount_cents).sum();
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|c| {
+                json!({
+                    "account_sid": c.account_sid,
+                    "esim_profile_sid": c.profile_sid,
+                    "amount": format!("{}.{:02}", c.amount_cents / 100, c.amount_cents % 100),
+                    "currency": c.currency,
+                    "description": c.description,
+                    "date_created": iso8601(c.created_at),
+                })
+            })
+            .collect();
+        Ok((
+            StatusCode::OK,
+            json!({"charges": items, "total": format!("{}.{:02}", total / 100, total % 100),
+                   "currency": "USD"}),
+        ))
+    }
+}
+
+/// `https://<address>`: the SM-DP+ as a URL.
+pub fn smdp_url(address: &str) -> String {
+    format!("https://{address}")
+}
+
+fn sim_json(s: &Sim, base: &str) -> Value {
+    let url = format!("{base}/v1/Sims/{}", s.sid);
+    json!({
+        "sid": s.sid,
+        "unique_name": s.unique_name,
+        "account_sid": s.account_sid,
+        "iccid": s.iccid,
+        "status": s.status,
+        "fleet_sid": s.fleet_sid,
+        "date_created": iso8601(s.created_at),
+        "date_updated": iso8601(s.updated_at),
+        "url": url,
+        "links": {
+            "billing_periods": format!("{url}/BillingPeriods"),
+            "sim_ip_addresses": format!("{url}/IpAddresses"),
+        },
+    })
+}
+
+fn page_size(q: &BTreeMap<String, String>) -> Result<usize, ApiError> {
+    match q.get("PageSize") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(s) => decimal::<usize>(s)
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| ApiError::invalid(format!("PageSize must be 1..{MAX_PAGE_SIZE}"))),
+    }
+}
+
+/// A page request: size, client page number, cursor from the token.
+struct Paging {
+    size: usize,
+    page: u64,
+    cursor: Cursor,
+}
+
+impl Paging {
+    fn from_query(q: &BTreeMap<String, String>) -> Result<Self, ApiError> {
+        let size = page_size(q)?;
+        let page = match q.get("Page") {
+            None => 0,
+            Some(p) => decimal::<u64>(p)
+                .ok_or_else(|| ApiError::invalid("Page must be a non-negative integer"))?,
+        };
+        let bad_token = || {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                21481,
+                "Invalid PageToken: use the provided paging URLs",
+            )
+        };
+        let cursor = match q.get("PageToken") {
+            None => Cursor::Start,
+            Some(t) => {
+                let id = decimal::<i64>;
+                if let Some(n) = t.strip_prefix("PTA").and_then(id) {
+                    Cursor::After(n)
+                } else if let Some(n) = t.strip_prefix("PTB").and_then(id) {
+                    Cursor::Before(n)
+                } else {
+                    return Err(bad_token());
+                }
+            }
+        };
+        Ok(Self { size, page, cursor })
+    }
+
+    /// Twilio's `meta` block with absolute URLs (filters first, as the spec's examples).
+    fn meta(
+        &self,
+        list_url: &str,
+        key: &str,
+        filters: &[(&str, String)],
+        (more_before, first): (bool, Option<i64>),
+        (more_after, last): (bool, Option<i64>),
+    ) -> Value {
+        let url = |page: u64, token: Option<String>| {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in filters {
+                s.append_pair(k, v);
+            }
+            s.append_pair("PageSize", &self.size.to_string());
+            s.append_pair("Page", &page.to_string());
+            if let Some(t) = token {
+                s.append_pair("PageToken", &t);
+            }
+            format!("{list_url}?{}", s.finish())
+        };
+        let this_token = match self.cursor {
+            Cursor::Start => None,
+            Cursor::After(id) => Some(format!("PTA{id}")),
+            Cursor::Before(id) => Some(format!("PTB{id}")),
+        };
+        let next = match (more_after, last) {
+            (true, Some(id)) => Some(url(self.page + 1, Some(format!("PTA{id}")))),
+            _ => None,
+        };
+        let previous = match (more_before, first, self.page) {
+            (true, Some(id), p) if p > 0 => Some(url(p - 1, Some(format!("PTB{id}")))),
+            _ => None,
+        };
+        json!({
+            "first_page_url": url(0, None),
+            "key": key,
+            "next_page_url": next,
+            "page": self.page,
+            "page_size": self.size,
+            "previous_page_url": previous,
+            "url": url(self.page, this_token),
+        })
+    }
+}

@@ -1,0 +1,312 @@
+//! ES9+ over HTTPS: hyper 1 on tokio-rustls, TLS 1.2 and 1.3.
+//!
+//! HTTP-level problems (unknown path, wrong method, non-JSON content type, oversized body)
+//! get HTTP status codes; everything about the function itself is HTTP 200 with a JSON header
+//! (`Failed` + subject/reason code), and handleNotification is always 204 (digest §1.2).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rsp_asn1::es9::path;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use smdp_core::es9::Smdp;
+use smdp_core::status::{Code, Failure};
+
+/// What the server answers in `X-Admin-Protocol` (a v2 value: pySim's client refuses others).
+pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.0";
+const JSON: &str = "application/json;charset=UTF-8";
+
+/// Connection and request limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body; ES9+ requests are a few KB.
+    pub max_body: usize,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// TLS handshake and request-header deadline.
+    pub handshake_timeout: Duration,
+    /// Keep-alive connections idle longer than this are closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 1 << 20,
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A running server: its address, and a way to stop it gracefully.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Stops accepting, lets in-flight requests finish (up to `grace`), then returns.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(grace + Duration::from_secs(1), self.task).await;
+    }
+}
+
+/// What a listener serves.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// ES9+ (`/gsma/rsp2/es9plus/*`); only ever on a TLS listener.
+    pub es9: Option<Arc<Smdp>>,
+    /// The operator REST API (`/v1/*`).
+    pub rest: Option<Arc<smdp_operator::rest::Operator>>,
+}
+
+/// Binds `listen` and serves ES9+ until [`ServerHandle::shutdown`].
+pub async fn start(
+    smdp: Arc<Smdp>,
+    tls: Arc<rustls::ServerConfig>,
+    listen: SocketAddr,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
+    let services = Services {
+        es9: Some(smdp),
+        rest: None,
+    };
+    start_services(services, Some(tls), listen, limits).await
+}
+
+/// Binds `listen` and serves `services` over TLS, or over plain HTTP without `tls` (the
+/// REST API's admin port; ES9+ is never served without TLS).
+pub async fn start_services(
+    services: Services,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    listen: SocketAddr,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
+    let listener = TcpListener::bind(listen).await?;
+    serve_listener(services, tls, listener, limits)
+}
+
+/// Serves `services` on a bound listener (so that a caller can learn the port first).
+pub fn serve_listener(
+    services: Services,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    listener: TcpListener,
+    limits: Limits,
+) -> std::io::Result<ServerHandle> {
+    let services = if tls.is_none() {
+        Services {
+            es9: None,
+            ..services
+        }
+    } else {
+        services
+    };
+    let addr = listener.local_addr()?;
+    let (tx, mut rx) = watch::channel(false);
+    let acceptor = tls.map(TlsAcceptor::from);
+    let task = tokio::spawn(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = rx.changed() => break,
+            };
+            let (tcp, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = rx.changed() => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let services = services.clone();
+            let limits = limits.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let Some(acceptor) = acceptor else {
+                    serve_connection(TokioIo::new(tcp), services, "http", &limits, watcher, peer)
+                        .await;
+                    return;
+                };
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(t)) => {
+                        serve_connection(TokioIo::new(t), services, "https", &limits, watcher, peer)
+                            .await
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {
+                tracing::warn!("graceful shutdown timed out; dropping connections");
+            }
+        }
+    });
+    Ok(ServerHandle {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}
+
+async fn serve_connection<IO>(
+    io: IO,
+    services: Services,
+    scheme: &'static str,
+    limits: &Limits,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: SocketAddr,
+) where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let max_body = limits.max_body;
+    let svc = service_fn(move |req| {
+        let services = services.clone();
+        async move { Ok::<_, Infallible>(route(services, req, scheme, max_body).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .keep_alive(true)
+        .serve_connection(io, svc);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+async fn route(
+    services: Services,
+    req: Request<Incoming>,
+    scheme: &'static str,
+    max_body: usize,
+) -> Response<Full<Bytes>> {
+    if smdp_operator::rest::is_rest_path(req.uri().path()) {
+        if let Some(op) = services.rest {
+            return op.handle(req, scheme, max_body).await;
+        }
+    } else if let Some(smdp) = services.es9 {
+        return handle(smdp, req, max_body).await;
+    }
+    plain(StatusCode::NOT_FOUND, "not served on this listener")
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    r
+}
+
+fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r.headers_mut()
+        .insert("x-admin-protocol", HeaderValue::from_static(ADMIN_PROTOCOL));
+    r
+}
+
+fn no_content() -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r.headers_mut()
+        .insert("x-admin-protocol", HeaderValue::from_static(ADMIN_PROTOCOL));
+    r
+}
+
+async fn handle(smdp: Arc<Smdp>, req: Request<Incoming>, max_body: usize) -> Response<Full<Bytes>> {
+    let function = req.uri().path().to_string();
+    if !path::ALL.contains(&function.as_str()) {
+        return plain(StatusCode::NOT_FOUND, "not an ES9+ path");
+    }
+    if req.method() != Method::POST {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "ES9+ functions are POST");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    // Any application/json* (lpac, TTCN add parameters); absent is tolerated.
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let ok = ct
+            .to_str()
+            .map(|s| {
+                s.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            })
+            .unwrap_or(false);
+        if !ok {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            );
+        }
+    }
+    if let Some(v) = req.headers().get("x-admin-protocol") {
+        if !v.to_str().is_ok_and(|s| s.starts_with("gsma/rsp/v")) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "X-Admin-Protocol must be gsma/rsp/v…",
+            );
+        }
+    }
+    let body = match Limited::new(req.into_body(), max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+        }
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "could not read the request body"),
+    };
+    let notification = function == path::HANDLE_NOTIFICATION;
+    // Off the async threads: it signs, and waits on the store.
+    let answer =
+        tokio::task::spawn_blocking(move || smdp_core::es9::dispatch(&smdp, &function, &body))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "handler panicked");
+                None
+            });
+    match answer {
+        Some(smdp_core::es9::Es9Answer::Json(body)) => json(body),
+        Some(smdp_core::es9::Es9Answer::NoContent) => no_content(),
+        None if notification => no_content(),
+        None => json(smdp_core::es9::failed_body(&Failure::new(
+            Code::ExecutionError,
+            "internal error",
+        ))),
+    }
+}

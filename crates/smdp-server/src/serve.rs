@@ -1,0 +1,614 @@
+//! `smdp serve`: configuration (flags > environment > TOML file > defaults), startup and
+//! graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rsp_auth::pki::Pki;
+use rsp_auth::{Backend, Curve};
+use serde::Deserialize;
+
+use crate::http::{Limits, ServerHandle};
+use smdp_core::clock::Clock;
+use smdp_core::es9::{Policy, Smdp};
+use smdp_core::store::{OperatorStore, Store};
+use smdp_store_sqlite::SqliteStore;
+
+/// Why the server cannot start: the message names the setting or file at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ServeError(String);
+
+type Result<T> = std::result::Result<T, ServeError>;
+
+/// `anyhow::Context` in small: adds what was being done to any displayable error.
+trait Context<T> {
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T>;
+    fn context(self, what: &str) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| ServeError(format!("{}: {e}", what())))
+    }
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| ServeError(format!("{what}: {e}")))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.ok_or_else(|| ServeError(what()))
+    }
+    fn context(self, what: &str) -> Result<T> {
+        self.ok_or_else(|| ServeError(what.to_string()))
+    }
+}
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(ServeError(format!($($t)*))) };
+}
+
+macro_rules! from_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ServeError {
+            fn from(e: $t) -> Self {
+                Self(e.to_string())
+            }
+        }
+    )*};
+}
+
+from_error!(
+    std::io::Error,
+    rustls::Error,
+    smdp_core::store::StoreError,
+    smdp_core::es9::SetupError,
+    smdp_core::template::TemplateError,
+    smdp_operator::callbacks::CallbackSetupError,
+    rsp_auth::Error
+);
+
+/// Settings, each optional so that flags, environment and file can be layered.
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// Address and port to listen on [default: 127.0.0.1:8443].
+    #[arg(long, env = "SMDP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The SM-DP+ address (FQDN) LPAs use; it must match smdpAddress [default: localhost].
+    #[arg(long, env = "SMDP_ADDRESS")]
+    pub address: Option<String>,
+    /// Data folder for the SQLite store, created if missing [default: ./data].
+    #[arg(long, env = "SMDP_DATA")]
+    pub data: Option<PathBuf>,
+    /// PKI folder in SGP.26 layout: ours (`certs`) or `../shared/pki/sgp26` [default: certs].
+    #[arg(long, env = "SMDP_PKI")]
+    pub pki: Option<PathBuf>,
+    /// Makes every random value deterministic (transaction IDs, challenges, keys, numbers).
+    #[arg(long, env = "SMDP_SEED")]
+    pub seed: Option<u64>,
+    /// `text` or `json` logs [default: text]; filter with RUST_LOG.
+    #[arg(long, env = "SMDP_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Seconds an ES9+ session lives [default: 600].
+    #[arg(long, env = "SMDP_SESSION_TTL")]
+    pub session_ttl: Option<u64>,
+    /// Live sessions before initiateAuthentication answers busy [default: 10000].
+    #[arg(long, env = "SMDP_MAX_SESSIONS")]
+    pub max_sessions: Option<u64>,
+    /// Connections served at once [default: 1024].
+    #[arg(long, env = "SMDP_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "SMDP_MAX_BODY")]
+    pub max_body: Option<usize>,
+    /// Seconds a keep-alive connection may idle [default: 60].
+    #[arg(long, env = "SMDP_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<u64>,
+    /// Also serve the operator REST API over plain HTTP here (e.g. 127.0.0.1:8080); it is
+    /// always served on the TLS listener too.
+    #[arg(long, env = "SMDP_REST_LISTEN")]
+    pub rest_listen: Option<SocketAddr>,
+    /// Milliseconds a REST-created profile stays `reserving` [default: 500].
+    #[arg(long, env = "SMDP_RESERVATION_DELAY_MS")]
+    pub reservation_delay_ms: Option<u64>,
+    /// Template for REST-created profiles: minimal[:size], ts48[:variant] or a file
+    /// [default: minimal].
+    #[arg(long, env = "SMDP_TEMPLATE")]
+    pub template: Option<String>,
+    /// REST accounts to have at startup, `AC…:auth-token` (repeatable; comma-separated in
+    /// SMDP_ACCOUNTS); more with `smdp account create`.
+    #[arg(long = "account", env = "SMDP_ACCOUNTS", value_delimiter = ',')]
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// CA certificates (PEM or DER file) trusted for https callback URLs besides Mozilla's
+    /// roots, e.g. a test harness's private CA.
+    #[arg(long, env = "SMDP_CALLBACK_CA")]
+    pub callback_ca: Option<PathBuf>,
+}
+
+impl Settings {
+    /// `self` where set, else `other`.
+    fn or(self, other: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(other.listen),
+            address: self.address.or(other.address),
+            data: self.data.or(other.data),
+            pki: self.pki.or(other.pki),
+            seed: self.seed.or(other.seed),
+            log_format: self.log_format.or(other.log_format),
+            session_ttl: self.session_ttl.or(other.session_ttl),
+            max_sessions: self.max_sessions.or(other.max_sessions),
+            max_connections: self.max_connections.or(other.max_connections),
+            max_body: self.max_body.or(other.max_body),
+            idle_timeout: self.idle_timeout.or(other.idle_timeout),
+            rest_listen: self.rest_listen.or(other.rest_listen),
+            reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
+            callback_ca: self.callback_ca.or(other.callback_ca),
+            template: self.template.or(other.template),
+            accounts: if self.accounts.is_empty() {
+                other.accounts
+            } else {
+                self.accounts
+            },
+        }
+    }
+
+    /// Flags and environment over the TOML file (if any).
+    pub fn layered(self, file: Option<&Path>) -> Result<Settings> {
+        let Some(path) = file else { return Ok(self) };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let from_file: Settings =
+            toml::from_str(&text).with_context(|| format!("config {}", path.display()))?;
+        Ok(self.or(from_file))
+    }
+}
+
+/// Everything resolved, defaults applied.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub address: String,
+    pub data: PathBuf,
+    pub pki: PathBuf,
+    pub seed: Option<u64>,
+    pub json_logs: bool,
+    pub policy: Policy,
+    pub limits: Limits,
+    pub rest_listen: Option<SocketAddr>,
+    pub reservation_delay: Duration,
+    pub template: smdp_core::template::TemplateSource,
+    /// (AccountSid, AuthToken) pairs ensured at startup.
+    pub accounts: Vec<(String, String)>,
+    /// Extra trust anchors (DER) for https callbacks.
+    pub callback_roots: Vec<Vec<u8>>,
+}
+
+impl Config {
+    pub fn from_settings(s: Settings) -> Result<Self> {
+        let json_logs = match s.log_format.as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => bail!("log format {other:?}: text or json"),
+        };
+        let limits = Limits {
+            max_body: s.max_body.unwrap_or(1 << 20),
+            max_connections: s.max_connections.unwrap_or(1024),
+            idle_timeout: Duration::from_secs(s.idle_timeout.unwrap_or(60)),
+            ..Limits::default()
+        };
+        let policy = Policy {
+            session_ttl: Duration::from_secs(s.session_ttl.unwrap_or(600)),
+            max_sessions: s.max_sessions.unwrap_or(10_000),
+            ..Policy::default()
+        };
+        let address = s.address.unwrap_or_else(|| "localhost".into());
+        if address.is_empty() || address.contains(['$', '/', ' ']) {
+            bail!("SM-DP+ address {address:?} is not a host name");
+        }
+        let template: smdp_core::template::TemplateSource =
+            s.template.as_deref().unwrap_or("minimal").parse()?;
+        let mut accounts = Vec::new();
+        for a in &s.accounts {
+            let (sid, token) = a
+                .split_once(':')
+                .filter(|(sid, t)| {
+                    sid.len() == 34
+                        && sid.starts_with("AC")
+                        && sid[2..].bytes().all(|c| c.is_ascii_hexdigit())
+                        && !t.is_empty()
+                })
+                .with_context(|| format!("account {a:?}: expected AC<32 hex>:<auth token>"))?;
+            accounts.push((sid.to_string(), token.to_string()));
+        }
+        let callback_roots = match &s.callback_ca {
+            Some(path) => smdp_operator::callbacks::load_roots(path)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            accounts,
+            callback_roots,
+            rest_listen: s.rest_listen,
+            reservation_delay: Duration::from_millis(s.reservation_delay_ms.unwrap_or(500)),
+            template,
+            listen: s
+                .listen
+                .unwrap_or_else(|| "127.0.0.1:8443".parse().expect("literal")),
+            address,
+            data: s.data.unwrap_or_else(smdp_core::orders::default_data_dir),
+            pki: s.pki.unwrap_or_else(|| PathBuf::from("certs")),
+            seed: s.seed,
+            json_logs,
+            policy,
+            limits,
+        })
+    }
+}
+
+/// Logs to stderr, filtered by RUST_LOG (default `info`).
+pub fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// The DPtls to serve: the PKI's if it is valid now and names `address`; otherwise a fresh one
+/// issued under the CI (its key must be in the PKI folder). rustls has no brainpool, so TLS
+/// always uses the NIST CI's certificate. Returns (certificate DER, key PEM).
+pub fn dptls(
+    pki: &Pki,
+    address: &str,
+    now: SystemTime,
+    seed: Option<u64>,
+) -> Result<(Vec<u8>, String)> {
+    let c = pki
+        .by_curve(Curve::NistP256)
+        .context("the PKI has no NIST P-256 CI (TLS needs one)")?;
+    let fits = |t: &&rsp_auth::generate::Issued| {
+        t.cert.valid_at(now).is_ok()
+            && (t
+                .cert
+                .dns_names
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(address))
+                || address.parse::<std::net::IpAddr>().is_ok())
+    };
+    if let Some(t) = c.dp_tls.as_ref().filter(fits) {
+        return Ok((t.cert.der().to_vec(), t.key.to_sec1_pem()?));
+    }
+    let mut hosts = vec![address.to_string()];
+    for h in ["localhost", "127.0.0.1"] {
+        if !hosts.iter().any(|x| x == h) {
+            hosts.push(h.into());
+        }
+    }
+    tracing::info!(?hosts, "issuing a fresh DPtls under the CI");
+    let fresh = c
+        .issue_dptls(
+            &hosts,
+            now - Duration::from_secs(3600),
+            now + Duration::from_secs(365 * 86_400),
+            &mut rsp_auth::rng::rng(seed),
+        )
+        .context("no DPtls valid now for this address, and none can be issued")?;
+    Ok((fresh.cert.der().to_vec(), fresh.key.to_sec1_pem()?))
+}
+
+/// The rustls configuration (TLS 1.3 and 1.2, aws-lc) around [`dptls`].
+pub fn tls_config(
+    pki: &Pki,
+    address: &str,
+    now: SystemTime,
+    seed: Option<u64>,
+) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = dptls(pki, address, now, seed)?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).context("DPtls key")?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert)], key)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Builds the SM-DP+ from a config.
+pub fn build(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    clock: Clock,
+) -> Result<(Arc<Smdp>, Arc<rustls::ServerConfig>)> {
+    let pki = Pki::load(&cfg.pki).with_context(|| format!("PKI {}", cfg.pki.display()))?;
+    let tls = tls_config(&pki, split_host_port(&cfg.address).0, clock.now(), cfg.seed)?;
+    // Seeded runs sign with RustCrypto (RFC 6979) so that signatures replay too.
+    let backend = if cfg.seed.is_some() {
+        Backend::RustCrypto
+    } else {
+        Backend::AwsLc
+    };
+    let smdp = Smdp::new(
+        cfg.address.clone(),
+        pki,
+        store,
+        rsp_auth::rng::rng(cfg.seed),
+        clock,
+        backend,
+        cfg.policy.clone(),
+    )?;
+    Ok((Arc::new(smdp), tls))
+}
+
+/// A running SM-DP+: the ES9+ and REST listeners and the reservation worker.
+pub struct Running {
+    pub smdp: Arc<Smdp>,
+    pub operator: Arc<smdp_operator::rest::Operator>,
+    /// The TLS listener (ES9+ and REST), then the plain REST listener if configured.
+    pub handles: Vec<ServerHandle>,
+    stop: tokio::sync::watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// The TLS listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.handles[0].addr
+    }
+
+    /// The plain REST listener's address, if any.
+    pub fn rest_addr(&self) -> Option<SocketAddr> {
+        self.handles.get(1).map(|h| h.addr)
+    }
+
+    /// Stops the worker and the listeners gracefully.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            h.shutdown(grace).await;
+        }
+        for w in self.workers {
+            let _ = tokio::time::timeout(grace, w).await;
+        }
+    }
+}
+
+pub use smdp_core::address::{smdp_address, split_host_port};
+
+/// Store key of the address the server last served under (`smdp profile add` prints
+/// activation codes with it).
+pub const ADDRESS_META: &str = "smdp-address";
+
+/// Starts everything for `cfg` on the current tokio runtime, over `store` (any backend).
+pub async fn start_with(
+    cfg: &Config,
+    store: Arc<dyn OperatorStore>,
+    clock: Clock,
+) -> Result<Running> {
+    // Bind first: the SM-DP+ address carries the listener's port.
+    let es9_listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let address = smdp_address(&cfg.address, es9_listener.local_addr()?.port());
+    let cfg = &Config {
+        address,
+        ..cfg.clone()
+    };
+    smdp_core::store::Store::set_meta(store.as_ref(), ADDRESS_META, &cfg.address)?;
+    let (smdp, tls) = build(cfg, store.clone() as Arc<dyn Store>, clock.clone())?;
+    for (sid, token) in &cfg.accounts {
+        smdp_core::store::OperatorStore::ensure_account(store.as_ref(), sid, token, clock.unix())?;
+    }
+    let operator = Arc::new(smdp_operator::rest::Operator {
+        smdp: smdp.clone(),
+        store,
+        wake: Arc::new(tokio::sync::Notify::new()),
+        template: cfg.template.to_string(),
+        max_attempts: 5,
+        public_url: None,
+    });
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = vec![
+        tokio::spawn(smdp_operator::reservation::run(
+            operator.clone(),
+            smdp_operator::reservation::Settings {
+                plan: rsp_saip::NumberPlan::default(),
+                shared: rsp_shared::dir(),
+                delay: cfg.reservation_delay,
+            },
+            stop_rx.clone(),
+        )),
+        tokio::spawn(smdp_operator::callbacks::run(
+            operator.clone(),
+            smdp_operator::callbacks::Client::new(&cfg.callback_roots)?,
+            Duration::from_millis(200),
+            stop_rx,
+        )),
+    ];
+    let services = crate::http::Services {
+        es9: Some(smdp.clone()),
+        rest: Some(operator.clone()),
+    };
+    let mut handles = vec![crate::http::serve_listener(
+        services.clone(),
+        Some(tls),
+        es9_listener,
+        cfg.limits.clone(),
+    )?];
+    if let Some(rest) = cfg.rest_listen {
+        handles.push(
+            crate::http::start_services(services, None, rest, cfg.limits.clone())
+                .await
+                .with_context(|| format!("listening on {rest}"))?,
+        );
+    }
+    Ok(Running {
+        smdp,
+        operator,
+        handles,
+        stop,
+        workers,
+    })
+}
+
+/// Starts everything for `cfg` with the store in its data folder.
+pub async fn start(cfg: &Config, clock: Clock) -> Result<Running> {
+    let store = Arc::new(
+        SqliteStore::open(&cfg.data).with_context(|| format!("store in {}", cfg.data.display()))?,
+    );
+    start_with(cfg, store, clock).await
+}
+
+/// `smdp serve`: runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub fn run(cfg: Config) -> Result<()> {
+    init_logging(cfg.json_logs);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let running = start(&cfg, Clock::System).await?;
+        let curves: Vec<String> = running
+            .smdp
+            .curves()
+            .iter()
+            .map(|c| c.curve.to_string())
+            .collect();
+        tracing::info!(
+            listen = %running.addr(),
+            rest_listen = ?running.rest_addr(),
+            address = %running.smdp.address,
+            data = %cfg.data.display(),
+            pki = %cfg.pki.display(),
+            ?curves,
+            "SM-DP+ serving ES9+ at https://{}/gsma/rsp2/es9plus/",
+            running.smdp.address
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown(Duration::from_secs(10)).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_defaults_fill_the_rest() {
+        let dir = std::env::temp_dir().join(format!("smdp-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("smdp.toml");
+        std::fs::write(
+            &file,
+            "address = \"smdp.example.com\"\nlisten = \"0.0.0.0:9443\"\nsession-ttl = 30\n",
+        )
+        .unwrap();
+        let flags = Settings {
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        };
+        let cfg = Config::from_settings(flags.layered(Some(&file)).unwrap()).unwrap();
+        assert_eq!(cfg.listen.to_string(), "127.0.0.1:1", "flag wins");
+        assert_eq!(cfg.address, "smdp.example.com", "file fills");
+        assert_eq!(cfg.policy.session_ttl, Duration::from_secs(30));
+        assert_eq!(cfg.pki, PathBuf::from("certs"), "default");
+        std::fs::write(&file, "adress = \"typo\"\n").unwrap();
+        let e = Settings::default().layered(Some(&file)).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field"), "{e:#}");
+        assert!(Config::from_settings(Settings {
+            log_format: Some("xml".into()),
+            ..Default::default()
+        })
+        .is_err());
+        // --callback-ca: DER or PEM certificates, refused at startup when unusable.
+        let ci = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../certs/CertificateIssuer/CERT_CI_ECDSA_NIST.der");
+        let ca = |path: &Path| {
+            Config::from_settings(Settings {
+                callback_ca: Some(path.to_path_buf()),
+                ..Default::default()
+            })
+        };
+        let der = std::fs::read(&ci).unwrap();
+        assert_eq!(ca(&ci).unwrap().callback_roots, vec![der.clone()]);
+        let pem = dir.join("ca.pem");
+        let block = |d: &[u8]| {
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                rsp_asn1::es9::base64_encode(d)
+            )
+        };
+        std::fs::write(&pem, block(&der) + &block(&der)).unwrap();
+        assert_eq!(ca(&pem).unwrap().callback_roots.len(), 2);
+        for junk in [
+            &b""[..],
+            b"-----BEGIN NOTHING-----\n",
+            b"\x30\x03\x02\x01\x00",
+        ] {
+            std::fs::write(&pem, junk).unwrap();
+            assert!(ca(&pem).is_err(), "{junk:?}");
+        }
+        assert!(ca(&dir.join("missing.pem")).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn tls_is_issued_fresh_when_the_shipped_dptls_does_not_fit() {
+        let pki = Pki::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs")).unwrap();
+        let now = SystemTime::now();
+        // Our DPtls names localhost: served as shipped.
+        let shipped = pki
+            .by_curve(Curve::NistP256)
+            .unwrap()
+            .dp_tls
+            .as_ref()
+            .unwrap();
+        let (der, _) = dptls(&pki, "localhost", now, Some(1)).unwrap();
+        assert_eq!(der, shipped.cert.der());
+        // Another address, or a time after the shipped one expires: a fresh one under the CI.
+        let (der, _) = dptls(&pki, "smdp.example.com", now, Some(1)).unwrap();
+        let fresh = rsp_auth::cert::Cert::from_der(&der).unwrap();
+        assert!(fresh.dns_names.iter().any(|d| d == "smdp.example.com"));
+        assert_eq!(fresh.authority_key_id, shipped.cert.authority_key_id);
+        let later = shipped.cert.not_after + Duration::from_secs(86_400);
+        let (der, _) = dptls(&pki, "localhost", later, Some(1)).unwrap();
+        assert!(rsp_auth::cert::Cert::from_der(&der)
+            .unwrap()
+            .valid_at(later)
+            .is_ok());
+        tls_config(&pki, "localhost", now, Some(1)).unwrap();
+    }
+}

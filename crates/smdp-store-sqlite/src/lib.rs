@@ -1,0 +1,807 @@
+//! The embedded SQLite store: one database file in the data folder (WAL), the schema and its
+//! migrations, and the triggers that queue a status callback in the status change's own
+//! transaction. Implements [`Store`] and [`OperatorStore`] of `smdp-core`.
+//!
+//! Every state change that decides who gets a profile is a single compare-and-set statement,
+//! so two sessions racing for one profile cannot both win, whatever the interleaving, across
+//! threads, processes or restarts.
+
+mod operator;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use smdp_core::store::{
+    BindFrom, Binding, NewProfile, NotificationRecord, OrderOptions, Profile, ProfileStatus,
+    Result, Session, SessionState, Store, StoreError,
+};
+
+/// What a statement can fail with here, turned into a [`StoreError`] at the trait boundary.
+#[derive(Debug)]
+pub enum SqlError {
+    Sql(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for SqlError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl From<StoreError> for SqlError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<SqlError> for StoreError {
+    fn from(e: SqlError) -> Self {
+        match e {
+            SqlError::Sql(e) => StoreError::Backend(Box::new(e)),
+            SqlError::Store(e) => e,
+        }
+    }
+}
+
+pub type SqlResult<T> = std::result::Result<T, SqlError>;
+
+/// SQLite in WAL mode: one connection behind a mutex (statements take microseconds; the
+/// handlers' crypto dominates).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+/// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
+const SCHEMA_VERSION: i64 = 3;
+
+/// Version 2 → 3: release state, order options, PPKs, the binding history, settings.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE profiles ADD COLUMN released INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE profiles ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE profiles ADD COLUMN ppk BLOB;
+-- Every transaction ID a BPP was issued under, so that a late PIR of a superseded binding
+-- still finds its order.
+CREATE TABLE IF NOT EXISTS bindings (
+    txid TEXT PRIMARY KEY,
+    profile_id INTEGER NOT NULL REFERENCES profiles(id),
+    eid TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO bindings (txid, profile_id, eid, created_at)
+    SELECT bound_txid, id, eid, updated_at FROM profiles
+    WHERE bound_txid IS NOT NULL AND eid IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// Version 1 → 2: the operator REST API (accounts, credentials, Sims, charges, callbacks).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE profiles ADD COLUMN callback_url TEXT;
+ALTER TABLE profiles ADD COLUMN callback_method TEXT;
+ALTER TABLE profiles ADD COLUMN sim_sid TEXT;
+CREATE INDEX IF NOT EXISTS profiles_account ON profiles(account_sid, id);
+CREATE TABLE IF NOT EXISTS accounts (
+    sid TEXT PRIMARY KEY,
+    auth_token TEXT NOT NULL,
+    friendly_name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    sid TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid)
+);
+CREATE TABLE IF NOT EXISTS bearer_tokens (
+    token TEXT PRIMARY KEY,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid)
+);
+CREATE TABLE IF NOT EXISTS sims (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    account_sid TEXT NOT NULL,
+    unique_name TEXT,
+    iccid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    fleet_sid TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (account_sid, unique_name)
+);
+-- Status callbacks: one row per status change of a profile with a CallbackUrl, written by
+-- the same transaction as the change (a trigger, so no code path can forget it), delivered
+-- in order per profile by the callback worker.
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY,
+    profile_id INTEGER NOT NULL REFERENCES profiles(id),
+    url TEXT NOT NULL,
+    method TEXT NOT NULL,
+    esim_profile_sid TEXT NOT NULL,
+    account_sid TEXT NOT NULL,
+    profile_status TEXT NOT NULL,
+    sim_sid TEXT,
+    iccid TEXT,
+    eid TEXT,
+    error_code INTEGER,
+    error_message TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    last_http_status INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS callbacks_profile ON callbacks(profile_id, id);
+CREATE TRIGGER IF NOT EXISTS profile_status_callback
+AFTER UPDATE OF status ON profiles
+WHEN NEW.status != OLD.status AND NEW.callback_url IS NOT NULL
+BEGIN
+    INSERT INTO callbacks (profile_id, url, method, esim_profile_sid, account_sid,
+        profile_status, sim_sid, iccid, eid, error_code, error_message, next_attempt_at,
+        created_at)
+    VALUES (NEW.id, NEW.callback_url, COALESCE(NEW.callback_method, 'POST'), NEW.sid,
+        NEW.account_sid, NEW.status, NEW.sim_sid, NEW.iccid, NEW.eid, NEW.error_code,
+        NEW.error_message, NEW.updated_at, NEW.updated_at);
+END;
+CREATE TABLE IF NOT EXISTS charges (
+    id INTEGER PRIMARY KEY,
+    account_sid TEXT NOT NULL,
+    profile_sid TEXT NOT NULL UNIQUE,
+    amount_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS profiles (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    account_sid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    eid TEXT,
+    matching_id TEXT UNIQUE,
+    confirmation_code TEXT,
+    iccid TEXT UNIQUE,
+    imsi TEXT,
+    template TEXT NOT NULL,
+    service_provider_name TEXT NOT NULL,
+    profile_name TEXT NOT NULL,
+    expires_at INTEGER,
+    max_attempts INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    bound_txid TEXT,
+    bound_otpk BLOB,
+    bound_otsk BLOB,
+    euicc_cert BLOB,
+    error_code INTEGER,
+    error_message TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS profiles_eid ON profiles(eid, status);
+-- Large blobs live apart from the rows that change: SQLite rewrites a whole row on UPDATE,
+-- and a status change must not copy a 256 KiB package.
+CREATE TABLE IF NOT EXISTS packages (
+    profile_id INTEGER PRIMARY KEY REFERENCES profiles(id),
+    der BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bpps (
+    profile_id INTEGER PRIMARY KEY REFERENCES profiles(id),
+    der BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS profiles_bound_txid ON profiles(bound_txid);
+CREATE TABLE IF NOT EXISTS sessions (
+    txid TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    euicc_challenge BLOB NOT NULL,
+    server_challenge BLOB NOT NULL,
+    ci_pkid BLOB NOT NULL,
+    eid TEXT,
+    euicc_cert BLOB,
+    profile_id INTEGER,
+    smdp_signature2 BLOB,
+    metadata BLOB,
+    cc_attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expires_at);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    eid TEXT NOT NULL,
+    iccid TEXT,
+    operation TEXT NOT NULL,
+    seq_number INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+);
+";
+
+const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
+    iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
+    attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
+    created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk";
+
+/// A TEXT column holding one of an enum's names; anything else is a corrupt row.
+fn text_enum<T>(r: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}").into(),
+        )
+    })
+}
+
+fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
+    Ok(Profile {
+        id: r.get(0)?,
+        sid: r.get(1)?,
+        account_sid: r.get(2)?,
+        status: text_enum(r, 3, ProfileStatus::parse)?,
+        eid: r.get(4)?,
+        matching_id: r.get(5)?,
+        confirmation_code: r.get(6)?,
+        iccid: r.get(7)?,
+        imsi: r.get(8)?,
+        template: r.get(9)?,
+        service_provider_name: r.get(10)?,
+        profile_name: r.get(11)?,
+        expires_at: r.get(12)?,
+        max_attempts: r.get(13)?,
+        attempts: r.get(14)?,
+        bound_txid: r.get(15)?,
+        bound_otpk: r.get(16)?,
+        bound_otsk: r.get(17)?,
+        euicc_cert: r.get(18)?,
+        error_code: r.get(19)?,
+        error_message: r.get(20)?,
+        created_at: r.get(21)?,
+        updated_at: r.get(22)?,
+        callback_url: r.get(23)?,
+        callback_method: r.get(24)?,
+        sim_sid: r.get(25)?,
+        released: r.get(26)?,
+        options: {
+            let text: String = r.get(27)?;
+            OrderOptions::from_json(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    27,
+                    rusqlite::types::Type::Text,
+                    e.to_string().into(),
+                )
+            })?
+        },
+        ppk: r.get(28)?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \
+    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts";
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        txid: r.get(0)?,
+        state: text_enum(r, 1, SessionState::parse)?,
+        created_at: r.get(2)?,
+        expires_at: r.get(3)?,
+        euicc_challenge: r.get(4)?,
+        server_challenge: r.get(5)?,
+        ci_pkid: r.get(6)?,
+        eid: r.get(7)?,
+        euicc_cert: r.get(8)?,
+        profile_id: r.get(9)?,
+        smdp_signature2: r.get(10)?,
+        metadata: r.get(11)?,
+        cc_attempts: r.get(12)?,
+    })
+}
+
+fn duplicate(e: rusqlite::Error, p: &NewProfile) -> SqlError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            let (what, value) = if msg.contains("iccid") {
+                ("ICCID", p.iccid.clone())
+            } else if msg.contains("matching_id") {
+                ("matching ID", p.matching_id.clone())
+            } else {
+                ("sid", Some(p.sid.clone()))
+            };
+            return SqlError::Store(StoreError::Duplicate {
+                what,
+                value: value.unwrap_or_default(),
+            });
+        }
+    }
+    SqlError::Sql(e)
+}
+
+impl SqliteStore {
+    /// Opens (creating) `dir/smdp.sqlite3`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Invalid(format!("creating {}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("smdp.sqlite3")).map_err(SqlError::from)?;
+        Ok(Self::init(conn)?)
+    }
+
+    /// A private in-memory database (tests, benchmarks).
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory().map_err(SqlError::from)?;
+        Ok(Self::init(conn)?)
+    }
+
+    fn init(conn: Connection) -> SqlResult<Self> {
+        // WAL: readers never block the writer; NORMAL sync is durable across process crashes
+        // (the WAL is fsynced at checkpoints), which is what a simulator needs. The busy
+        // timeout lets `smdp profile add` write while a server runs.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement is prepared once: parsing SQL cost more than running it.
+        conn.set_prepared_statement_cache_capacity(64);
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tables: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        match (version, tables) {
+            (0, 0) => {
+                conn.execute_batch(&format!(
+                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}COMMIT;"
+                ))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (1, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (2, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_2_TO_3}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (SCHEMA_VERSION, _) => {}
+            (v, _) => {
+                return Err(SqlError::Store(StoreError::Invalid(format!(
+                    "the data folder holds store schema {v}, this smdp speaks {SCHEMA_VERSION}: \
+                     move the folder aside (or use the smdp that wrote it)"
+                ))))
+            }
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Runs `f` on the connection (one caller at a time).
+    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> SqlResult<T>) -> Result<T> {
+        // A panic while holding the lock cannot leave a half-done transaction (rusqlite rolls
+        // back on drop), so a poisoned lock is still safe to use.
+        let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c).map_err(Into::into)
+    }
+
+    fn one_profile(&self, clause: &str, p: &dyn rusqlite::ToSql) -> Result<Option<Profile>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause}"
+            ))?
+            .query_row([p], profile_row)
+            .optional()?)
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile> {
+        let id = self.with(|c| {
+            let tx = c.transaction()?;
+            tx.prepare_cached(
+                "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
+                 confirmation_code, iccid, imsi, template, service_provider_name, \
+                 profile_name, expires_at, max_attempts, created_at, updated_at, \
+                 callback_url, callback_method, sim_sid, released, options, ppk) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
+                 ?15, ?16, ?17, ?18, ?19, ?20)",
+            )?
+            .execute(params![
+                p.sid,
+                p.account_sid,
+                p.status.unwrap_or(ProfileStatus::Available).as_str(),
+                p.eid,
+                p.matching_id,
+                p.confirmation_code,
+                p.iccid,
+                p.imsi,
+                p.template,
+                p.service_provider_name,
+                p.profile_name,
+                p.expires_at,
+                p.max_attempts,
+                now,
+                p.callback_url,
+                p.callback_method,
+                p.sim_sid,
+                !p.unreleased,
+                p.options.to_json(),
+                p.ppk
+            ])
+            .map_err(|e| duplicate(e, p))?;
+            let id = tx.last_insert_rowid();
+            if let Some(der) = &p.package {
+                tx.prepare_cached("INSERT INTO packages (profile_id, der) VALUES (?1, ?2)")?
+                    .execute(params![id, der])?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })?;
+        self.profile(id)?
+            .ok_or_else(|| StoreError::Invalid("inserted profile vanished".into()))
+    }
+
+    fn profile(&self, id: i64) -> Result<Option<Profile>> {
+        self.one_profile("id = ?1", &id)
+    }
+
+    fn profile_by_matching_id(&self, matching_id: &str) -> Result<Option<Profile>> {
+        self.one_profile("matching_id = ?1", &matching_id)
+    }
+
+    fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>> {
+        // Downloadable before held (so that a held order answers 8.2/1.2 only when nothing
+        // else is there), a kept binding first (a retry finishes it), then the oldest.
+        self.one_profile(
+            "eid = ?1 AND status IN ('new', 'reserving', 'available', 'downloaded') \
+             ORDER BY status IN ('new', 'reserving'), bound_otpk IS NULL, id LIMIT 1",
+            &eid,
+        )
+    }
+
+    fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>> {
+        self.one_profile("bound_txid = ?1", &txid)
+    }
+
+    fn profile_by_binding_txid(&self, txid: &str) -> Result<Option<Profile>> {
+        self.one_profile(
+            "id = (SELECT profile_id FROM bindings WHERE txid = ?1)",
+            &txid,
+        )
+    }
+
+    fn package(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT der FROM packages WHERE profile_id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT der FROM bpps WHERE profile_id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
+    fn profiles(&self) -> Result<Vec<Profile>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
+            ))?;
+            let rows = st.query_map([], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn bind(&self, id: i64, b: &Binding, from: &BindFrom, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE profiles SET status = 'downloaded', eid = ?2, bound_txid = ?3, \
+                     bound_otpk = ?4, bound_otsk = ?5, euicc_cert = ?6, \
+                     attempts = attempts + ?10, updated_at = ?7 \
+                     WHERE id = ?1 AND status = ?8 AND bound_txid IS ?9 \
+                     AND (eid IS NULL OR eid = ?2) AND released \
+                     AND (?10 = 0 OR attempts < max_attempts) \
+                     AND (expires_at IS NULL OR expires_at > ?7)",
+                )?
+                .execute(params![
+                    id,
+                    b.eid,
+                    b.txid,
+                    b.otpk,
+                    b.otsk,
+                    b.euicc_cert,
+                    now,
+                    from.status.as_str(),
+                    from.bound_txid,
+                    i64::from(from.new_binding)
+                ])?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
+                .execute(params![id, b.bpp])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO bindings (txid, profile_id, eid, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![b.txid, id, b.eid, now])?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn set_status(
+        &self,
+        id: i64,
+        from: &[ProfileStatus],
+        to: ProfileStatus,
+        error: Option<(i64, &str)>,
+        now: i64,
+    ) -> Result<bool> {
+        let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        self.with(|c| {
+            let n = c
+                .prepare_cached(&format!(
+                    "UPDATE profiles SET status = ?2, error_code = ?3, error_message = ?4, \
+                     updated_at = ?5 WHERE id = ?1 AND status IN ({})",
+                    from.join(", ")
+                ))?
+                .execute(params![
+                    id,
+                    to.as_str(),
+                    error.map(|e| e.0),
+                    error.map(|e| e.1),
+                    now
+                ])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn unbind_session(&self, id: i64, txid: &str, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE profiles SET status = 'available', updated_at = ?3 \
+                     WHERE id = ?1 AND status = 'downloaded' AND bound_txid = ?2",
+                )?
+                .execute(params![id, txid, now])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn release_order(&self, id: i64, now: i64) -> Result<bool> {
+        // A held order that is reserved already becomes available now; one still being
+        // reserved becomes available when the reservation completes.
+        self.with(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE profiles SET released = 1, updated_at = ?2, \
+                     status = CASE WHEN status = 'reserving' AND iccid IS NOT NULL \
+                     THEN 'available' ELSE status END \
+                     WHERE id = ?1 AND NOT released",
+                )?
+                .execute(params![id, now])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
+            Ok(())
+        })
+    }
+
+    fn next_serial(&self, name: &str) -> Result<u64> {
+        self.with(|c| {
+            let v: i64 = c
+                .prepare_cached(
+                    "INSERT INTO counters (name, value) VALUES (?1, 1) \
+                 ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value - 1",
+                )?
+                .query_row([name], |r| r.get(0))?;
+            Ok(u64::try_from(v)
+                .map_err(|_| StoreError::Invalid(format!("counter {name} is {v}")))?)
+        })
+    }
+
+    fn insert_session(&self, s: &Session) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ))?
+            .execute(params![
+                s.txid,
+                s.state.as_str(),
+                s.created_at,
+                s.expires_at,
+                s.euicc_challenge,
+                s.server_challenge,
+                s.ci_pkid,
+                s.eid,
+                s.euicc_cert,
+                s.profile_id,
+                s.smdp_signature2,
+                s.metadata,
+                s.cc_attempts
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, txid: &str, now: i64) -> Result<Option<Session>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE txid = ?1 AND expires_at > ?2"
+            ))?
+            .query_row(params![txid, now], session_row)
+            .optional()?)
+        })
+    }
+
+    fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool> {
+        self.with(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE sessions SET state = ?2, eid = ?3, euicc_cert = ?4, profile_id = ?5, \
+                 smdp_signature2 = ?6, metadata = ?7, cc_attempts = ?8 \
+                 WHERE txid = ?1 AND state = ?9",
+                )?
+                .execute(params![
+                    s.txid,
+                    s.state.as_str(),
+                    s.eid,
+                    s.euicc_cert,
+                    s.profile_id,
+                    s.smdp_signature2,
+                    s.metadata,
+                    s.cc_attempts,
+                    expected.as_str()
+                ])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn delete_session(&self, txid: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.prepare_cached("DELETE FROM sessions WHERE txid = ?1")?
+                .execute([txid])?
+                == 1)
+        })
+    }
+
+    fn active_sessions(&self, now: i64) -> Result<u64> {
+        self.with(|c| {
+            c.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+                .execute([now])?;
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM sessions")?
+                .query_row([], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn record_notification(&self, n: &NotificationRecord) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO notifications (eid, iccid, operation, seq_number, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                n.eid,
+                n.iccid,
+                n.operation,
+                n.seq_number,
+                n.received_at
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn notifications(&self) -> Result<Vec<NotificationRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT eid, iccid, operation, seq_number, received_at FROM notifications \
+                 ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(NotificationRecord {
+                    eid: r.get(0)?,
+                    iccid: r.get(1)?,
+                    operation: r.get(2)?,
+                    seq_number: r.get(3)?,
+                    received_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    smdp_core::store_conformance_tests!(|| -> Box<dyn smdp_core::store::OperatorStore> {
+        Box::new(SqliteStore::in_memory().unwrap())
+    });
+
+    fn order(sid: &str, iccid: &str) -> NewProfile {
+        NewProfile {
+            sid: sid.into(),
+            account_sid: "AC0".into(),
+            iccid: Some(iccid.into()),
+            template: "minimal".into(),
+            service_provider_name: "sp".into(),
+            profile_name: "p".into(),
+            max_attempts: 2,
+            ..Default::default()
+        }
+    }
+    #[test]
+    fn a_version_1_store_is_migrated() {
+        let dir = std::env::temp_dir().join(format!("smdp-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        drop(c);
+        let s = SqliteStore::open(&dir).unwrap();
+        let p = s.insert_profile(&order("HP1", "1"), 0).unwrap();
+        assert_eq!(p.callback_url, None);
+        let v: i64 = s
+            .with(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_store_of_another_schema_is_refused_not_misread() {
+        let dir = std::env::temp_dir().join(format!("smdp-schema-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        SqliteStore::open(&dir).unwrap();
+        SqliteStore::open(&dir).unwrap(); // reopening is fine
+        let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        drop(c);
+        let e = SqliteStore::open(&dir).err().unwrap();
+        assert!(e.to_string().contains("schema 99"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,431 @@
+//! The operator side of the store: accounts and credentials, the reservation worker's steps,
+//! paged listings, Sims, the charge ledger and the callback queue. Every method is one
+//! transaction.
+
+use rusqlite::{params, OptionalExtension, Row};
+use smdp_core::store::{
+    Attempt, CallbackRecord, Charge, Credential, Cursor, OperatorStore, Profile, ProfileFilter,
+    Reservation, Result, Sim, SimFilter, SimUpdate, StoreError,
+};
+
+use crate::{profile_row, SqlError, SqliteStore, PROFILE_COLUMNS};
+
+const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
+    c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
+    c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error";
+
+fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
+    Ok(CallbackRecord {
+        id: r.get(0)?,
+        profile_id: r.get(1)?,
+        url: r.get(2)?,
+        method: r.get(3)?,
+        esim_profile_sid: r.get(4)?,
+        account_sid: r.get(5)?,
+        profile_status: r.get(6)?,
+        sim_sid: r.get(7)?,
+        iccid: r.get(8)?,
+        eid: r.get(9)?,
+        error_code: r.get(10)?,
+        error_message: r.get(11)?,
+        state: r.get(12)?,
+        attempts: r.get(13)?,
+        next_attempt_at: r.get(14)?,
+        last_attempt_at: r.get(15)?,
+        last_http_status: r.get(16)?,
+        last_error: r.get(17)?,
+    })
+}
+
+fn sim_row(r: &Row<'_>) -> rusqlite::Result<Sim> {
+    Ok(Sim {
+        id: r.get(0)?,
+        sid: r.get(1)?,
+        account_sid: r.get(2)?,
+        unique_name: r.get(3)?,
+        iccid: r.get(4)?,
+        status: r.get(5)?,
+        fleet_sid: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+const SIM_COLUMNS: &str =
+    "id, sid, account_sid, unique_name, iccid, status, fleet_sid, created_at, updated_at";
+
+/// `WHERE` clause and parameters for a profile listing.
+fn profile_where(account: &str, f: &ProfileFilter, cursor: Cursor) -> (String, Vec<String>) {
+    let mut sql = String::from("account_sid = ?1");
+    let mut args = vec![account.to_string()];
+    let add = |col: &str, v: String, sql: &mut String, args: &mut Vec<String>| {
+        args.push(v);
+        sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+    };
+    if let Some(e) = &f.eid {
+        add("eid", e.clone(), &mut sql, &mut args);
+    }
+    if let Some(s) = &f.sim_sid {
+        add("sim_sid", s.clone(), &mut sql, &mut args);
+    }
+    if let Some(s) = f.status {
+        add("status", s.as_str().into(), &mut sql, &mut args);
+    }
+    cursor_clause(cursor, &mut sql);
+    (sql, args)
+}
+
+fn cursor_clause(cursor: Cursor, sql: &mut String) {
+    match cursor {
+        Cursor::Start => {}
+        Cursor::After(id) => sql.push_str(&format!(" AND id > {id}")),
+        Cursor::Before(id) => sql.push_str(&format!(" AND id < {id}")),
+    }
+}
+
+fn order(cursor: Cursor) -> &'static str {
+    if matches!(cursor, Cursor::Before(_)) {
+        "DESC"
+    } else {
+        "ASC"
+    }
+}
+
+impl OperatorStore for SqliteStore {
+    fn create_account(&self, sid: &str, token: &str, name: &str, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![sid, token, name, now])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    SqlError::Store(StoreError::Duplicate {
+                        what: "account",
+                        value: sid.into(),
+                    })
+                }
+                e => SqlError::Sql(e),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn ensure_account(&self, sid: &str, token: &str, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
+                 VALUES (?1, ?2, 'configured', ?3) \
+                 ON CONFLICT(sid) DO UPDATE SET auth_token = excluded.auth_token",
+            )?
+            .execute(params![sid, token, now])?;
+            Ok(())
+        })
+    }
+
+    fn add_api_key(&self, sid: &str, secret: &str, account: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO api_keys (sid, secret, account_sid) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![sid, secret, account])?;
+            Ok(())
+        })
+    }
+
+    fn add_bearer_token(&self, token: &str, account: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached("INSERT INTO bearer_tokens (token, account_sid) VALUES (?1, ?2)")?
+                .execute(params![token, account])?;
+            Ok(())
+        })
+    }
+
+    fn authenticate(&self, cred: &Credential) -> Result<Option<String>> {
+        self.with(|c| {
+            let found: Option<String> = match cred {
+                Credential::Basic { user, password } if user.starts_with("AC") => c
+                    .prepare_cached("SELECT sid FROM accounts WHERE sid = ?1 AND auth_token = ?2")?
+                    .query_row(params![user, password], |r| r.get(0))
+                    .optional()?,
+                Credential::Basic { user, password } if user.starts_with("SK") => c
+                    .prepare_cached(
+                        "SELECT account_sid FROM api_keys WHERE sid = ?1 AND secret = ?2",
+                    )?
+                    .query_row(params![user, password], |r| r.get(0))
+                    .optional()?,
+                Credential::Basic { .. } => None,
+                Credential::Bearer(t) => c
+                    .prepare_cached("SELECT account_sid FROM bearer_tokens WHERE token = ?1")?
+                    .query_row([t], |r| r.get(0))
+                    .optional()?,
+            };
+            Ok(found)
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut st =
+                c.prepare_cached("SELECT sid, friendly_name FROM accounts ORDER BY sid")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn profile_by_sid(&self, account: &str, sid: &str) -> Result<Option<Profile>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE sid = ?1 AND account_sid = ?2"
+            ))?
+            .query_row(params![sid, account], profile_row)
+            .optional()?)
+        })
+    }
+
+    fn list_profiles(
+        &self,
+        account: &str,
+        f: &ProfileFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Profile>> {
+        let (clause, args) = profile_where(account, f, cursor);
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause} ORDER BY id {} LIMIT {limit}",
+            order(cursor)
+        );
+        let mut rows = self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if matches!(cursor, Cursor::Before(_)) {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn profiles_beyond(&self, account: &str, f: &ProfileFilter, cursor: Cursor) -> Result<bool> {
+        let (clause, args) = profile_where(account, f, cursor);
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM profiles WHERE {clause})"
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles \
+                 WHERE status = 'new' OR (status = 'reserving' AND iccid IS NULL) \
+                 ORDER BY id LIMIT ?1"
+            ))?;
+            let rows = st.query_map([limit as i64], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn complete_reservation(&self, id: i64, r: &Reservation, now: i64) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let account: Option<(String, String)> = tx
+                .prepare_cached(
+                    "SELECT account_sid, sid FROM profiles WHERE id = ?1 AND status = 'reserving'",
+                )?
+                .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            let Some((account, profile_sid)) = account else {
+                return Ok(false);
+            };
+            tx.prepare_cached(
+                "UPDATE profiles SET iccid = ?2, imsi = ?3, sim_sid = ?4, ppk = ?6, \
+                 updated_at = ?5, \
+                 status = CASE WHEN released THEN 'available' ELSE 'reserving' END \
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, r.iccid, r.imsi, r.sim_sid, now, r.ppk])?;
+            tx.prepare_cached("INSERT OR REPLACE INTO packages (profile_id, der) VALUES (?1, ?2)")?
+                .execute(params![id, r.package])?;
+            tx.prepare_cached(
+                "INSERT INTO sims (sid, account_sid, iccid, status, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, 'new', ?4, ?4)",
+            )?
+            .execute(params![r.sim_sid, account, r.iccid, now])?;
+            tx.prepare_cached(
+                "INSERT INTO charges (account_sid, profile_sid, amount_cents, currency, \
+                 description, created_at) VALUES (?1, ?2, ?3, 'USD', 'eSIM profile reservation', ?4)",
+            )?
+            .execute(params![account, profile_sid, r.charge_cents, now])?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn sim(&self, account: &str, key: &str) -> Result<Option<Sim>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {SIM_COLUMNS} FROM sims WHERE account_sid = ?1 \
+                 AND (sid = ?2 OR unique_name = ?2) ORDER BY sid = ?2 DESC LIMIT 1"
+            ))?
+            .query_row(params![account, key], sim_row)
+            .optional()?)
+        })
+    }
+
+    fn list_sims(
+        &self,
+        account: &str,
+        f: &SimFilter,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Sim>> {
+        let (clause, args) = sim_where(account, f, cursor);
+        let sql = format!(
+            "SELECT {SIM_COLUMNS} FROM sims WHERE {clause} ORDER BY id {} LIMIT {limit}",
+            order(cursor)
+        );
+        let mut rows = self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), sim_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if matches!(cursor, Cursor::Before(_)) {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn sims_beyond(&self, account: &str, f: &SimFilter, cursor: Cursor) -> Result<bool> {
+        let (clause, args) = sim_where(account, f, cursor);
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM sims WHERE {clause})"
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE sims SET unique_name = COALESCE(?2, unique_name), \
+                 status = COALESCE(?3, status), updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, u.unique_name, u.status, now])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    SqlError::Store(StoreError::Duplicate {
+                        what: "unique name",
+                        value: u.unique_name.clone().unwrap_or_default(),
+                    })
+                }
+                e => SqlError::Sql(e),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn due_callbacks(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>> {
+        self.due_callbacks_impl(now, limit)
+    }
+
+    fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<()> {
+        self.with(|c| {
+            match a {
+                Attempt::Delivered { http_status } => c
+                    .prepare_cached(
+                        "UPDATE callbacks SET state = 'delivered', attempts = attempts + 1, \
+                         last_attempt_at = ?2, last_http_status = ?3, last_error = NULL \
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![id, now, http_status])?,
+                Attempt::Failed {
+                    http_status,
+                    error,
+                    next_at,
+                } => c
+                    .prepare_cached(
+                        "UPDATE callbacks SET state = CASE WHEN ?5 IS NULL THEN 'failed' \
+                         ELSE 'pending' END, attempts = attempts + 1, last_attempt_at = ?2, \
+                         last_http_status = ?3, last_error = ?4, \
+                         next_attempt_at = COALESCE(?5, next_attempt_at) WHERE id = ?1",
+                    )?
+                    .execute(params![id, now, http_status, error, next_at])?,
+            };
+            Ok(())
+        })
+    }
+
+    fn callbacks_for(&self, account: &str, profile_sid: &str) -> Result<Vec<CallbackRecord>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CALLBACK_COLUMNS} FROM callbacks c \
+                 WHERE c.account_sid = ?1 AND c.esim_profile_sid = ?2 ORDER BY c.id"
+            ))?;
+            let rows = st.query_map(params![account, profile_sid], callback_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn charges(&self, account: &str) -> Result<Vec<Charge>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT account_sid, profile_sid, amount_cents, currency, description, created_at \
+                 FROM charges WHERE account_sid = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([account], |r| {
+                Ok(Charge {
+                    account_sid: r.get(0)?,
+                    profile_sid: r.get(1)?,
+                    amount_cents: r.get(2)?,
+                    currency: r.get(3)?,
+                    description: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+impl SqliteStore {
+    fn due_callbacks_impl(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CALLBACK_COLUMNS}, a.auth_token FROM callbacks c \
+                 JOIN accounts a ON a.sid = c.account_sid \
+                 WHERE c.state = 'pending' AND c.next_attempt_at <= ?1 \
+                 AND c.id = (SELECT MIN(id) FROM callbacks WHERE profile_id = c.profile_id \
+                             AND state = 'pending') \
+                 ORDER BY c.id LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![now, limit as i64], |r| {
+                Ok((callback_row(r)?, r.get::<_, String>(18)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+fn sim_where(account: &str, f: &SimFilter, cursor: Cursor) -> (String, Vec<String>) {
+    let mut sql = String::from("account_sid = ?1");
+    let mut args = vec![account.to_string()];
+    if let Some(s) = &f.status {
+        args.push(s.clone());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(i) = &f.iccid {
+        args.push(i.clone());
+        sql.push_str(&format!(" AND iccid = ?{}", args.len()));
+    }
+    cursor_clause(cursor, &mut sql);
+    (sql, args)
+}

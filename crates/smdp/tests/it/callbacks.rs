@@ -1,0 +1,398 @@
+//! Status callbacks seen by a receiver: every change from `reserving` to `installed`, in
+//! order, with exactly the eight fields, each signed with `X-Twilio-Signature` under the
+//! account's auth token; GET and POST; retries with backoff; delivery resuming after a
+//! restart.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::common::*;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rsp_auth::Curve;
+use serde_json::Value;
+use smdp_core::store::Store as _;
+use smdp_operator::callbacks::twilio_signature;
+
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    url: String,
+    signature: String,
+    fields: BTreeMap<String, String>,
+    params: Vec<(String, String)>,
+}
+
+/// A callback receiver answering with queued statuses (200 once the queue is empty).
+#[derive(Clone)]
+struct Receiver {
+    /// `http://127.0.0.1:<port>` or `https://localhost:<port>`.
+    base: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    answers: Arc<Mutex<VecDeque<u16>>>,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Over TLS, with our DPtls for `localhost` (it chains to our NIST CI).
+    async fn start_tls() -> Self {
+        let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+        let tls = smdp_server::serve::tls_config(
+            &pki,
+            "localhost",
+            std::time::SystemTime::now(),
+            Some(7),
+        )
+        .unwrap();
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = match tls {
+            Some(_) => format!("https://localhost:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
+        let r = Self {
+            base,
+            got: Arc::default(),
+            answers: Arc::default(),
+        };
+        let me = r.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let me = me.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let me = me.clone();
+                        async move {
+                            let method = req.method().to_string();
+                            let url = format!("{}{}", me.base, req.uri());
+                            let signature = req
+                                .headers()
+                                .get("x-twilio-signature")
+                                .map(|v| v.to_str().unwrap().to_string())
+                                .unwrap_or_default();
+                            let query = req.uri().query().unwrap_or("").to_string();
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let source = if method == "GET" {
+                                query.into_bytes()
+                            } else {
+                                body.to_vec()
+                            };
+                            let params: Vec<(String, String)> =
+                                form_urlencoded::parse(&source).into_owned().collect();
+                            me.got.lock().unwrap().push(Received {
+                                method,
+                                url,
+                                signature,
+                                fields: params.iter().cloned().collect(),
+                                params,
+                            });
+                            let status = me.answers.lock().unwrap().pop_front().unwrap_or(200);
+                            let mut resp = hyper::Response::new(Full::new(Bytes::new()));
+                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, Infallible>(resp)
+                        }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        Some(acceptor) => match acceptor.accept(tcp).await {
+                            Ok(s) => http.serve_connection(TokioIo::new(s), svc).await,
+                            Err(_) => return,
+                        },
+                        None => http.serve_connection(TokioIo::new(tcp), svc).await,
+                    };
+                });
+            }
+        });
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("{}/cb", self.base)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits (advancing `clock` if given) until `n` callbacks arrived.
+    async fn wait_for(&self, n: usize, clock: Option<&smdp_core::clock::Clock>) -> Vec<Received> {
+        for _ in 0..400 {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            if let Some(c) = clock {
+                c.advance(Duration::from_secs(60));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "only {} of {n} callbacks arrived: {:?}",
+            self.received().len(),
+            self.received()
+        );
+    }
+}
+
+const FIELDS: [&str; 8] = [
+    "ESimProfileSid",
+    "SimSid",
+    "SimIccid",
+    "ESimProfileStatus",
+    "Eid",
+    "SmdpPlusAddress",
+    "ErrorCode",
+    "ErrorMessage",
+];
+
+fn check_signed(r: &Received, token: &str) {
+    let expected = if r.method == "GET" {
+        twilio_signature(token, &r.url, &[])
+    } else {
+        twilio_signature(token, &r.url, &r.params)
+    };
+    assert_eq!(r.signature, expected, "signature of {r:?}");
+    let names: Vec<&str> = r.fields.keys().map(String::as_str).collect();
+    let mut want = FIELDS.to_vec();
+    want.sort();
+    assert_eq!(names, want, "exactly the eight fields");
+}
+
+async fn create(
+    server: &TestServer,
+    acct: &smdp_operator::accounts::Credentials,
+    form: &[(&str, &str)],
+) -> Value {
+    let c = server.client();
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form {
+        body.append_pair(k, v);
+    }
+    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
+    let r = c
+        .request(
+            "POST",
+            "/v1/ESimProfiles",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            body.finish().into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// An order (GenerateMatchingId) whose callbacks go to `rx`, POST by default.
+async fn order_calling(
+    server: &TestServer,
+    acct: &smdp_operator::accounts::Credentials,
+    rx: &Receiver,
+) -> Value {
+    create(
+        server,
+        acct,
+        &[("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_change_is_called_back_signed_and_in_order() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("callbacks");
+    let rx = Receiver::start().await;
+    let v = order_calling(&server, &acct, &rx).await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    let got = rx.wait_for(2, None).await;
+    let statuses: Vec<&str> = got
+        .iter()
+        .map(|r| r.fields["ESimProfileStatus"].as_str())
+        .collect();
+    assert_eq!(statuses, ["reserving", "available"]);
+    let available = &got[1];
+    assert_eq!(available.method, "POST", "POST by default");
+    assert_eq!(available.fields["ESimProfileSid"], sid);
+    assert!(available.fields["SimSid"].starts_with("HS"));
+    assert_eq!(
+        available.fields["SmdpPlusAddress"],
+        format!("https://{}", server.smdp.address)
+    );
+    let iccid = available.fields["SimIccid"].clone();
+    assert_eq!(iccid.len(), 20);
+    for r in &got {
+        check_signed(r, &acct.auth_token);
+    }
+    // Download and install: two more, in order.
+    let mid = server
+        .store
+        .profiles()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.sid == sid)
+        .and_then(|p| p.matching_id)
+        .unwrap();
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::NistP256);
+    lpa.download(Some(&mid), None).await.unwrap();
+    let got = rx.wait_for(4, None).await;
+    let statuses: Vec<&str> = got
+        .iter()
+        .map(|r| r.fields["ESimProfileStatus"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["reserving", "available", "downloaded", "installed"]
+    );
+    assert_eq!(got[3].fields["Eid"], lpa.eid());
+    assert_eq!(got[3].fields["SimIccid"], iccid);
+    for r in &got {
+        check_signed(r, &acct.auth_token);
+    }
+    // GET callbacks carry the fields in the query and sign the full URL.
+    let rx2 = Receiver::start().await;
+    create(
+        &server,
+        &acct,
+        &[
+            ("GenerateMatchingId", "true"),
+            ("CallbackUrl", &format!("{}?tag=x", rx2.url())),
+            ("CallbackMethod", "GET"),
+        ],
+    )
+    .await;
+    let got = rx2.wait_for(2, None).await;
+    assert!(got
+        .iter()
+        .all(|r| r.method == "GET" && r.url.contains("?tag=x&")));
+    for r in &got {
+        let mut r = r.clone();
+        r.fields.remove("tag");
+        r.params.retain(|(k, _)| k != "tag");
+        check_signed(&r, &acct.auth_token);
+    }
+    server.stop().await;
+}
+
+/// `GET …/Callbacks`, polled until `done(callbacks)` holds (the attempt is recorded just
+/// after the receiver saw it).
+async fn callback_state(
+    server: &TestServer,
+    acct: &smdp_operator::accounts::Credentials,
+    sid: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
+    let mut state = Value::Null;
+    for _ in 0..400 {
+        let r = server
+            .client()
+            .request(
+                "GET",
+                &format!("/v1/ESimProfiles/{sid}/Callbacks"),
+                &[("authorization", &auth)],
+                vec![],
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        state = serde_json::from_slice(&r.body).unwrap();
+        if done(&state["callbacks"]) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("callback state never settled: {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
+    let ci = our_pki_dir().join("CertificateIssuer/CERT_CI_ECDSA_NIST.der");
+    // Trusted through --callback-ca: delivered over TLS, signed over the https URL.
+    let server = TestServer::start(Options {
+        callback_ca: Some(ci),
+        ..Options::default()
+    })
+    .await;
+    let acct = server.account("https");
+    let rx = Receiver::start_tls().await;
+    assert!(rx.url().starts_with("https://localhost:"));
+    order_calling(&server, &acct, &rx).await;
+    let got = rx.wait_for(2, None).await;
+    for r in &got {
+        assert!(r.url.starts_with("https://"));
+        check_signed(r, &acct.auth_token);
+    }
+    server.stop().await;
+
+    // Mozilla's roots alone do not know our CI: nothing is delivered, the error is kept.
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("https");
+    let rx = Receiver::start_tls().await;
+    let v = order_calling(&server, &acct, &rx).await;
+    let sid = v["sid"].as_str().unwrap();
+    let state = callback_state(&server, &acct, sid, |s| s[0]["attempts"] == 1).await;
+    let first = &state["callbacks"][0];
+    assert_eq!(first["state"], "pending", "{state}");
+    assert!(first["last_http_status"].is_null());
+    let error = first["last_error"].as_str().unwrap();
+    assert!(error.contains("certificate"), "{error}");
+    assert!(rx.received().is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
+    let mut server = TestServer::start(Options::default()).await;
+    let acct = server.account("callbacks");
+    let rx = Receiver::start().await;
+    rx.answers.lock().unwrap().extend([500, 503]);
+    let v = order_calling(&server, &acct, &rx).await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    // First attempt fails; the state is observable; nothing later is sent out of order.
+    rx.wait_for(1, None).await;
+    let state = callback_state(&server, &acct, &sid, |s| s[0]["attempts"] == 1).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rx.received().len(), 1, "the retry waits for its backoff");
+    assert_eq!(state["callbacks"][0]["state"], "pending", "{state}");
+    assert_eq!(state["callbacks"][0]["attempts"], 1);
+    assert_eq!(state["callbacks"][0]["last_http_status"], 500);
+    assert_eq!(
+        state["callbacks"][1]["attempts"], 0,
+        "available waits behind reserving"
+    );
+
+    // Restart the server with the second attempt still pending: the queue survives.
+    server.restart(Options::default()).await;
+    let got = rx.wait_for(4, Some(&server.clock)).await;
+    let statuses: Vec<&str> = got
+        .iter()
+        .map(|r| r.fields["ESimProfileStatus"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["reserving", "reserving", "reserving", "available"]
+    );
+    for r in &got {
+        check_signed(r, &acct.auth_token);
+    }
+    let state = callback_state(&server, &acct, &sid, |s| s[1]["state"] == "delivered").await;
+    assert_eq!(state["callbacks"][0]["state"], "delivered");
+    assert_eq!(state["callbacks"][0]["attempts"], 3);
+    assert_eq!(state["callbacks"][1]["state"], "delivered");
+    server.stop().await;
+}

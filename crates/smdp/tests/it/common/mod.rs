@@ -1,0 +1,578 @@
+//! A spawned SM-DP+ and a test LPA: an HTTPS client driving a virtual eUICC (`veuicc`) over
+//! real TLS, so every test is a download as a phone would do it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderMap;
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use rsp_asn1::auth::AuthenticateServerRequest;
+use rsp_asn1::download::{BoundProfilePackage, PrepareDownloadRequest};
+use rsp_asn1::es9::{
+    self, path, AuthenticateClientRequest, AuthenticateClientResponse, CancelSessionResponseBody,
+    Der, GetBoundProfilePackageRequest, GetBoundProfilePackageResponse,
+    InitiateAuthenticationRequest, InitiateAuthenticationResponse, ResponseHeader,
+};
+use rsp_asn1::notification::{CancelSessionReason, PendingNotification};
+use rsp_asn1::TransactionId;
+use rsp_auth::pki::Pki;
+use rsp_auth::{Backend, Curve};
+use smdp_core::clock::Clock;
+use smdp_core::es9::{Policy, Smdp};
+use smdp_core::orders::OrderRequest;
+use smdp_core::store::Profile;
+use smdp_server::http::Limits;
+use smdp_store_sqlite::SqliteStore;
+use tokio_rustls::TlsConnector;
+use veuicc::{lpa, Euicc};
+
+pub const ADDRESS: &str = "localhost";
+
+/// Each test LPA gets its own seed: two eUICC instances must not make the same otPK.
+static NEXT_SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
+
+fn lpa_rng() -> rsp_auth::rng::Rng {
+    rsp_auth::rng::rng(Some(
+        NEXT_SEED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+    ))
+}
+
+/// The project's PKI (`certs/`).
+pub fn our_pki_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs")
+}
+
+/// SGP.26 (`../shared/pki/sgp26`), if present.
+pub fn sgp26_dir() -> Option<PathBuf> {
+    rsp_shared::dir_for_test("SGP.26 PKI").map(|d| d.join("pki/sgp26"))
+}
+
+/// A time inside every test certificate's validity (ours: generated with a long lifetime;
+/// SGP.26: valid in 2026).
+pub fn test_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub struct Options {
+    pub pki: PathBuf,
+    pub address: String,
+    pub policy: Policy,
+    pub limits: Limits,
+    pub seed: Option<u64>,
+    /// Template of REST-created profiles.
+    pub template: String,
+    /// Extra CA (PEM or DER file) for https callbacks.
+    pub callback_ca: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            pki: our_pki_dir(),
+            address: ADDRESS.into(),
+            policy: Policy::default(),
+            limits: Limits::default(),
+            seed: Some(1),
+            template: "minimal".into(),
+            callback_ca: None,
+        }
+    }
+}
+
+/// The server configuration for `opts`: random ports, no reservation delay.
+fn config(opts: &Options) -> smdp_server::serve::Config {
+    smdp_server::serve::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        address: opts.address.clone(),
+        data: PathBuf::new(),
+        pki: opts.pki.clone(),
+        seed: opts.seed,
+        json_logs: false,
+        policy: opts.policy.clone(),
+        limits: opts.limits.clone(),
+        rest_listen: Some("127.0.0.1:0".parse().unwrap()),
+        reservation_delay: Duration::ZERO,
+        template: opts.template.parse().unwrap(),
+        accounts: Vec::new(),
+        callback_roots: opts
+            .callback_ca
+            .as_deref()
+            .map(|p| smdp_operator::callbacks::load_roots(p).unwrap())
+            .unwrap_or_default(),
+    }
+}
+
+/// An SM-DP+ on 127.0.0.1:<random port> (TLS: ES9+ and REST; plain HTTP: REST) with an
+/// in-memory store, a manual clock and no reservation delay.
+pub struct TestServer {
+    pub smdp: Arc<Smdp>,
+    pub addr: SocketAddr,
+    /// The plain-HTTP REST listener.
+    pub rest_addr: SocketAddr,
+    pub clock: Clock,
+    /// The CI the TLS certificate chains to (trust anchor for the client).
+    pub tls_root: Vec<u8>,
+    pub store: Arc<SqliteStore>,
+    running: Option<smdp_server::serve::Running>,
+    rng: std::sync::Mutex<rsp_auth::rng::Rng>,
+}
+
+impl TestServer {
+    pub async fn start(opts: Options) -> Self {
+        let clock = Clock::manual(test_now());
+        let cfg = config(&opts);
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let running = smdp_server::serve::start_with(&cfg, store.clone(), clock.clone())
+            .await
+            .unwrap();
+        let pki = Pki::load(&opts.pki).unwrap();
+        Self {
+            smdp: running.smdp.clone(),
+            addr: running.addr(),
+            rest_addr: running.rest_addr().unwrap(),
+            clock,
+            tls_root: pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec(),
+            store,
+            running: Some(running),
+            rng: std::sync::Mutex::new(rsp_auth::rng::rng(Some(99))),
+        }
+    }
+
+    /// Stops the listeners and workers and starts them again on the same store (a restart).
+    pub async fn restart(&mut self, opts: Options) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(2)).await;
+        }
+        let cfg = config(&opts);
+        let running = smdp_server::serve::start_with(&cfg, self.store.clone(), self.clock.clone())
+            .await
+            .unwrap();
+        self.smdp = running.smdp.clone();
+        self.addr = running.addr();
+        self.rest_addr = running.rest_addr().unwrap();
+        self.running = Some(running);
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown(Duration::from_secs(2)).await;
+        }
+    }
+
+    /// Reserves a profile as `smdp profile add` does.
+    pub fn reserve(&self, req: OrderRequest) -> Profile {
+        let mut rng = self.rng.lock().unwrap();
+        smdp_core::orders::reserve(
+            self.smdp.store.as_ref(),
+            &rsp_saip::NumberPlan::default(),
+            None,
+            &req,
+            &mut *rng,
+            self.clock.unix(),
+        )
+        .unwrap()
+    }
+
+    pub fn profile(&self, p: &Profile) -> Profile {
+        self.smdp.store.profile(p.id).unwrap().unwrap()
+    }
+
+    /// A new REST account (AccountSid, token, API key, bearer token) in this server's store.
+    pub fn account(&self, name: &str) -> smdp_operator::accounts::Credentials {
+        smdp_operator::accounts::create(
+            self.store.as_ref(),
+            name,
+            &mut rsp_auth::rng::rng(None),
+            self.clock.unix(),
+        )
+        .unwrap()
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.addr, &self.tls_root)
+    }
+}
+
+/// An HTTPS client for one server (new connection per request unless `keep_alive`).
+#[derive(Clone)]
+pub struct Client {
+    addr: SocketAddr,
+    tls: TlsConnector,
+}
+
+pub struct HttpResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr, root: &[u8]) -> Self {
+        Self::with_versions(addr, root, rustls::DEFAULT_VERSIONS)
+    }
+
+    /// With a TLS 1.2-only client configuration.
+    pub fn tls12_only(addr: SocketAddr, root: &[u8]) -> Self {
+        Self::with_versions(addr, root, &[&rustls::version::TLS12])
+    }
+
+    fn with_versions(
+        addr: SocketAddr,
+        root: &[u8],
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(root.to_vec()))
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Self {
+            addr,
+            tls: TlsConnector::from(Arc::new(cfg)),
+        }
+    }
+
+    /// A new HTTP/1.1 connection over TLS; the returned task ends when the server closes it.
+    pub async fn connect(
+        &self,
+    ) -> (
+        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+        tokio::task::JoinHandle<hyper::Result<()>>,
+    ) {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from(ADDRESS).unwrap();
+        let tls = self.tls.connect(name, tcp).await.unwrap();
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .unwrap();
+        (sender, tokio::spawn(conn))
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> HttpResponse {
+        let (mut sender, _conn) = self.connect().await;
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", ADDRESS);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let resp = sender
+            .send_request(b.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        HttpResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// An ES9+ POST as lpac sends it.
+    pub async fn es9(&self, path: &str, body: Vec<u8>) -> HttpResponse {
+        self.request(
+            "POST",
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("x-admin-protocol", "gsma/rsp/v2.2.2"),
+                ("user-agent", "gsma-rsp-lpad"),
+            ],
+            body,
+        )
+        .await
+    }
+
+    /// POSTs `req` and parses the answer: the typed response, or the `Failed` header.
+    pub async fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp, ResponseHeader> {
+        let r = self.es9(path, serde_json::to_vec(req).unwrap()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(
+            r.headers.get("x-admin-protocol").unwrap(),
+            smdp_server::http::ADMIN_PROTOCOL
+        );
+        es9::parse_response(&r.body).unwrap()
+    }
+}
+
+/// An HTTP Basic `Authorization` value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        rsp_asn1::es9::base64_encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+/// The (subjectCode, reasonCode) of a failed response.
+pub fn codes(h: &ResponseHeader) -> (String, String) {
+    let d = h
+        .function_execution_status
+        .status_code_data
+        .as_ref()
+        .expect("statusCodeData");
+    (d.subject_code.clone(), d.reason_code.clone())
+}
+
+/// Asserts a failure with these codes.
+#[track_caller]
+pub fn assert_failed<T: std::fmt::Debug>(
+    r: Result<T, ResponseHeader>,
+    subject: &str,
+    reason: &str,
+) {
+    match r {
+        Ok(v) => panic!("expected {subject}/{reason}, got success {v:?}"),
+        Err(h) => assert_eq!(
+            codes(&h),
+            (subject.to_string(), reason.to_string()),
+            "{h:?}"
+        ),
+    }
+}
+
+/// A test LPA with its eUICC.
+pub struct Lpa {
+    pub euicc: Euicc,
+    pub client: Client,
+    pub rng: rsp_auth::rng::Rng,
+    pub now: SystemTime,
+    pub address: String,
+}
+
+/// Where a download stopped.
+#[derive(Debug)]
+pub enum Stop {
+    Initiate(ResponseHeader),
+    Authenticate(ResponseHeader),
+    GetBpp(ResponseHeader),
+}
+
+impl Lpa {
+    pub fn new(server: &TestServer, pki: &Path, curve: Curve) -> Self {
+        let pki = Pki::load(pki).unwrap();
+        let now = server.clock.now();
+        Self {
+            euicc: Euicc::from_pki(&pki, curve, Backend::AwsLc, now).unwrap(),
+            client: server.client(),
+            rng: lpa_rng(),
+            now,
+            address: ADDRESS.into(),
+        }
+    }
+
+    pub fn with_euicc(server: &TestServer, euicc: Euicc) -> Self {
+        Self {
+            euicc,
+            client: server.client(),
+            rng: lpa_rng(),
+            now: server.clock.now(),
+            address: ADDRESS.into(),
+        }
+    }
+
+    pub fn eid(&self) -> String {
+        self.euicc.eid().to_string()
+    }
+
+    pub fn initiate_request(&mut self) -> InitiateAuthenticationRequest {
+        lpa::initiate_authentication(&mut self.euicc, &self.address, &mut self.rng).unwrap()
+    }
+
+    pub async fn initiate(&mut self) -> Result<InitiateAuthenticationResponse, ResponseHeader> {
+        let req = self.initiate_request();
+        self.client.call(path::INITIATE_AUTHENTICATION, &req).await
+    }
+
+    /// ES10b AuthenticateServerRequest from the initiateAuthentication response.
+    pub fn authenticate_server_request(
+        init: &InitiateAuthenticationResponse,
+        matching_id: Option<&str>,
+    ) -> AuthenticateServerRequest {
+        let ctx = lpa::ctx_params1(matching_id, lpa::default_device_info());
+        lpa::authenticate_server_request(init, ctx).unwrap()
+    }
+
+    pub fn authenticate_client_request(
+        &mut self,
+        init: &InitiateAuthenticationResponse,
+        matching_id: Option<&str>,
+    ) -> AuthenticateClientRequest {
+        let asr = Self::authenticate_server_request(init, matching_id);
+        let resp = self.euicc.authenticate_server(&asr, self.now);
+        lpa::authenticate_client_request(&init.transaction_id, &resp).unwrap()
+    }
+
+    pub async fn authenticate(
+        &mut self,
+        init: &InitiateAuthenticationResponse,
+        matching_id: Option<&str>,
+    ) -> Result<AuthenticateClientResponse, ResponseHeader> {
+        let req = self.authenticate_client_request(init, matching_id);
+        self.client.call(path::AUTHENTICATE_CLIENT, &req).await
+    }
+
+    pub fn prepare_download_request(auth: &AuthenticateClientResponse) -> PrepareDownloadRequest {
+        lpa::prepare_download_request(auth, None).unwrap()
+    }
+
+    pub fn get_bpp_request(
+        &mut self,
+        auth: &AuthenticateClientResponse,
+        cc: Option<&str>,
+    ) -> GetBoundProfilePackageRequest {
+        let pdr = Self::prepare_download_request(auth);
+        let resp = self
+            .euicc
+            .prepare_download(&pdr, cc, &mut self.rng, self.now);
+        GetBoundProfilePackageRequest {
+            header: None,
+            transaction_id: auth.transaction_id.clone(),
+            prepare_download_response: Der::encode(&resp).unwrap(),
+        }
+    }
+
+    pub async fn get_bpp(
+        &mut self,
+        auth: &AuthenticateClientResponse,
+        cc: Option<&str>,
+    ) -> Result<GetBoundProfilePackageResponse, ResponseHeader> {
+        let req = self.get_bpp_request(auth, cc);
+        self.client
+            .call(path::GET_BOUND_PROFILE_PACKAGE, &req)
+            .await
+    }
+
+    /// Loads the BPP into the eUICC; the PIR goes to the SM-DP+ (HTTP 204 expected).
+    pub async fn install(&mut self, bpp: &GetBoundProfilePackageResponse) -> PendingNotification {
+        let bpp: BoundProfilePackage = bpp.bound_profile_package.decode().unwrap();
+        let pir = self.euicc.load_bound_profile_package(&bpp).unwrap();
+        let n = PendingNotification::ProfileInstallationResult(pir);
+        self.notify(&n).await;
+        n
+    }
+
+    pub async fn notify(&self, n: &PendingNotification) {
+        let req = lpa::handle_notification_request(n).unwrap();
+        let r = self
+            .client
+            .es9(path::HANDLE_NOTIFICATION, serde_json::to_vec(&req).unwrap())
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        assert!(r.body.is_empty());
+    }
+
+    pub async fn cancel(
+        &mut self,
+        txid: &TransactionId,
+        reason: CancelSessionReason,
+    ) -> Result<CancelSessionResponseBody, ResponseHeader> {
+        let resp = self.euicc.cancel_session(txid, reason);
+        let req = lpa::cancel_session_request(txid, &resp).unwrap();
+        self.client.call(path::CANCEL_SESSION, &req).await
+    }
+
+    /// A whole download: initiate, authenticate, get the BPP, install, notify.
+    pub async fn download(
+        &mut self,
+        matching_id: Option<&str>,
+        cc: Option<&str>,
+    ) -> Result<GetBoundProfilePackageResponse, Stop> {
+        let init = self.initiate().await.map_err(Stop::Initiate)?;
+        let auth = self
+            .authenticate(&init, matching_id)
+            .await
+            .map_err(Stop::Authenticate)?;
+        let bpp = self.get_bpp(&auth, cc).await.map_err(Stop::GetBpp)?;
+        self.install(&bpp).await;
+        Ok(bpp)
+    }
+}
+
+/// An order by matching ID.
+pub fn by_matching_id(mid: &str) -> OrderRequest {
+    OrderRequest {
+        matching_id: Some(mid.into()),
+        ..Default::default()
+    }
+}
+
+/// An order by EID (default SM-DP+).
+pub fn by_eid(eid: &str) -> OrderRequest {
+    OrderRequest {
+        eid: Some(eid.into()),
+        ..Default::default()
+    }
+}
+
+/// The BF23 InitialiseSecureChannelRequest of a BPP response (otPK.DP, transaction ID).
+pub fn bf23(
+    r: &GetBoundProfilePackageResponse,
+) -> rsp_asn1::download::InitialiseSecureChannelRequest {
+    let bpp: BoundProfilePackage = r.bound_profile_package.decode().unwrap();
+    bpp.initialise_secure_channel_request.value().clone()
+}
+
+/// Everything of a BPP but BF23: the protected A0, A1, A2 and A3 segments, as bytes.
+pub fn protected_parts(r: &GetBoundProfilePackageResponse) -> Vec<Vec<Vec<u8>>> {
+    let bpp: BoundProfilePackage = r.bound_profile_package.decode().unwrap();
+    vec![
+        bpp.first_sequence_of87
+            .iter()
+            .map(|s| s.0.to_vec())
+            .collect(),
+        bpp.sequence_of88.iter().map(|s| s.0.to_vec()).collect(),
+        bpp.second_sequence_of87
+            .iter()
+            .flatten()
+            .map(|s| s.0.to_vec())
+            .collect(),
+        bpp.sequence_of86.iter().map(|s| s.0.to_vec()).collect(),
+    ]
+}
+
+/// The JSON object keys of a response body, sorted.
+pub fn json_keys(body: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}

@@ -1,0 +1,13 @@
+//! The SM-DP+ end to end, one test binary: ES9+ over TLS with the test LPA and the virtual
+//! eUICC (`es9`, `es9_rows`, `es9_mutations`), the operator REST API (`rest`, `callbacks`,
+//! `sdk`), and the `smdp` command itself (`cli`, `serve`).
+
+mod callbacks;
+mod cli;
+mod common;
+mod es9;
+mod es9_mutations;
+mod es9_rows;
+mod rest;
+mod sdk;
+mod serve;

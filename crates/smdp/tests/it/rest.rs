@@ -1,0 +1,767 @@
+//! The operator REST API (Super SIM v1 shapes) over plain HTTP and over TLS: create, reserve,
+//! fetch, list with paging, auth and account isolation, Sims, the ledger, and a full flow
+//! from REST through an ES9+ download back to `installed`.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::common::*;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rsp_auth::Curve;
+use serde_json::Value;
+
+/// A plain-HTTP REST client with one account's Basic credentials.
+struct Rest {
+    addr: SocketAddr,
+    auth: Option<String>,
+}
+
+impl Rest {
+    fn basic(addr: SocketAddr, user: &str, password: &str) -> Self {
+        Self {
+            addr,
+            auth: Some(basic_auth(user, password)),
+        }
+    }
+
+    async fn send(&self, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let (s, _, v) = self.send_full(method, path, form).await;
+        (s, v)
+    }
+
+    /// Status, response headers and JSON body.
+    async fn send_full(
+        &self,
+        method: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, hyper::HeaderMap, Value) {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let body = {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in form {
+                s.append_pair(k, v);
+            }
+            s.finish()
+        };
+        let mut b = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", format!("{}", self.addr))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(a) = &self.auth {
+            b = b.header("authorization", a);
+        }
+        let resp = sender
+            .send_request(b.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// POST /v1/ESimProfiles.
+    async fn create(&self, form: &[(&str, &str)]) -> (u16, Value) {
+        self.send("POST", "/v1/ESimProfiles", form).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, &[]).await
+    }
+
+    /// GET of an absolute URL the server handed out (paging).
+    async fn follow(&self, url: &str) -> (u16, Value) {
+        let prefix = format!("http://{}", self.addr);
+        let path = url
+            .strip_prefix(&prefix)
+            .expect("absolute URL to this server");
+        self.get(path).await
+    }
+}
+
+/// Polls a profile until it leaves new/reserving.
+async fn reserved(rest: &Rest, sid: &str) -> Value {
+    // Generous: a loaded 2-core CI machine may take a while to schedule the worker.
+    for _ in 0..1000 {
+        let (s, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+        assert_eq!(s, 200, "{v}");
+        if !matches!(v["status"].as_str(), Some("new" | "reserving")) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{sid} never left reserving");
+}
+
+fn is_sid(v: &Value, prefix: &str) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+fn is_date(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() == 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[4] == b'-'
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_by_eid_reserves_a_sim_and_charges() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("a");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
+    let (s, v) = rest.create(&[("Eid", &eid)]).await;
+    assert_eq!(s, 201, "{v}");
+    assert!(is_sid(&v["sid"], "HP"), "{v}");
+    assert_eq!(v["account_sid"], acct.account_sid.as_str());
+    assert!(matches!(v["status"].as_str(), Some("new" | "reserving")));
+    assert_eq!(v["eid"], eid.as_str());
+    for k in [
+        "iccid",
+        "sim_sid",
+        "smdp_plus_address",
+        "matching_id",
+        "activation_code",
+        "error_code",
+    ] {
+        assert!(v[k].is_null(), "{k} before reservation: {v}");
+    }
+    assert!(is_date(&v["date_created"]) && is_date(&v["date_updated"]));
+    let sid = v["sid"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["url"],
+        format!("http://{}/v1/ESimProfiles/{sid}", server.rest_addr).as_str()
+    );
+    let v = reserved(&rest, &sid).await;
+    assert_eq!(v["status"], "available", "{v}");
+    assert!(is_sid(&v["sim_sid"], "HS"));
+    assert_eq!(
+        v["smdp_plus_address"],
+        format!("https://{}", server.smdp.address).as_str()
+    );
+    assert!(
+        v["activation_code"].is_null(),
+        "default SM-DP+: no matching ID"
+    );
+    let iccid = v["iccid"].as_str().unwrap().to_string();
+    assert!(rsp_asn1::ids::Iccid::from_digits(&iccid).unwrap().luhn_ok());
+    // The Sim resource, by sid and in the SimSid filter.
+    let sim_sid = v["sim_sid"].as_str().unwrap();
+    let (s, sim) = rest.get(&format!("/v1/Sims/{sim_sid}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(sim["iccid"], iccid.as_str());
+    assert_eq!(sim["status"], "new");
+    let (_, l) = rest
+        .get(&format!("/v1/ESimProfiles?SimSid={sim_sid}"))
+        .await;
+    assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 1);
+    // $3.00 charged.
+    let (_, ledger) = rest.get("/v1/Charges").await;
+    assert_eq!(ledger["total"], "3.00");
+    assert_eq!(ledger["charges"][0]["esim_profile_sid"], sid.as_str());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_flow_rest_to_es9_to_installed() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("flow");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    assert_eq!(s, 201, "{v}");
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    assert_eq!(v["status"], "available");
+    let mid = v["matching_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["activation_code"],
+        format!("1${}${mid}", server.smdp.address).as_str()
+    );
+    let ac = rsp_asn1::ids::ActivationCode::parse(v["activation_code"].as_str().unwrap()).unwrap();
+    // A phone downloads it with the activation code.
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::BrainpoolP256r1);
+    let init = lpa.initiate().await.unwrap();
+    let auth = lpa
+        .authenticate(&init, Some(&ac.matching_id))
+        .await
+        .unwrap();
+    let bpp = lpa.get_bpp(&auth, None).await.unwrap();
+    let sid = v["sid"].as_str().unwrap();
+    let (_, d) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(d["status"], "downloaded");
+    assert_eq!(
+        d["eid"],
+        lpa.eid().as_str(),
+        "bound to the eUICC that downloaded it"
+    );
+    lpa.install(&bpp).await;
+    let (_, d) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(d["status"], "installed");
+    assert_eq!(
+        d["iccid"].as_str().unwrap(),
+        lpa.euicc.installed_profiles()[0].iccid.to_string(),
+        "the ICCID the eUICC installed"
+    );
+    // Also over TLS on the ES9+ listener.
+    let c = server.client();
+    let r = c
+        .request(
+            "GET",
+            "/v1/ESimProfiles",
+            &[(
+                "authorization",
+                &basic_auth(&acct.account_sid, &acct.auth_token),
+            )],
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let l: Value = serde_json::from_slice(&r.body).unwrap();
+    assert!(l["meta"]["url"].as_str().unwrap().starts_with("https://"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_are_twilio_400s_and_store_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("v");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    for form in [
+        vec![],
+        vec![("GenerateMatchingId", "false")],
+        vec![("GenerateMatchingId", "maybe")],
+        vec![("Eid", "89049032123451234512345678901234")], // bad check digits
+        vec![("Eid", "123")],
+        vec![("GenerateMatchingId", "true"), ("Typo", "1")],
+        vec![("GenerateMatchingId", "true"), ("CallbackUrl", "ftp://x")],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("CallbackUrl", "http://127.0.0.1:9/cb"),
+            ("CallbackMethod", "PUT"),
+        ],
+        // A repeated field is refused, not "last one wins".
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("GenerateMatchingId", "true"),
+        ],
+        // The SGP.22 order extensions, each with a value it does not take.
+        vec![("MatchingId", "A$B")],
+        vec![("MatchingId", "A B"), ("GenerateMatchingId", "true")],
+        vec![("GenerateMatchingId", "true"), ("Released", "no")],
+        vec![("GenerateMatchingId", "true"), ("AllowRebinding", "1")],
+        vec![("GenerateMatchingId", "true"), ("ProfileClass", "gold")],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ProfilePolicyRules", "ppr9"),
+        ],
+        vec![("GenerateMatchingId", "true"), ("ProfileOwner", "12")],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ConfirmationCodeEncoding", "b64"),
+        ],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ConfirmationCode", "12z4"),
+            ("ConfirmationCodeEncoding", "hex"),
+        ],
+        vec![
+            ("GenerateMatchingId", "true"),
+            ("ServiceProviderName", &"x".repeat(33)),
+        ],
+    ] {
+        let (s, v) = rest.create(&form).await;
+        assert_eq!(s, 400, "{form:?}: {v}");
+        assert_eq!(v["code"], 20001);
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["more_info"], "https://www.twilio.com/docs/errors/20001");
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    }
+    let (_, l) = rest.get("/v1/ESimProfiles").await;
+    assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_schemes_and_account_isolation() {
+    let server = TestServer::start(Options::default()).await;
+    let a = server.account("a");
+    let b = server.account("b");
+    let ra = Rest::basic(server.rest_addr, &a.account_sid, &a.auth_token);
+    let (_, v) = ra.create(&[("GenerateMatchingId", "true")]).await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    // API key and bearer token of account A see it.
+    let key = Rest::basic(server.rest_addr, &a.api_key_sid, &a.api_key_secret);
+    assert_eq!(key.get(&format!("/v1/ESimProfiles/{sid}")).await.0, 200);
+    let bearer = Rest {
+        addr: server.rest_addr,
+        auth: Some(format!("Bearer {}", a.bearer_token)),
+    };
+    assert_eq!(bearer.get(&format!("/v1/ESimProfiles/{sid}")).await.0, 200);
+    // Account B: 404 for A's profile, an empty list.
+    let rb = Rest::basic(server.rest_addr, &b.account_sid, &b.auth_token);
+    let (s, v) = rb.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!((s, v["code"].as_u64()), (404, Some(20404)));
+    let (_, l) = rb.get("/v1/ESimProfiles").await;
+    assert!(l["esim_profiles"].as_array().unwrap().is_empty());
+    // Missing and wrong credentials: 401 20003.
+    for bad in [
+        Rest {
+            addr: server.rest_addr,
+            auth: None,
+        },
+        Rest::basic(server.rest_addr, &a.account_sid, "wrong"),
+        Rest::basic(server.rest_addr, &a.api_key_sid, &a.auth_token),
+        Rest::basic(server.rest_addr, "nobody", "x"),
+        Rest {
+            addr: server.rest_addr,
+            auth: Some("Bearer nope".into()),
+        },
+        Rest {
+            addr: server.rest_addr,
+            auth: Some("Digest x".into()),
+        },
+    ] {
+        let (s, v) = bad.get("/v1/ESimProfiles").await;
+        assert_eq!((s, v["code"].as_u64()), (401, Some(20003)), "{v}");
+    }
+    // Unknown and malformed sids, unknown paths, wrong methods.
+    for path in [
+        "/v1/ESimProfiles/HP00000000000000000000000000000000",
+        "/v1/ESimProfiles/not-a-sid",
+        "/v1/Nothing",
+        "/v1/Sims/HS00000000000000000000000000000000",
+    ] {
+        let (s, v) = ra.get(path).await;
+        assert_eq!((s, v["code"].as_u64()), (404, Some(20404)), "{path}");
+        assert_eq!(
+            v["message"],
+            format!("The requested resource {path} was not found").as_str()
+        );
+    }
+    let (s, _) = ra
+        .send("DELETE", &format!("/v1/ESimProfiles/{sid}"), &[])
+        .await;
+    assert_eq!(s, 405);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_follows_absolute_urls_both_ways() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("pages");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let mut created = Vec::new();
+    for _ in 0..7 {
+        let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+        created.push(v["sid"].as_str().unwrap().to_string());
+    }
+    // Let the reservation worker settle, so that page 1 read twice is the same page
+    // (a status change between the two reads is not what this test is about).
+    for sid in &created {
+        reserved(&rest, sid).await;
+    }
+    let (s, mut page) = rest.get("/v1/ESimProfiles?PageSize=3").await;
+    assert_eq!(s, 200);
+    assert_eq!(page["meta"]["key"], "esim_profiles");
+    assert_eq!(page["meta"]["page_size"], 3);
+    assert_eq!(
+        page["meta"]["first_page_url"],
+        format!(
+            "http://{}/v1/ESimProfiles?PageSize=3&Page=0",
+            server.rest_addr
+        )
+        .as_str()
+    );
+    assert!(page["meta"]["previous_page_url"].is_null());
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    loop {
+        for p in page["esim_profiles"].as_array().unwrap() {
+            seen.push(p["sid"].as_str().unwrap().to_string());
+        }
+        pages.push(page.clone());
+        // Inserts while paging do not shift the pages (cursor paging).
+        if pages.len() == 1 {
+            rest.create(&[("GenerateMatchingId", "true")]).await;
+        }
+        match page["meta"]["next_page_url"].as_str() {
+            Some(next) => page = rest.follow(next).await.1,
+            None => break,
+        }
+    }
+    assert_eq!(
+        &seen[..7],
+        &created[..],
+        "stable id order, nothing twice or lost"
+    );
+    assert_eq!(seen.len(), 8, "the profile added while paging comes last");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 8);
+    assert_eq!(pages[1]["meta"]["page"], 1);
+    // previous_page_url of page 2 gives page 1 again.
+    let prev = pages[1]["meta"]["previous_page_url"].as_str().unwrap();
+    let (_, back) = rest.follow(prev).await;
+    assert_eq!(back["esim_profiles"], pages[0]["esim_profiles"]);
+    assert_eq!(back["meta"]["page"], 0);
+    // Filters stay in the URLs; bad paging parameters are 400s.
+    let (_, f) = rest
+        .get("/v1/ESimProfiles?Status=available&PageSize=2")
+        .await;
+    assert!(f["meta"]["url"]
+        .as_str()
+        .unwrap()
+        .contains("Status=available&PageSize=2&Page=0"));
+    for token in [
+        "garbage",
+        "PTA-1",
+        "PTA%2B1",
+        "PT%C2%A8",
+        "%C2%A8%5D",
+        "PTB",
+    ] {
+        let (s, v) = rest
+            .get(&format!("/v1/ESimProfiles?PageToken={token}"))
+            .await;
+        assert_eq!((s, v["code"].as_u64()), (400, Some(21481)), "{token}");
+    }
+    for q in [
+        "PageSize=0",
+        "PageSize=1001",
+        "Page=-1",
+        "Page=%2B1",
+        "PageSize=%2B5",
+        "PageSize=5&PageSize=5",
+        "Status=new&Status=available",
+        "Status=nonsense",
+        "Unknown=1",
+        "=null",
+    ] {
+        let (s, _) = rest.get(&format!("/v1/ESimProfiles?{q}")).await;
+        assert_eq!(s, 400, "{q}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sims_update_fetch_by_unique_name_and_status_rules() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("sims");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    let sim_sid = v["sim_sid"].as_str().unwrap();
+    let (s, sim) = rest
+        .send(
+            "POST",
+            &format!("/v1/Sims/{sim_sid}"),
+            &[("UniqueName", "tracker-1"), ("Status", "ready")],
+        )
+        .await;
+    assert_eq!(s, 200, "{sim}");
+    assert_eq!(sim["unique_name"], "tracker-1");
+    assert_eq!(sim["status"], "ready");
+    let (s, by_name) = rest.get("/v1/Sims/tracker-1").await;
+    assert_eq!(s, 200);
+    assert_eq!(by_name["sid"], sim_sid);
+    // ready only from new; active and inactive any time.
+    let (s, v) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "active")])
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("active")));
+    let (s, v) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "ready")])
+        .await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(83010)));
+    let (s, _) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "new")])
+        .await;
+    assert_eq!(s, 400);
+    let (_, l) = rest.get("/v1/Sims?Status=active").await;
+    assert_eq!(l["sims"].as_array().unwrap().len(), 1);
+    assert_eq!(l["meta"]["key"], "sims");
+    let (_, f) = rest.get("/v1/Fleets").await;
+    assert_eq!(f["meta"]["key"], "fleets");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reservation_is_failed_with_a_reason_and_charges_nothing() {
+    let server = TestServer::start(Options {
+        template: "/nonexistent/template.der".into(),
+        ..Default::default()
+    })
+    .await;
+    let acct = server.account("fail");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["error_code"], "20500");
+    assert!(
+        v["error_message"].as_str().unwrap().contains("nonexistent"),
+        "{v}"
+    );
+    assert!(v["sim_sid"].is_null() && v["iccid"].is_null());
+    let (_, ledger) = rest.get("/v1/Charges").await;
+    assert_eq!(ledger["total"], "0.00");
+    let (_, sims) = rest.get("/v1/Sims").await;
+    assert!(sims["sims"].as_array().unwrap().is_empty());
+    server.stop().await;
+}
+
+/// GET with the raw body (for images).
+async fn get_bytes(rest: &Rest, path: &str) -> (u16, String, Vec<u8>) {
+    let tcp = tokio::net::TcpStream::connect(rest.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", rest.addr.to_string())
+        .header("authorization", rest.auth.clone().unwrap())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, ct, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_codes_decode_to_the_activation_code() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("qr");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    let v = reserved(&rest, &sid).await;
+    let (s, ct, png) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;
+    assert_eq!((s, ct.as_str()), (200, "image/png"));
+    // Decoded by an independent QR reader (rqrr) from the PNG pixels.
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1);
+    let (_, text) = grids[0].decode().unwrap();
+    assert_eq!(
+        text,
+        format!("LPA:{}", v["activation_code"].as_str().unwrap())
+    );
+    let (s, ct, svg) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.svg")).await;
+    assert_eq!((s, ct.as_str()), (200, "image/svg+xml"));
+    assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+    // A default-SM-DP+ profile (Eid only) has no activation code, so no QR code.
+    let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
+    let (_, v) = rest.create(&[("Eid", &eid)]).await;
+    let sid = v["sid"].as_str().unwrap().to_string();
+    reserved(&rest, &sid).await;
+    let (s, _, _) = get_bytes(&rest, &format!("/v1/ESimProfiles/{sid}/QrCode.png")).await;
+    assert_eq!(s, 404);
+    server.stop().await;
+}
+
+/// Orders from two accounts arrive at once while a third client walks the list: every order
+/// becomes exactly one profile with its own ICCID, Sim and matching ID, charged once to its
+/// own account, and no walk sees a profile twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_orders_are_each_reserved_and_charged_once() {
+    const PER_ACCOUNT: usize = 16;
+    let server = TestServer::start(Options::default()).await;
+    let accounts = [server.account("one"), server.account("two")];
+    let mut tasks = Vec::new();
+    for acct in &accounts {
+        for _ in 0..PER_ACCOUNT {
+            let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+            tasks.push(tokio::spawn(async move {
+                let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+                assert_eq!(s, 201, "{v}");
+                v["sid"].as_str().unwrap().to_string()
+            }));
+        }
+    }
+    // Meanwhile: whole paging walks of account one's list (cursor paging, 3 a page).
+    let walker = Rest::basic(
+        server.rest_addr,
+        &accounts[0].account_sid,
+        &accounts[0].auth_token,
+    );
+    for _ in 0..4 {
+        let mut seen = HashSet::new();
+        let (_, mut page) = walker.get("/v1/ESimProfiles?PageSize=3").await;
+        loop {
+            for p in page["esim_profiles"].as_array().unwrap() {
+                assert!(seen.insert(p["sid"].as_str().unwrap().to_string()));
+            }
+            match page["meta"]["next_page_url"].as_str() {
+                Some(next) => page = walker.follow(next).await.1,
+                None => break,
+            }
+        }
+        assert!(seen.len() <= PER_ACCOUNT);
+    }
+    let mut sids = Vec::new();
+    for t in tasks {
+        sids.push(t.await.unwrap());
+    }
+    assert_eq!(sids.iter().collect::<HashSet<_>>().len(), 2 * PER_ACCOUNT);
+
+    let (mut iccids, mut sims, mut mids) = (HashSet::new(), HashSet::new(), HashSet::new());
+    for (i, acct) in accounts.iter().enumerate() {
+        let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+        let mine = &sids[i * PER_ACCOUNT..(i + 1) * PER_ACCOUNT];
+        for sid in mine {
+            let v = reserved(&rest, sid).await;
+            assert_eq!(v["status"], "available", "{v}");
+            assert!(iccids.insert(v["iccid"].as_str().unwrap().to_string()));
+            assert!(sims.insert(v["sim_sid"].as_str().unwrap().to_string()));
+            assert!(mids.insert(v["matching_id"].as_str().unwrap().to_string()));
+        }
+        let (_, l) = rest.get("/v1/ESimProfiles?PageSize=1000").await;
+        let listed: HashSet<String> = l["esim_profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sid"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(listed, mine.iter().cloned().collect(), "exactly its own");
+        let (_, ledger) = rest.get("/v1/Charges").await;
+        let charged: Vec<&str> = ledger["charges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["esim_profile_sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(charged.len(), PER_ACCOUNT, "one charge per profile");
+        assert_eq!(
+            charged.iter().collect::<HashSet<_>>().len(),
+            PER_ACCOUNT,
+            "{ledger}"
+        );
+        assert_eq!(ledger["total"], format!("{}.00", 3 * PER_ACCOUNT).as_str());
+    }
+    server.stop().await;
+}
+
+/// SGP.22 order extensions over REST: a held order (`Released=false`) stays `reserving` and
+/// ES9+ answers 8.2/1.2 until `POST …/Release`; a matching ID outside the activation-code
+/// alphabet is accepted with a `Warning`; a matching ID already in use is a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_orders_release_and_given_matching_ids() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("held");
+    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let (s, h, v) = rest
+        .send_full(
+            "POST",
+            "/v1/ESimProfiles",
+            &[
+                ("MatchingId", "AC_WITH_CC"),
+                ("Released", "false"),
+                ("ProfilePolicyRules", "ppr1"),
+                ("ServiceProviderName", "Test Operator"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let warning = h
+        .get("warning")
+        .expect("a Warning header")
+        .to_str()
+        .unwrap();
+    assert!(
+        warning.starts_with("299 smdp-sim ") && warning.contains("AC_WITH_CC"),
+        "{warning}"
+    );
+    let sid = v["sid"].as_str().unwrap().to_string();
+    // The worker reserves it, but it stays held.
+    let p = loop {
+        let p = server
+            .smdp
+            .store
+            .profiles()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.sid == sid)
+            .unwrap();
+        if p.iccid.is_some() {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(p.status, smdp_core::store::ProfileStatus::Reserving);
+    assert!(!p.released);
+    let (_, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(v["status"], "reserving");
+    assert!(v["activation_code"].is_null());
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::NistP256);
+    let init = lpa.initiate().await.unwrap();
+    assert_failed(
+        lpa.authenticate(&init, Some("AC_WITH_CC")).await,
+        "8.2",
+        "1.2",
+    );
+
+    let (s, v) = rest.create(&[("MatchingId", "AC_WITH_CC")]).await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(20001)), "{v}");
+    let (s, v) = rest
+        .send("GET", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 405, "{v}");
+    let (s, v) = rest
+        .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "available");
+    assert_eq!(
+        v["activation_code"],
+        format!("1${}$AC_WITH_CC", server.smdp.address).as_str()
+    );
+    let (s, _) = rest
+        .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 400, "released once");
+    let other = server.account("other");
+    let stranger = Rest::basic(server.rest_addr, &other.account_sid, &other.auth_token);
+    let (s, _) = stranger
+        .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
+        .await;
+    assert_eq!(s, 404);
+
+    lpa.download(Some("AC_WITH_CC"), None).await.unwrap();
+    let info = lpa.euicc.profile_info_list().pop().unwrap();
+    assert_eq!(info.service_provider_name.as_deref(), Some("Test Operator"));
+    assert!(info
+        .profile_policy_rules
+        .unwrap()
+        .is_set(rsp_asn1::bits::ppr_ids::PPR1));
+    let (_, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(v["status"], "installed");
+    server.stop().await;
+}

@@ -1,0 +1,130 @@
+//! `smdp serve` as a process, from the workspace root with its embedded defaults (only the port
+//! and data folder moved aside): orders added with `smdp profile add` while it runs are
+//! downloaded by the test LPA; SIGTERM shuts it down cleanly and the store survives.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+use rsp_auth::Curve;
+
+/// A configured account, as in the Twilio spec's examples.
+const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const TOKEN: &str = "test_auth_token";
+
+fn workspace_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_process_downloads_and_shuts_down_on_sigterm() {
+    let data = std::env::temp_dir().join(format!("smdp-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
+        .current_dir(workspace_root())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--account",
+            &format!("{ACCOUNT}:{TOKEN}"),
+            "--reservation-delay-ms",
+            "0",
+        ])
+        .env("SMDP_DATA", &data)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The startup line is JSON with the bound address.
+    let addr: std::net::SocketAddr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        if let Some(l) = v["fields"]["listen"].as_str() {
+            break l.parse().unwrap();
+        }
+    };
+    // Keep draining the log: a full pipe would block the server's writes.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    // An order, added by the CLI against the running server's store.
+    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+    let euicc = veuicc::Euicc::from_pki(
+        &pki,
+        Curve::NistP256,
+        rsp_auth::Backend::AwsLc,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smdp"))
+        .args(["profile", "add", "--eid", &euicc.eid().to_string()])
+        .env("SMDP_DATA", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec();
+    let mut lpa = Lpa {
+        euicc,
+        client: Client::new(addr, &root),
+        rng: rsp_auth::rng::rng(Some(77)),
+        now: std::time::SystemTime::now(),
+        address: ADDRESS.into(),
+    };
+    lpa.download(None, None).await.unwrap();
+
+    // The configured account reserves through the REST API on the TLS listener; the
+    // ledger (CLI) shows the charge once the profile is available.
+    let auth = basic_auth(ACCOUNT, TOKEN);
+    let r = lpa
+        .client
+        .request(
+            "POST",
+            "/v1/ESimProfiles",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            b"GenerateMatchingId=true".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let mut ledger = String::new();
+    for _ in 0..400 {
+        let out = Command::new(env!("CARGO_BIN_EXE_smdp"))
+            .args(["account", "ledger", ACCOUNT])
+            .env("SMDP_DATA", &data)
+            .output()
+            .unwrap();
+        ledger = String::from_utf8_lossy(&out.stdout).into_owned();
+        if ledger.contains("total: 3.00 USD (1 charges)") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ledger.contains("total: 3.00 USD (1 charges)"), "{ledger}");
+
+    // SIGTERM: graceful shutdown, exit status 0.
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest = drain.join().unwrap();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+
+    // The store kept the outcome.
+    let out = Command::new(env!("CARGO_BIN_EXE_smdp"))
+        .args(["profile", "list"])
+        .env("SMDP_DATA", &data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("installed"), "{text}");
+    let _ = std::fs::remove_dir_all(&data);
+}
