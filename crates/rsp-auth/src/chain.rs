@@ -4,7 +4,8 @@
 //! nameConstraints whose directoryName holds only an EID prefix, which generic name matching
 //! does not satisfy. SGP.22 instead links CI → EUM → eUICC by key identifiers and checks the
 //! EID (subject serialNumber) against the EUM's permitted prefixes. Every failure names the
-//! certificate and the rule, and maps to the ES9+ status code the SM-DP+ answers.
+//! certificate and the rule; the SM-DP+ maps it to its ES9+ status code in its one error table
+//! (`smdp_core::status`), so this crate stays a plain domain error.
 
 use std::time::SystemTime;
 
@@ -68,20 +69,6 @@ impl ChainError {
             rule,
             subject: cert.subject.clone(),
             detail: detail.into(),
-        }
-    }
-
-    /// The ES9+ (subjectCode, reasonCode) for this failure (digest §1.5 and §2):
-    /// unknown CI 8.11.1/3.9; EUM expired 8.1.2/6.3, otherwise invalid 8.1.2/6.1; eUICC
-    /// expired 8.1.3/6.3, otherwise invalid 8.1.3/6.1; SM-DP+ certificates 8.8.4/3.7.
-    pub fn status_code(&self) -> (&'static str, &'static str) {
-        match (self.which, self.rule) {
-            (Which::Eum, Rule::UnknownCi) => ("8.11.1", "3.9"),
-            (Which::Eum, Rule::Expired) => ("8.1.2", "6.3"),
-            (Which::Eum | Which::Ci, _) => ("8.1.2", "6.1"),
-            (Which::Euicc, Rule::Expired) => ("8.1.3", "6.3"),
-            (Which::Euicc, _) => ("8.1.3", "6.1"),
-            (Which::Server(_), _) => ("8.8.4", "3.7"),
         }
     }
 }

@@ -1,6 +1,11 @@
 //! The one ES9+ error table: every failure a function can report, with its SGP.22
-//! (subjectCode, reasonCode) from the digest §1.5 and §2. Handlers return a [`Failure`]; the
-//! HTTP layer answers it as HTTP 200 with a header-only `Failed` body.
+//! (subjectCode, reasonCode) from the digest §1.5 and §2 (SGP.22 5.6 function tables). Every
+//! code is chosen here and nowhere else: handlers return a [`Failure`] naming a [`Code`];
+//! domain errors of the protocol crates map to a code by one `From` each (the model is
+//! rustls' `impl From<&CertificateError> for AlertDescription`). The HTTP layer answers a
+//! failure as HTTP 200 with a header-only `Failed` body.
+
+use rsp_auth::chain::{ChainError, Rule, Which};
 
 /// A row of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +22,14 @@ pub enum Code {
     UnknownTransaction,
     /// 8.11.1/3.9: the EUM certificate is not from the CI chosen for the session.
     CiUnknown,
+    /// 8.1.2/6.1: the EUM certificate is invalid (linkage, signature, policy, usage, …).
+    EumCertificateInvalid,
+    /// 8.1.2/6.3: the EUM certificate has expired.
+    EumCertificateExpired,
+    /// 8.1.3/6.1: the eUICC certificate is invalid.
+    EuiccCertificateInvalid,
+    /// 8.1.3/6.3: the eUICC certificate has expired.
+    EuiccCertificateExpired,
     /// 8.1/6.1: an eUICC signature (or the echoed server challenge) does not verify.
     EuiccSignatureInvalid,
     /// 8.1.1/3.8: EID refused (order for another EID, or no order for this EID).
@@ -65,6 +78,10 @@ impl Code {
             NoDpAuthForEuicc => ("8.8.4", "3.7"),
             UnknownTransaction => ("8.10.1", "3.9"),
             CiUnknown => ("8.11.1", "3.9"),
+            EumCertificateInvalid => ("8.1.2", "6.1"),
+            EumCertificateExpired => ("8.1.2", "6.3"),
+            EuiccCertificateInvalid => ("8.1.3", "6.1"),
+            EuiccCertificateExpired => ("8.1.3", "6.3"),
             EuiccSignatureInvalid => ("8.1", "6.1"),
             EidRefused => ("8.1.1", "3.8"),
             MatchingIdRefused => ("8.2.6", "3.8"),
@@ -93,9 +110,6 @@ pub struct Failure {
     pub code: Code,
     /// Free text for the `message` field (and the log).
     pub message: String,
-    /// Explicit codes that override `code.codes()`, for the certificate-chain rows whose code
-    /// rsp-auth decides.
-    pub codes: Option<(&'static str, &'static str)>,
 }
 
 impl Failure {
@@ -103,29 +117,34 @@ impl Failure {
         Self {
             code,
             message: message.into(),
-            codes: None,
         }
     }
 
     /// The (subjectCode, reasonCode) to answer.
     pub fn subject_reason(&self) -> (&'static str, &'static str) {
-        self.codes.unwrap_or_else(|| self.code.codes())
+        self.code.codes()
     }
 }
 
-impl From<rsp_auth::chain::ChainError> for Failure {
-    fn from(e: rsp_auth::chain::ChainError) -> Self {
-        let codes = e.status_code();
-        let code = match codes {
-            ("8.11.1", _) => Code::CiUnknown,
-            ("8.8.4", _) => Code::NoDpAuthForEuicc,
-            _ => Code::EuiccSignatureInvalid,
-        };
-        Self {
-            code,
-            message: e.to_string(),
-            codes: Some(codes),
+/// A certificate chain failure (digest §1.5 authenticateClient steps 3–4, SGP.23 expectations):
+/// unknown CI 8.11.1/3.9; EUM expired 8.1.2/6.3, otherwise invalid 8.1.2/6.1; eUICC expired
+/// 8.1.3/6.3, otherwise invalid 8.1.3/6.1; an SM-DP+ certificate 8.8.4/3.7.
+impl From<&ChainError> for Code {
+    fn from(e: &ChainError) -> Self {
+        match (e.which, e.rule) {
+            (Which::Eum, Rule::UnknownCi) => Code::CiUnknown,
+            (Which::Eum, Rule::Expired) => Code::EumCertificateExpired,
+            (Which::Eum | Which::Ci, _) => Code::EumCertificateInvalid,
+            (Which::Euicc, Rule::Expired) => Code::EuiccCertificateExpired,
+            (Which::Euicc, _) => Code::EuiccCertificateInvalid,
+            (Which::Server(_), _) => Code::NoDpAuthForEuicc,
         }
+    }
+}
+
+impl From<ChainError> for Failure {
+    fn from(e: ChainError) -> Self {
+        Self::new(Code::from(&e), e.to_string())
     }
 }
 
@@ -153,5 +172,53 @@ mod tests {
         assert_eq!(Code::UnknownTransaction.codes(), ("8.10.1", "3.9"));
         let f = Failure::new(Code::EidRefused, "x");
         assert_eq!(f.to_string(), "8.1.1/3.8 x");
+    }
+
+    /// Every (certificate, rule) a chain check can report, and the row it answers.
+    #[test]
+    fn chain_errors_map_to_their_rows() {
+        use rsp_auth::cert::Role;
+        let rules = [
+            Rule::UnknownCi,
+            Rule::Linkage,
+            Rule::Signature,
+            Rule::NotYetValid,
+            Rule::Expired,
+            Rule::Policy,
+            Rule::Usage,
+            Rule::Curve,
+            Rule::EidFormat,
+            Rule::EidOutsideRange,
+            Rule::UnknownCriticalExtension,
+            Rule::Missing,
+        ];
+        for which in [
+            Which::Ci,
+            Which::Eum,
+            Which::Euicc,
+            Which::Server(Role::DpAuth),
+        ] {
+            for rule in rules {
+                let e = ChainError {
+                    which,
+                    rule,
+                    subject: "CN=x".into(),
+                    detail: String::new(),
+                };
+                let want = match (which, rule) {
+                    (Which::Eum, Rule::UnknownCi) => ("8.11.1", "3.9"),
+                    (Which::Eum, Rule::Expired) => ("8.1.2", "6.3"),
+                    (Which::Eum | Which::Ci, _) => ("8.1.2", "6.1"),
+                    (Which::Euicc, Rule::Expired) => ("8.1.3", "6.3"),
+                    (Which::Euicc, _) => ("8.1.3", "6.1"),
+                    (Which::Server(_), _) => ("8.8.4", "3.7"),
+                };
+                assert_eq!(
+                    Failure::from(e).subject_reason(),
+                    want,
+                    "{which:?} {rule:?}"
+                );
+            }
+        }
     }
 }

@@ -108,14 +108,26 @@ pub struct Settings {
     /// Seconds a keep-alive connection may idle [default: 60].
     #[arg(long, env = "SMDP_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
-    /// Also serve the operator REST API over plain HTTP here (e.g. 127.0.0.1:8080); it is
-    /// always served on the TLS listener too.
+    /// Where the operator REST API listens: its own listener, plain HTTP on loopback, or
+    /// TLS with --rest-tls [default: 127.0.0.1:8080].
     #[arg(long, env = "SMDP_REST_LISTEN")]
     pub rest_listen: Option<SocketAddr>,
+    /// Serve the REST listener over TLS (with the DPtls certificate); needed off loopback.
+    #[arg(long, env = "SMDP_REST_TLS", num_args = 0..=1, default_missing_value = "true")]
+    pub rest_tls: Option<bool>,
+    /// Also serve the REST API on the ES9+ TLS listener (off by default: one interface per
+    /// listener).
+    #[arg(
+        long,
+        env = "SMDP_REST_ON_ES9_LISTENER",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub rest_on_es9_listener: Option<bool>,
     /// Milliseconds a REST-created profile stays `reserving` [default: 500].
     #[arg(long, env = "SMDP_RESERVATION_DELAY_MS")]
     pub reservation_delay_ms: Option<u64>,
-    /// Template for REST-created profiles: minimal[:size], ts48[:variant] or a file
+    /// Template for REST-created profiles: `minimal[:size]`, `ts48[:variant]` or a file
     /// [default: minimal].
     #[arg(long, env = "SMDP_TEMPLATE")]
     pub template: Option<String>,
@@ -146,6 +158,8 @@ impl Settings {
             max_body: self.max_body.or(other.max_body),
             idle_timeout: self.idle_timeout.or(other.idle_timeout),
             rest_listen: self.rest_listen.or(other.rest_listen),
+            rest_tls: self.rest_tls.or(other.rest_tls),
+            rest_on_es9_listener: self.rest_on_es9_listener.or(other.rest_on_es9_listener),
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             callback_ca: self.callback_ca.or(other.callback_ca),
             template: self.template.or(other.template),
@@ -179,7 +193,11 @@ pub struct Config {
     pub json_logs: bool,
     pub policy: Policy,
     pub limits: Limits,
-    pub rest_listen: Option<SocketAddr>,
+    /// The REST API's own listener; TLS when `rest_tls` (plain HTTP only on loopback).
+    pub rest_listen: SocketAddr,
+    pub rest_tls: bool,
+    /// Also serve REST on the ES9+ listener.
+    pub rest_on_es9: bool,
     pub reservation_delay: Duration,
     pub template: smdp_core::template::TemplateSource,
     /// (AccountSid, AuthToken) pairs ensured at startup.
@@ -195,16 +213,24 @@ impl Config {
             "json" => true,
             other => bail!("log format {other:?}: text or json"),
         };
+        // Unset settings take the one default of each (Limits::default, Policy::default).
+        let (dl, dp) = (Limits::default(), Policy::default());
         let limits = Limits {
-            max_body: s.max_body.unwrap_or(1 << 20),
-            max_connections: s.max_connections.unwrap_or(1024),
-            idle_timeout: Duration::from_secs(s.idle_timeout.unwrap_or(60)),
-            ..Limits::default()
+            max_body: s.max_body.unwrap_or(dl.max_body),
+            max_connections: s.max_connections.unwrap_or(dl.max_connections),
+            idle_timeout: s
+                .idle_timeout
+                .map(Duration::from_secs)
+                .unwrap_or(dl.idle_timeout),
+            ..dl
         };
         let policy = Policy {
-            session_ttl: Duration::from_secs(s.session_ttl.unwrap_or(600)),
-            max_sessions: s.max_sessions.unwrap_or(10_000),
-            ..Policy::default()
+            session_ttl: s
+                .session_ttl
+                .map(Duration::from_secs)
+                .unwrap_or(dp.session_ttl),
+            max_sessions: s.max_sessions.unwrap_or(dp.max_sessions),
+            ..dp
         };
         let address = s.address.unwrap_or_else(|| "localhost".into());
         if address.is_empty() || address.contains(['$', '/', ' ']) {
@@ -212,6 +238,16 @@ impl Config {
         }
         let template: smdp_core::template::TemplateSource =
             s.template.as_deref().unwrap_or("minimal").parse()?;
+        let rest_listen = s
+            .rest_listen
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("literal"));
+        let rest_tls = s.rest_tls.unwrap_or(false);
+        if !rest_tls && !rest_listen.ip().is_loopback() {
+            bail!(
+                "the REST API on {rest_listen} would be plain HTTP off loopback: \
+                 add --rest-tls, or listen on 127.0.0.1"
+            );
+        }
         let mut accounts = Vec::new();
         for a in &s.accounts {
             let (sid, token) = a
@@ -232,7 +268,9 @@ impl Config {
         Ok(Self {
             accounts,
             callback_roots,
-            rest_listen: s.rest_listen,
+            rest_listen,
+            rest_tls,
+            rest_on_es9: s.rest_on_es9_listener.unwrap_or(false),
             reservation_delay: Duration::from_millis(s.reservation_delay_ms.unwrap_or(500)),
             template,
             listen: s
@@ -356,7 +394,7 @@ pub fn build(
 pub struct Running {
     pub smdp: Arc<Smdp>,
     pub operator: Arc<smdp_operator::rest::Operator>,
-    /// The TLS listener (ES9+ and REST), then the plain REST listener if configured.
+    /// The ES9+ TLS listener, then the REST listener.
     pub handles: Vec<ServerHandle>,
     stop: tokio::sync::watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
@@ -368,9 +406,9 @@ impl Running {
         self.handles[0].addr
     }
 
-    /// The plain REST listener's address, if any.
-    pub fn rest_addr(&self) -> Option<SocketAddr> {
-        self.handles.get(1).map(|h| h.addr)
+    /// The REST listener's address.
+    pub fn rest_addr(&self) -> SocketAddr {
+        self.handles[1].addr
     }
 
     /// Stops the worker and the listeners gracefully.
@@ -437,23 +475,32 @@ pub async fn start_with(
             stop_rx,
         )),
     ];
-    let services = crate::http::Services {
+    // One interface per listener: ES9+ on its TLS listener, the operator API on its own
+    // (and on the ES9+ listener only when asked).
+    let es9_services = crate::http::Services {
         es9: Some(smdp.clone()),
+        rest: cfg.rest_on_es9.then(|| operator.clone()),
+    };
+    let rest_services = crate::http::Services {
+        es9: None,
         rest: Some(operator.clone()),
     };
     let mut handles = vec![crate::http::serve_listener(
-        services.clone(),
-        Some(tls),
+        es9_services,
+        Some(tls.clone()),
         es9_listener,
         cfg.limits.clone(),
     )?];
-    if let Some(rest) = cfg.rest_listen {
-        handles.push(
-            crate::http::start_services(services, None, rest, cfg.limits.clone())
-                .await
-                .with_context(|| format!("listening on {rest}"))?,
-        );
-    }
+    handles.push(
+        crate::http::start_services(
+            rest_services,
+            cfg.rest_tls.then_some(tls),
+            cfg.rest_listen,
+            cfg.limits.clone(),
+        )
+        .await
+        .with_context(|| format!("listening on {}", cfg.rest_listen))?,
+    );
     Ok(Running {
         smdp,
         operator,
@@ -487,7 +534,7 @@ pub fn run(cfg: Config) -> Result<()> {
             .collect();
         tracing::info!(
             listen = %running.addr(),
-            rest_listen = ?running.rest_addr(),
+            rest_listen = %running.rest_addr(),
             address = %running.smdp.address,
             data = %cfg.data.display(),
             pki = %cfg.pki.display(),

@@ -1,6 +1,6 @@
 //! The embedded SQLite store: one database file in the data folder (WAL), the schema and its
 //! migrations, and the triggers that queue a status callback in the status change's own
-//! transaction. Implements [`Store`] and [`OperatorStore`] of `smdp-core`.
+//! transaction. Implements [`Store`] and [`smdp_core::store::OperatorStore`].
 //!
 //! Every state change that decides who gets a profile is a single compare-and-set statement,
 //! so two sessions racing for one profile cannot both win, whatever the interleaving, across

@@ -258,7 +258,7 @@ enum PkiCommand {
         /// Validity in days, from now.
         #[arg(long, default_value_t = 365)]
         days: u64,
-        /// Output folder: DPtls/CERT_S_SM_DP_TLS_<curve>.der and SK_S_SM_DP_TLS_<curve>.pem.
+        /// Output folder: `DPtls/CERT_S_SM_DP_TLS_<curve>.der` and `SK_S_SM_DP_TLS_<curve>.pem`.
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]

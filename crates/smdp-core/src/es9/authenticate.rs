@@ -33,15 +33,14 @@ impl Smdp {
             }
         };
         // 3–4. Certificates and chain, to the CI chosen in initiateAuthentication.
-        let euicc_cert = Cert::from_der(ok.euicc_certificate.as_der()).map_err(|e| Failure {
-            code: Code::EuiccSignatureInvalid,
-            message: format!("eUICC certificate: {e}"),
-            codes: Some(("8.1.3", "6.1")),
+        let euicc_cert = Cert::from_der(ok.euicc_certificate.as_der()).map_err(|e| {
+            Failure::new(
+                Code::EuiccCertificateInvalid,
+                format!("eUICC certificate: {e}"),
+            )
         })?;
-        let eum_cert = Cert::from_der(ok.eum_certificate.as_der()).map_err(|e| Failure {
-            code: Code::EuiccSignatureInvalid,
-            message: format!("EUM certificate: {e}"),
-            codes: Some(("8.1.2", "6.1")),
+        let eum_cert = Cert::from_der(ok.eum_certificate.as_der()).map_err(|e| {
+            Failure::new(Code::EumCertificateInvalid, format!("EUM certificate: {e}"))
         })?;
         let verified = self.trust.verify_euicc(
             &eum_cert,

@@ -215,7 +215,7 @@ async fn order_calling(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_change_is_called_back_signed_and_in_order() {
-    let server = TestServer::start(Options::default()).await;
+    let server = TestServer::start(rest_options()).await;
     let acct = server.account("callbacks");
     let rx = Receiver::start().await;
     let v = order_calling(&server, &acct, &rx).await;
@@ -325,7 +325,7 @@ async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
     // Trusted through --callback-ca: delivered over TLS, signed over the https URL.
     let server = TestServer::start(Options {
         callback_ca: Some(ci),
-        ..Options::default()
+        ..rest_options()
     })
     .await;
     let acct = server.account("https");
@@ -340,7 +340,7 @@ async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
     server.stop().await;
 
     // Mozilla's roots alone do not know our CI: nothing is delivered, the error is kept.
-    let server = TestServer::start(Options::default()).await;
+    let server = TestServer::start(rest_options()).await;
     let acct = server.account("https");
     let rx = Receiver::start_tls().await;
     let v = order_calling(&server, &acct, &rx).await;
@@ -357,7 +357,7 @@ async fn https_callbacks_verify_the_receiver_against_the_configured_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
-    let mut server = TestServer::start(Options::default()).await;
+    let mut server = TestServer::start(rest_options()).await;
     let acct = server.account("callbacks");
     let rx = Receiver::start().await;
     rx.answers.lock().unwrap().extend([500, 503]);
@@ -377,7 +377,7 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     );
 
     // Restart the server with the second attempt still pending: the queue survives.
-    server.restart(Options::default()).await;
+    server.restart(rest_options()).await;
     let got = rx.wait_for(4, Some(&server.clock)).await;
     let statuses: Vec<&str> = got
         .iter()
@@ -395,4 +395,12 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     assert_eq!(state["callbacks"][0]["attempts"], 3);
     assert_eq!(state["callbacks"][1]["state"], "delivered");
     server.stop().await;
+}
+
+/// These tests reserve over TLS on the ES9+ listener (`--rest-on-es9-listener`).
+fn rest_options() -> Options {
+    Options {
+        rest_on_es9: true,
+        ..Options::default()
+    }
 }

@@ -215,7 +215,19 @@ async fn full_flow_rest_to_es9_to_installed() {
         lpa.euicc.installed_profiles()[0].iccid.to_string(),
         "the ICCID the eUICC installed"
     );
-    // Also over TLS on the ES9+ listener.
+    // The ES9+ listener serves ES9+ only, unless asked to serve REST too.
+    let r = server
+        .client()
+        .request("GET", "/v1/ESimProfiles", &[], vec![])
+        .await;
+    assert_eq!(r.status, 404);
+    server.stop().await;
+    let server = TestServer::start(Options {
+        rest_on_es9: true,
+        ..Options::default()
+    })
+    .await;
+    let acct = server.account("flow");
     let c = server.client();
     let r = c
         .request(

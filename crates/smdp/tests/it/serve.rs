@@ -24,6 +24,7 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
         .current_dir(workspace_root())
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
         .args([
             "--account",
             &format!("{ACCOUNT}:{TOKEN}"),
@@ -38,11 +39,12 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // The startup line is JSON with the bound address.
-    let addr: std::net::SocketAddr = loop {
+    let (addr, rest_addr): (std::net::SocketAddr, std::net::SocketAddr) = loop {
         let line = lines.next().expect("server exited").unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
         if let Some(l) = v["fields"]["listen"].as_str() {
-            break l.parse().unwrap();
+            let rest = v["fields"]["rest_listen"].as_str().expect("rest_listen");
+            break (l.parse().unwrap(), rest.parse().unwrap());
         }
     };
     // Keep draining the log: a full pipe would block the server's writes.
@@ -76,11 +78,10 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     };
     lpa.download(None, None).await.unwrap();
 
-    // The configured account reserves through the REST API on the TLS listener; the
-    // ledger (CLI) shows the charge once the profile is available.
+    // The configured account reserves through the REST API on its own TLS listener
+    // (--rest-tls); the ledger (CLI) shows the charge once the profile is available.
     let auth = basic_auth(ACCOUNT, TOKEN);
-    let r = lpa
-        .client
+    let r = Client::new(rest_addr, &root)
         .request(
             "POST",
             "/v1/ESimProfiles",

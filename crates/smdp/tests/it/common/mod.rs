@@ -73,6 +73,8 @@ pub struct Options {
     pub template: String,
     /// Extra CA (PEM or DER file) for https callbacks.
     pub callback_ca: Option<PathBuf>,
+    /// Also serve REST on the ES9+ listener.
+    pub rest_on_es9: bool,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             seed: Some(1),
             template: "minimal".into(),
             callback_ca: None,
+            rest_on_es9: false,
         }
     }
 }
@@ -100,7 +103,9 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         json_logs: false,
         policy: opts.policy.clone(),
         limits: opts.limits.clone(),
-        rest_listen: Some("127.0.0.1:0".parse().unwrap()),
+        rest_listen: "127.0.0.1:0".parse().unwrap(),
+        rest_tls: false,
+        rest_on_es9: opts.rest_on_es9,
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
         accounts: Vec::new(),
@@ -139,7 +144,7 @@ impl TestServer {
         Self {
             smdp: running.smdp.clone(),
             addr: running.addr(),
-            rest_addr: running.rest_addr().unwrap(),
+            rest_addr: running.rest_addr(),
             clock,
             tls_root: pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec(),
             store,
@@ -159,7 +164,7 @@ impl TestServer {
             .unwrap();
         self.smdp = running.smdp.clone();
         self.addr = running.addr();
-        self.rest_addr = running.rest_addr().unwrap();
+        self.rest_addr = running.rest_addr();
         self.running = Some(running);
     }
 
