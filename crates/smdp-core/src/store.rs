@@ -403,6 +403,13 @@ pub enum Attempt {
     },
 }
 
+/// A worker's claim on a piece of work: who holds it and until when (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: i64,
+}
+
 /// The operator API's storage, over the same backend as [`Store`].
 pub trait OperatorStore: Store {
     fn create_account(
@@ -433,10 +440,18 @@ pub trait OperatorStore: Store {
     /// Whether the account has a matching profile beyond `id` in the given direction.
     fn profiles_beyond(&self, account_sid: &str, f: &ProfileFilter, cursor: Cursor)
         -> Result<bool>;
-    /// Profiles waiting for the reservation worker (`new`), oldest first.
-    fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>>;
-    /// `reserving` → `available` with the numbers, package, Sim and charge, or nothing.
-    fn complete_reservation(&self, id: i64, r: &Reservation, now: i64) -> Result<bool>;
+    /// Claims up to `limit` orders that wait for the reservation worker (`new`, or
+    /// `reserving` without numbers: a worker stopped halfway), oldest first, whose lease is
+    /// free or expired at `now`: each is leased to `lease.owner` until `lease.until`. MUST be
+    /// one atomic step: of concurrent claimers (threads, processes, nodes) each order goes to
+    /// one, so each is reserved once whichever workers run; a claimer that dies gives its
+    /// orders back when the lease expires.
+    fn claim_reservations(&self, lease: &Lease, now: i64, limit: usize) -> Result<Vec<Profile>>;
+    /// `reserving` → `available` (or held `reserving` when not released) with the numbers,
+    /// package, Sim and charge, in one transaction, if `owner` still holds the lease; else
+    /// nothing changes and the answer is false.
+    fn complete_reservation(&self, id: i64, r: &Reservation, owner: &str, now: i64)
+        -> Result<bool>;
 
     fn sim(&self, account_sid: &str, sid_or_unique_name: &str) -> Result<Option<Sim>>;
     fn list_sims(
@@ -451,9 +466,19 @@ pub trait OperatorStore: Store {
 
     fn charges(&self, account_sid: &str) -> Result<Vec<Charge>>;
 
-    /// Pending callbacks due at `now`, only the oldest of each profile (in-order delivery),
-    /// with the account's auth token (the signing key).
-    fn due_callbacks(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>>;
-    fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<()>;
+    /// Claims pending callbacks due at `now`, only the oldest pending one of each profile
+    /// (in-order delivery) and only while its lease is free or expired, each leased to
+    /// `lease.owner`; with the account's auth token (the signing key). MUST be atomic like
+    /// [`OperatorStore::claim_reservations`]: each callback is delivered by one worker at a
+    /// time, in order per profile, whichever nodes run.
+    fn claim_due_callbacks(
+        &self,
+        lease: &Lease,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(CallbackRecord, String)>>;
+    /// Records a delivery attempt and frees the lease, if `owner` still holds it (else false,
+    /// nothing recorded: another worker took it over).
+    fn record_attempt(&self, id: i64, a: &Attempt, owner: &str, now: i64) -> Result<bool>;
     fn callbacks_for(&self, account_sid: &str, profile_sid: &str) -> Result<Vec<CallbackRecord>>;
 }

@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::rest::Operator;
-use smdp_core::store::{Attempt, CallbackRecord};
+use smdp_core::store::{Attempt, CallbackRecord, Lease};
 
 /// Twilio's timeouts for webhooks (error 11205): 10 s to connect, 15 s for the response.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,6 +22,8 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts before a callback is marked failed (about a day with the capped backoff).
 pub const MAX_ATTEMPTS: i64 = 30;
 const MAX_BACKOFF_SECS: i64 = 3600;
+/// How long a claimed callback is this worker's: past the connect and response timeouts.
+const LEASE_SECS: i64 = 60;
 
 /// `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, URL ‖ sorted name‖value pairs)).
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
@@ -83,7 +85,11 @@ pub async fn run(
         }
         let now = op.smdp.clock.unix();
         let store = op.store.clone();
-        let due = tokio::task::spawn_blocking(move || store.due_callbacks(now, 64))
+        let lease = Lease {
+            owner: op.node.clone(),
+            until: now + LEASE_SECS,
+        };
+        let due = tokio::task::spawn_blocking(move || store.claim_due_callbacks(&lease, now, 64))
             .await
             .ok()
             .and_then(|r| {
@@ -131,7 +137,12 @@ async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, token: &str
     tracing::info!(profile = %c.esim_profile_sid, status = %c.profile_status, ?attempt, "callback");
     let store = op.store.clone();
     let id = c.id;
-    let _ = tokio::task::spawn_blocking(move || store.record_attempt(id, &attempt, now)).await;
+    let owner = op.node.clone();
+    let recorded =
+        tokio::task::spawn_blocking(move || store.record_attempt(id, &attempt, &owner, now)).await;
+    if !matches!(recorded, Ok(Ok(true))) {
+        tracing::warn!(profile = %c.esim_profile_sid, ?recorded, "callback lease lost before its attempt was recorded");
+    }
 }
 
 /// Why the callback client cannot be set up (a bad `--callback-ca`).

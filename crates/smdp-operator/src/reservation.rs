@@ -2,8 +2,9 @@
 //! and then `available` — numbers from the plan, a personalised template, a Sim resource and
 //! the $3.00 charge, all in one store transaction — or to `failed` with the reason.
 //!
-//! It polls the store (and is woken on create), so profiles left `new` or `reserving` by a
-//! stopped server are picked up again after a restart.
+//! It claims work from the store with a lease (and is woken on create), so that several
+//! workers on one database reserve each order once, and profiles left `new` or `reserving` by
+//! a stopped server are picked up again when its lease expires.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,10 +15,13 @@ use tokio::sync::watch;
 
 use crate::rest::{Operator, PROFILE_CHARGE_CENTS};
 use smdp_core::orders::{OrderError, PLAN_COUNTER};
-use smdp_core::store::Reservation;
+use smdp_core::store::{Lease, Reservation};
 use smdp_core::store::{Profile, ProfileStatus};
 use smdp_core::template::TemplateSource;
 
+/// How long a claimed reservation is this worker's: long past the reservation delay and the
+/// work; a worker that dies gives its claims back after this.
+const LEASE_SECS: i64 = 60;
 /// Error code recorded when a reservation fails (Twilio's generic server error).
 const RESERVATION_FAILED: i64 = 20500;
 
@@ -37,7 +41,12 @@ pub async fn run(op: Arc<Operator>, settings: Settings, mut stop: watch::Receive
             return;
         }
         let store = op.store.clone();
-        let batch = tokio::task::spawn_blocking(move || store.profiles_to_reserve(16))
+        let now = op.smdp.clock.unix();
+        let lease = Lease {
+            owner: op.node.clone(),
+            until: now + LEASE_SECS,
+        };
+        let batch = tokio::task::spawn_blocking(move || store.claim_reservations(&lease, now, 16))
             .await
             .ok()
             .and_then(|r| {
@@ -88,7 +97,7 @@ pub async fn run(op: Arc<Operator>, settings: Settings, mut stop: watch::Receive
 fn reserve_one(op: &Operator, s: &Settings, p: &Profile) {
     let now = op.smdp.clock.unix();
     match allocate(op, s, p) {
-        Ok(r) => match op.store.complete_reservation(p.id, &r, now) {
+        Ok(r) => match op.store.complete_reservation(p.id, &r, &op.node, now) {
             Ok(true) => tracing::info!(sid = %p.sid, iccid = %r.iccid, "ESimProfile available"),
             Ok(false) => {}
             Err(e) => fail(op, p, &format!("store: {e}")),

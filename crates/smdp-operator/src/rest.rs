@@ -37,6 +37,8 @@ pub struct Operator {
     pub max_attempts: i64,
     /// Scheme and authority of absolute URLs, when not taken from the request's Host.
     pub public_url: Option<String>,
+    /// This worker's name in the leases it takes (unique per process).
+    pub node: String,
 }
 
 /// A Twilio error: HTTP status, code, message.

@@ -425,6 +425,16 @@ impl Running {
 
 pub use smdp_core::address::{smdp_address, split_host_port};
 
+/// This process's name in the leases its workers take: unique per process and start, so two
+/// nodes (or a restarted one) never mistake each other's claims.
+fn node_name() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("node-{}-{nanos:x}", std::process::id())
+}
+
 /// Store key of the address the server last served under (`smdp profile add` prints
 /// activation codes with it).
 pub const ADDRESS_META: &str = "smdp-address";
@@ -456,6 +466,7 @@ pub async fn start_with(
         template: cfg.template.to_string(),
         max_attempts: 5,
         public_url: None,
+        node: node_name(),
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let workers = vec![

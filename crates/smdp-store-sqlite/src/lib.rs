@@ -54,7 +54,16 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+
+/// Version 3 → 4: leases, so that several workers (threads, processes, nodes) claim work.
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE profiles ADD COLUMN lease_owner TEXT;
+ALTER TABLE profiles ADD COLUMN lease_until INTEGER;
+ALTER TABLE callbacks ADD COLUMN lease_owner TEXT;
+ALTER TABLE callbacks ADD COLUMN lease_until INTEGER;
+CREATE INDEX IF NOT EXISTS profiles_to_reserve ON profiles(status) WHERE iccid IS NULL;
+";
 
 /// Version 2 → 3: release state, order options, PPKs, the binding history, settings.
 const MIGRATE_2_TO_3: &str = "
@@ -361,16 +370,22 @@ impl SqliteStore {
         match (version, tables) {
             (0, 0) => {
                 conn.execute_batch(&format!(
-                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}COMMIT;"
+                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}COMMIT;"
                 ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (1, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}COMMIT;"))?;
+                conn.execute_batch(&format!(
+                    "BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}COMMIT;"
+                ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (2, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_2_TO_3}COMMIT;"))?;
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (3, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_3_TO_4}COMMIT;"))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (SCHEMA_VERSION, _) => {}
@@ -802,6 +817,58 @@ mod tests {
         drop(c);
         let e = SqliteStore::open(&dir).err().unwrap();
         assert!(e.to_string().contains("schema 99"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two processes on one database file (two connections here, one per thread) race to
+    /// claim the same orders: every order is claimed exactly once.
+    #[test]
+    fn two_connections_claim_disjoint_reservations() {
+        use smdp_core::store::{Lease, OperatorStore as _};
+        let dir = std::env::temp_dir().join(format!("smdp-claims-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = SqliteStore::open(&dir).unwrap();
+        for i in 0..60 {
+            s.insert_profile(
+                &NewProfile {
+                    status: Some(ProfileStatus::New),
+                    iccid: None,
+                    ..order(&format!("HP{i}"), "")
+                },
+                0,
+            )
+            .unwrap();
+        }
+        let workers: Vec<_> = ["A", "B", "C"]
+            .into_iter()
+            .map(|name| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let s = SqliteStore::open(&dir).unwrap();
+                    let lease = Lease {
+                        owner: name.into(),
+                        until: 1000,
+                    };
+                    let mut got = Vec::new();
+                    loop {
+                        let batch = s.claim_reservations(&lease, 1, 3).unwrap();
+                        if batch.is_empty() {
+                            return got;
+                        }
+                        got.extend(batch.into_iter().map(|p| p.id));
+                    }
+                })
+            })
+            .collect();
+        let mut all: Vec<i64> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        let before = all.len();
+        all.dedup();
+        assert_eq!(before, all.len(), "an order was claimed twice");
+        assert_eq!(all.len(), 60, "every order was claimed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -4,8 +4,8 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use smdp_core::store::{
-    Attempt, CallbackRecord, Charge, Credential, Cursor, OperatorStore, Profile, ProfileFilter,
-    Reservation, Result, Sim, SimFilter, SimUpdate, StoreError,
+    Attempt, CallbackRecord, Charge, Credential, Cursor, Lease, OperatorStore, Profile,
+    ProfileFilter, Reservation, Result, Sim, SimFilter, SimUpdate, StoreError,
 };
 
 use crate::{profile_row, SqlError, SqliteStore, PROFILE_COLUMNS};
@@ -219,33 +219,60 @@ impl OperatorStore for SqliteStore {
         })
     }
 
-    fn profiles_to_reserve(&self, limit: usize) -> Result<Vec<Profile>> {
+    fn claim_reservations(&self, lease: &Lease, now: i64, limit: usize) -> Result<Vec<Profile>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {PROFILE_COLUMNS} FROM profiles \
-                 WHERE status = 'new' OR (status = 'reserving' AND iccid IS NULL) \
-                 ORDER BY id LIMIT ?1"
-            ))?;
-            let rows = st.query_map([limit as i64], profile_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            // IMMEDIATE: the write lock is taken before the read, so two processes cannot
+            // both read the same free rows.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let ids: Vec<i64> = tx
+                .prepare_cached(
+                    "UPDATE profiles SET lease_owner = ?1, lease_until = ?2 \
+                     WHERE id IN (SELECT id FROM profiles \
+                         WHERE (status = 'new' OR (status = 'reserving' AND iccid IS NULL)) \
+                         AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY id LIMIT ?4) \
+                     RETURNING id",
+                )?
+                .query_map(params![lease.owner, lease.until, now, limit as i64], |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = ?1"
+                ))?;
+                for id in ids {
+                    out.push(st.query_row([id], profile_row)?);
+                }
+            }
+            tx.commit()?;
+            out.sort_by_key(|p| p.id);
+            Ok(out)
         })
     }
 
-    fn complete_reservation(&self, id: i64, r: &Reservation, now: i64) -> Result<bool> {
+    fn complete_reservation(
+        &self,
+        id: i64,
+        r: &Reservation,
+        owner: &str,
+        now: i64,
+    ) -> Result<bool> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let account: Option<(String, String)> = tx
                 .prepare_cached(
-                    "SELECT account_sid, sid FROM profiles WHERE id = ?1 AND status = 'reserving'",
+                    "SELECT account_sid, sid FROM profiles WHERE id = ?1 AND status = 'reserving' \
+                     AND iccid IS NULL AND lease_owner = ?2",
                 )?
-                .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_row(params![id, owner], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()?;
             let Some((account, profile_sid)) = account else {
                 return Ok(false);
             };
             tx.prepare_cached(
                 "UPDATE profiles SET iccid = ?2, imsi = ?3, sim_sid = ?4, ppk = ?6, \
-                 updated_at = ?5, \
+                 updated_at = ?5, lease_owner = NULL, lease_until = NULL, \
                  status = CASE WHEN released THEN 'available' ELSE 'reserving' END \
                  WHERE id = ?1",
             )?
@@ -333,20 +360,58 @@ impl OperatorStore for SqliteStore {
         })
     }
 
-    fn due_callbacks(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>> {
-        self.due_callbacks_impl(now, limit)
+    fn claim_due_callbacks(
+        &self,
+        lease: &Lease,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(CallbackRecord, String)>> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let ids: Vec<i64> = tx
+                .prepare_cached(
+                    "UPDATE callbacks SET lease_owner = ?1, lease_until = ?2 \
+                     WHERE id IN (SELECT c.id FROM callbacks c \
+                         WHERE c.state = 'pending' AND c.next_attempt_at <= ?3 \
+                         AND (c.lease_until IS NULL OR c.lease_until <= ?3) \
+                         AND c.id = (SELECT MIN(id) FROM callbacks \
+                                     WHERE profile_id = c.profile_id AND state = 'pending') \
+                         ORDER BY c.id LIMIT ?4) \
+                     RETURNING id",
+                )?
+                .query_map(params![lease.owner, lease.until, now, limit as i64], |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            {
+                let mut st = tx.prepare_cached(&format!(
+                    "SELECT {CALLBACK_COLUMNS}, a.auth_token FROM callbacks c \
+                     JOIN accounts a ON a.sid = c.account_sid WHERE c.id = ?1"
+                ))?;
+                for id in ids {
+                    out.push(
+                        st.query_row([id], |r| Ok((callback_row(r)?, r.get::<_, String>(18)?)))?,
+                    );
+                }
+            }
+            tx.commit()?;
+            out.sort_by_key(|(c, _)| c.id);
+            Ok(out)
+        })
     }
 
-    fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<()> {
+    fn record_attempt(&self, id: i64, a: &Attempt, owner: &str, now: i64) -> Result<bool> {
         self.with(|c| {
-            match a {
+            let n = match a {
                 Attempt::Delivered { http_status } => c
                     .prepare_cached(
                         "UPDATE callbacks SET state = 'delivered', attempts = attempts + 1, \
-                         last_attempt_at = ?2, last_http_status = ?3, last_error = NULL \
-                         WHERE id = ?1",
+                         last_attempt_at = ?2, last_http_status = ?3, last_error = NULL, \
+                         lease_owner = NULL, lease_until = NULL \
+                         WHERE id = ?1 AND lease_owner = ?4",
                     )?
-                    .execute(params![id, now, http_status])?,
+                    .execute(params![id, now, http_status, owner])?,
                 Attempt::Failed {
                     http_status,
                     error,
@@ -356,11 +421,13 @@ impl OperatorStore for SqliteStore {
                         "UPDATE callbacks SET state = CASE WHEN ?5 IS NULL THEN 'failed' \
                          ELSE 'pending' END, attempts = attempts + 1, last_attempt_at = ?2, \
                          last_http_status = ?3, last_error = ?4, \
-                         next_attempt_at = COALESCE(?5, next_attempt_at) WHERE id = ?1",
+                         next_attempt_at = COALESCE(?5, next_attempt_at), \
+                         lease_owner = NULL, lease_until = NULL \
+                         WHERE id = ?1 AND lease_owner = ?6",
                     )?
-                    .execute(params![id, now, http_status, error, next_at])?,
+                    .execute(params![id, now, http_status, error, next_at, owner])?,
             };
-            Ok(())
+            Ok(n == 1)
         })
     }
 
@@ -390,25 +457,6 @@ impl OperatorStore for SqliteStore {
                     description: r.get(4)?,
                     created_at: r.get(5)?,
                 })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-    }
-}
-
-impl SqliteStore {
-    fn due_callbacks_impl(&self, now: i64, limit: usize) -> Result<Vec<(CallbackRecord, String)>> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {CALLBACK_COLUMNS}, a.auth_token FROM callbacks c \
-                 JOIN accounts a ON a.sid = c.account_sid \
-                 WHERE c.state = 'pending' AND c.next_attempt_at <= ?1 \
-                 AND c.id = (SELECT MIN(id) FROM callbacks WHERE profile_id = c.profile_id \
-                             AND state = 'pending') \
-                 ORDER BY c.id LIMIT ?2"
-            ))?;
-            let rows = st.query_map(params![now, limit as i64], |r| {
-                Ok((callback_row(r)?, r.get::<_, String>(18)?))
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

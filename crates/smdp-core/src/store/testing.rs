@@ -238,6 +238,153 @@ pub fn status_changes_queue_their_callback(make: &dyn Fn() -> Box<dyn OperatorSt
     assert_eq!(queued[0].state, "pending");
 }
 
+fn lease(owner: &str, until: i64) -> Lease {
+    Lease {
+        owner: owner.into(),
+        until,
+    }
+}
+
+fn reservation(iccid: &str, sim: &str) -> Reservation {
+    Reservation {
+        iccid: iccid.into(),
+        imsi: "001010000000001".into(),
+        package: vec![0xA0, 0],
+        sim_sid: sim.into(),
+        charge_cents: 300,
+        ppk: None,
+    }
+}
+
+/// The contract: a reservation is claimed by one worker at a time; a claim that expires goes
+/// to another worker, and the first can no longer complete it; completing charges once.
+pub fn reservation_claims_are_exclusive_and_expire(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    s.create_account("AC0", "t", "test", 0).unwrap();
+    for i in 1..=3 {
+        s.insert_profile(
+            &NewProfile {
+                status: Some(ProfileStatus::New),
+                iccid: None,
+                ..order(&format!("HP{i}"), "")
+            },
+            0,
+        )
+        .unwrap();
+    }
+    let a = s.claim_reservations(&lease("A", 100), 10, 2).unwrap();
+    let b = s.claim_reservations(&lease("B", 150), 10, 5).unwrap();
+    assert_eq!(
+        a.iter().map(|p| p.sid.as_str()).collect::<Vec<_>>(),
+        ["HP1", "HP2"]
+    );
+    assert_eq!(
+        b.iter().map(|p| p.sid.as_str()).collect::<Vec<_>>(),
+        ["HP3"]
+    );
+    assert!(s
+        .claim_reservations(&lease("B", 100), 50, 5)
+        .unwrap()
+        .is_empty());
+    for p in a.iter().chain(&b) {
+        assert!(s
+            .set_status(
+                p.id,
+                &[ProfileStatus::New],
+                ProfileStatus::Reserving,
+                None,
+                11
+            )
+            .unwrap());
+    }
+    // A dies; at 100 its claims are free again, and B takes them.
+    let b2 = s.claim_reservations(&lease("B", 200), 100, 5).unwrap();
+    assert_eq!(b2.len(), 2, "expired claims go back");
+    assert!(
+        !s.complete_reservation(a[0].id, &reservation("8901", "HS1"), "A", 101)
+            .unwrap(),
+        "a lost lease completes nothing"
+    );
+    assert!(s
+        .complete_reservation(a[0].id, &reservation("8901", "HS1"), "B", 101)
+        .unwrap());
+    assert!(
+        !s.complete_reservation(a[0].id, &reservation("8901", "HS1"), "B", 102)
+            .unwrap(),
+        "completed once"
+    );
+    assert_eq!(
+        s.profile(a[0].id).unwrap().unwrap().status,
+        ProfileStatus::Available
+    );
+    assert_eq!(s.charges("AC0").unwrap().len(), 1, "charged once");
+    assert!(
+        s.claim_reservations(&lease("C", 300), 250, 5)
+            .unwrap()
+            .len()
+            == 2
+    );
+}
+
+/// The contract: callbacks are claimed one per profile, oldest first, by one worker at a
+/// time; recording needs the lease; an expired claim goes to another worker.
+pub fn callback_claims_are_exclusive_in_order_and_expire(
+    make: &dyn Fn() -> Box<dyn OperatorStore>,
+) {
+    let s = make();
+    s.create_account("AC0", "token", "test", 0).unwrap();
+    let p = s
+        .insert_profile(
+            &NewProfile {
+                callback_url: Some("http://127.0.0.1:9/cb".into()),
+                callback_method: Some("POST".into()),
+                ..order("HP1", "1")
+            },
+            0,
+        )
+        .unwrap();
+    use ProfileStatus::*;
+    assert!(s
+        .set_status(p.id, &[Available], Downloaded, None, 1)
+        .unwrap());
+    assert!(s
+        .set_status(p.id, &[Downloaded], Installed, None, 2)
+        .unwrap());
+    let a = s.claim_due_callbacks(&lease("A", 100), 10, 10).unwrap();
+    assert_eq!(a.len(), 1, "one per profile: the oldest");
+    assert_eq!(a[0].0.profile_status, "downloaded");
+    assert_eq!(a[0].1, "token");
+    assert!(s
+        .claim_due_callbacks(&lease("B", 100), 10, 10)
+        .unwrap()
+        .is_empty());
+    let delivered = Attempt::Delivered { http_status: 204 };
+    assert!(
+        !s.record_attempt(a[0].0.id, &delivered, "B", 11).unwrap(),
+        "not B's"
+    );
+    assert!(s.record_attempt(a[0].0.id, &delivered, "A", 11).unwrap());
+    let b = s.claim_due_callbacks(&lease("B", 100), 12, 10).unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].0.profile_status, "installed");
+    // B dies holding it: after its lease, A delivers it.
+    assert!(s
+        .claim_due_callbacks(&lease("A", 200), 50, 10)
+        .unwrap()
+        .is_empty());
+    let a2 = s.claim_due_callbacks(&lease("A", 200), 100, 10).unwrap();
+    assert_eq!(a2.len(), 1);
+    assert!(!s.record_attempt(b[0].0.id, &delivered, "B", 101).unwrap());
+    assert!(s.record_attempt(a2[0].0.id, &delivered, "A", 101).unwrap());
+    let states: Vec<String> = s
+        .callbacks_for("AC0", "HP1")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.state)
+        .collect();
+    assert_eq!(states, ["delivered", "delivered"]);
+}
+
 /// One `#[test]` per conformance case, for a backend's test module.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -248,7 +395,9 @@ macro_rules! store_conformance_tests {
             duplicates_and_counters,
             sessions_expire_and_updates_are_compare_and_set,
             reserving_gives_unique_numbers_and_valid_codes,
-            status_changes_queue_their_callback);
+            status_changes_queue_their_callback,
+            reservation_claims_are_exclusive_and_expire,
+            callback_claims_are_exclusive_in_order_and_expire);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]
