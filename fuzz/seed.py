@@ -37,6 +37,21 @@ os.makedirs(d, exist_ok=True)
 for i, ac in enumerate(["1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746$1", "LPA:1$localhost:8443$QR-1"]):
     with open(os.path.join(d, f"ac{i}"), "w") as f:
         f.write(ac)
+# REST requests (method 0xFF path 0xFF query 0xFF headers 0xFF body; see rest_api.rs).
+d = os.path.join(here, "corpus", "rest_api")
+os.makedirs(d, exist_ok=True)
+for i, r in enumerate([
+    b"\x01\xffESimProfiles\xff\xff\xffEid=89049032123451234512345678901235",
+    b"\x01\xffESimProfiles\xff\xff\xffGenerateMatchingId=true&CallbackUrl=http://127.0.0.1:9/cb",
+    b"\x00\xffESimProfiles\xffPageSize=1&Status=available\xff\xff",
+    b"\x00\xffESimProfiles/{sid}\xff\xff\xff",
+    b"\x01\xffESimProfiles/{sid}/Release\xff\xff\xff",
+    b"\x00\xffESimProfiles/{sid}/QrCode.svg\xff\xff\xff",
+    b"\x00\xffSims\xffPageSize=2\xff\xff",
+    b"\x00\xffCharges\xff\xffAuthorization: Bearer nope\xff",
+]):
+    with open(os.path.join(d, f"req{i}"), "wb") as f:
+        f.write(r)
 # SAIP packages: the TS.48 profiles from the shared folder, when present.
 shared = os.environ.get("RSP_SHARED_DIR") or os.path.join(here, "..", "..", "shared")
 ts48 = os.path.join(shared, "profiles", "ts48")

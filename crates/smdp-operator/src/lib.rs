@@ -3,8 +3,19 @@
 //! beside it: [`reservation`] (new → reserving → available) and [`callbacks`] (status
 //! callbacks, signed and retried). Storage is any [`smdp_core::store::OperatorStore`].
 
+//!
+//! Features: `runtime` (default) adds the tokio workers and the hyper [`service`]; `qr`
+//! (default) renders QR codes. Without them (`default-features = false`, as the fuzz targets
+//! build it) the REST API is [`rest::Operator::call`]: request head and body in, response
+//! out, no runtime.
+
 pub mod accounts;
+#[cfg(feature = "runtime")]
 pub mod callbacks;
+#[cfg(feature = "qr")]
 pub mod qr;
+#[cfg(feature = "runtime")]
 pub mod reservation;
 pub mod rest;
+#[cfg(feature = "runtime")]
+pub mod service;

@@ -34,8 +34,13 @@ pub struct Settings {
     pub delay: Duration,
 }
 
-/// Runs until `stop` turns true.
-pub async fn run(op: Arc<Operator>, settings: Settings, mut stop: watch::Receiver<bool>) {
+/// Runs until `stop` turns true; `wake` is what the operator's [`crate::rest::Wake`] notifies.
+pub async fn run(
+    op: Arc<Operator>,
+    settings: Settings,
+    wake: Arc<tokio::sync::Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         if *stop.borrow() {
             return;
@@ -56,7 +61,7 @@ pub async fn run(op: Arc<Operator>, settings: Settings, mut stop: watch::Receive
             .unwrap_or_default();
         if batch.is_empty() {
             tokio::select! {
-                _ = op.wake.notified() => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = stop.changed() => return,
             }

@@ -6,11 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
-use hyper::{Method, Request, Response, StatusCode};
+use http::header::{HeaderValue, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
 use rsp_asn1::ids::Eid;
 use serde_json::{json, Value};
 
@@ -26,12 +24,18 @@ pub const PROFILE_CHARGE_CENTS: i64 = 300;
 const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 1000;
 
+/// Called when a profile is created or released: wakes the reservation worker.
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// A REST answer before any transport: status, headers, body bytes.
+pub type RestResponse = Response<Vec<u8>>;
+
 /// What the REST API needs besides the SM-DP+.
 pub struct Operator {
     pub smdp: Arc<Smdp>,
     pub store: Arc<dyn OperatorStore>,
     /// Wakes the reservation worker when a profile is created.
-    pub wake: Arc<tokio::sync::Notify>,
+    pub wake: Wake,
     /// The template and attempts new orders get.
     pub template: String,
     pub max_attempts: i64,
@@ -52,7 +56,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: u32, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -73,7 +77,7 @@ impl ApiError {
         )
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "REST internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,7 +86,7 @@ impl ApiError {
         )
     }
 
-    fn response(&self) -> Response<Full<Bytes>> {
+    pub fn response(&self) -> RestResponse {
         let body = json!({
             "code": self.code,
             "message": self.message,
@@ -92,7 +96,7 @@ impl ApiError {
         let mut r = json_response(self.status, &body);
         if let Some(allow) = self.allow {
             r.headers_mut()
-                .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+                .insert(http::header::ALLOW, HeaderValue::from_static(allow));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
@@ -110,10 +114,8 @@ impl From<smdp_core::store::StoreError> for ApiError {
     }
 }
 
-fn json_response(status: StatusCode, v: &Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(v).unwrap_or_default(),
-    )));
+fn json_response(status: StatusCode, v: &Value) -> RestResponse {
+    let mut r = Response::new(serde_json::to_vec(v).unwrap_or_default());
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -163,10 +165,10 @@ fn decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
         .flatten()
 }
 
-fn credential(req: &Request<Incoming>) -> Option<Credential> {
+fn credential(req: &Parts) -> Option<Credential> {
     let h = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)?
+        .headers
+        .get(http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
     let (scheme, rest) = h.split_once(' ')?;
@@ -201,55 +203,39 @@ fn is_sid(s: &str, prefix: &str) -> bool {
 }
 
 impl Operator {
-    fn base_url(&self, req: &Request<Incoming>, scheme: &str) -> String {
+    fn base_url(&self, req: &Parts, scheme: &str) -> String {
         if let Some(u) = &self.public_url {
             return u.trim_end_matches('/').to_string();
         }
         let host = req
-            .headers()
+            .headers
             .get(HOST)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost");
         format!("{scheme}://{host}")
     }
 
-    /// Serves one REST request (`scheme` is how it arrived, for absolute URLs).
-    pub async fn handle(
-        self: Arc<Self>,
-        req: Request<Incoming>,
-        scheme: &'static str,
-        max_body: usize,
-    ) -> Response<Full<Bytes>> {
-        let path = req.uri().path().to_string();
-        let method = req.method().clone();
-        let query = form(req.uri().query().unwrap_or("").as_bytes());
-        let base = self.base_url(&req, scheme);
-        let cred = credential(&req);
-        let body = match Limited::new(req.into_body(), max_body).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 20001, "Request too large")
-                    .response()
-            }
-        };
-        let this = self.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            this.route(&method, &path, &query, &body, cred, &base)
-        })
-        .await
-        .unwrap_or_else(|e| Err(ApiError::internal(e)));
-        match result {
+    /// Serves one REST request without I/O: the request head, its whole body, and how it
+    /// arrived (`http`/`https`, for absolute URLs). It runs on the calling thread (it waits on
+    /// the store). [`crate::service::RestService`] calls it for hyper; the `rest_api` fuzz
+    /// target calls it directly.
+    pub fn call(&self, req: &Parts, body: &[u8], scheme: &str) -> RestResponse {
+        let path = req.uri.path();
+        let query = form(req.uri.query().unwrap_or("").as_bytes());
+        let base = self.base_url(req, scheme);
+        let cred = credential(req);
+        match self.route(&req.method, path, &query, body, cred, &base) {
             Ok(Reply::Json(status, v)) => json_response(status, &v),
             Ok(Reply::JsonWarning(status, v, note)) => {
                 let mut r = json_response(status, &v);
                 let text = format!("299 smdp-sim {:?}", note.replace(['"', '\\'], "'"));
                 if let Ok(h) = HeaderValue::from_str(&text) {
-                    r.headers_mut().insert(hyper::header::WARNING, h);
+                    r.headers_mut().insert(http::header::WARNING, h);
                 }
                 r
             }
             Ok(Reply::Bytes(content_type, bytes)) => {
-                let mut r = Response::new(Full::new(Bytes::from(bytes)));
+                let mut r = Response::new(bytes);
                 r.headers_mut()
                     .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                 r
@@ -328,6 +314,13 @@ impl Operator {
                     return Err(ApiError::not_found(path));
                 };
                 let text = format!("LPA:{code}");
+                // Without the `qr` feature (the fuzz build) there are no images to render.
+                #[cfg(not(feature = "qr"))]
+                return {
+                    let _ = (image, text);
+                    Err(ApiError::not_found(path))
+                };
+                #[cfg(feature = "qr")]
                 return if *image == "QrCode.png" {
                     crate::qr::png(&text)
                         .map(|b| Reply::Bytes("image/png", b))
@@ -372,7 +365,7 @@ impl Operator {
                             "ESimProfile {sid} is not held: it was released already"
                         )));
                     }
-                    self.wake.notify_one();
+                    (self.wake)();
                     let p = self
                         .store
                         .profile_by_sid(&account, sid)?
@@ -513,7 +506,7 @@ impl Operator {
         let callback_url = f.get("CallbackUrl").filter(|u| !u.is_empty()).cloned();
         if let Some(u) = &callback_url {
             let ok = (u.starts_with("http://") || u.starts_with("https://"))
-                && u.parse::<hyper::Uri>().is_ok_and(|x| x.host().is_some());
+                && u.parse::<http::Uri>().is_ok_and(|x| x.host().is_some());
             if !ok {
                 return Err(ApiError::invalid(format!(
                     "CallbackUrl {u:?} is not an http(s) URL"
@@ -605,7 +598,7 @@ impl Operator {
             options,
             ..Default::default()
         })?;
-        self.wake.notify_one();
+        (self.wake)();
         tracing::info!(sid = %p.sid, account, "ESimProfile created");
         let body = self.profile_json(&p, base);
         Ok(match note {

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rsp_asn1::es9::path;
@@ -188,10 +187,11 @@ async fn serve_connection<IO>(
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let max_body = limits.max_body;
-    let svc = service_fn(move |req| {
-        let services = services.clone();
-        async move { Ok::<_, Infallible>(route(services, req, scheme, max_body).await) }
-    });
+    let svc = Router {
+        services,
+        scheme,
+        max_body,
+    };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout)
@@ -202,20 +202,54 @@ async fn serve_connection<IO>(
     }
 }
 
-async fn route(
+async fn route<B>(
     services: Services,
-    req: Request<Incoming>,
+    req: Request<B>,
     scheme: &'static str,
     max_body: usize,
-) -> Response<Full<Bytes>> {
+) -> Response<Full<Bytes>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if smdp_operator::rest::is_rest_path(req.uri().path()) {
         if let Some(op) = services.rest {
-            return op.handle(req, scheme, max_body).await;
+            return smdp_operator::service::handle(op, req, scheme, max_body).await;
         }
     } else if let Some(smdp) = services.es9 {
         return handle(smdp, req, max_body).await;
     }
     plain(StatusCode::NOT_FOUND, "not served on this listener")
+}
+
+/// What a listener serves, as a hyper [`hyper::service::Service`] generic over the request
+/// body: callable in process without a socket (model: hyper's
+/// `examples/service_struct_impl.rs`).
+#[derive(Clone)]
+pub struct Router {
+    pub services: Services,
+    /// `https` or `http`: how requests arrive (for the REST API's absolute URLs).
+    pub scheme: &'static str,
+    pub max_body: usize,
+}
+
+impl<B> hyper::service::Service<Request<B>> for Router
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+    >;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(route(this.services, req, this.scheme, this.max_body).await) })
+    }
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
@@ -245,7 +279,14 @@ fn no_content() -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(smdp: Arc<Smdp>, req: Request<Incoming>, max_body: usize) -> Response<Full<Bytes>> {
+/// One ES9+ request: HTTP-level checks (path, method, content type, admin protocol, body
+/// size), then [`smdp_core::es9::dispatch`] on the blocking pool.
+pub async fn handle<B>(smdp: Arc<Smdp>, req: Request<B>, max_body: usize) -> Response<Full<Bytes>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let function = req.uri().path().to_string();
     if !path::ALL.contains(&function.as_str()) {
         return plain(StatusCode::NOT_FOUND, "not an ES9+ path");

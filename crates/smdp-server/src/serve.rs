@@ -459,10 +459,14 @@ pub async fn start_with(
     for (sid, token) in &cfg.accounts {
         smdp_core::store::OperatorStore::ensure_account(store.as_ref(), sid, token, clock.unix())?;
     }
+    let wake = Arc::new(tokio::sync::Notify::new());
     let operator = Arc::new(smdp_operator::rest::Operator {
         smdp: smdp.clone(),
         store,
-        wake: Arc::new(tokio::sync::Notify::new()),
+        wake: {
+            let wake = wake.clone();
+            Arc::new(move || wake.notify_one())
+        },
         template: cfg.template.to_string(),
         max_attempts: 5,
         public_url: None,
@@ -477,6 +481,7 @@ pub async fn start_with(
                 shared: rsp_shared::dir(),
                 delay: cfg.reservation_delay,
             },
+            wake,
             stop_rx.clone(),
         )),
         tokio::spawn(smdp_operator::callbacks::run(

@@ -3,7 +3,6 @@
 //! from REST through an ES9+ download back to `installed`.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::common::*;
@@ -14,15 +13,18 @@ use rsp_auth::Curve;
 use serde_json::Value;
 
 /// A plain-HTTP REST client with one account's Basic credentials.
+/// A REST client with one account's credentials, calling the server's REST service in
+/// process (no socket): requests carry the REST listener's address as Host, so absolute
+/// URLs are what a socket client would see.
 struct Rest {
-    addr: SocketAddr,
+    at: RestTarget,
     auth: Option<String>,
 }
 
 impl Rest {
-    fn basic(addr: SocketAddr, user: &str, password: &str) -> Self {
+    fn basic(at: RestTarget, user: &str, password: &str) -> Self {
         Self {
-            addr,
+            at,
             auth: Some(basic_auth(user, password)),
         }
     }
@@ -39,11 +41,7 @@ impl Rest {
         path: &str,
         form: &[(&str, &str)],
     ) -> (u16, hyper::HeaderMap, Value) {
-        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+        use hyper::service::Service as _;
         let body = {
             let mut s = form_urlencoded::Serializer::new(String::new());
             for (k, v) in form {
@@ -54,13 +52,15 @@ impl Rest {
         let mut b = hyper::Request::builder()
             .method(method)
             .uri(path)
-            .header("host", format!("{}", self.addr))
+            .header("host", format!("{}", self.at.addr))
             .header("content-type", "application/x-www-form-urlencoded");
         if let Some(a) = &self.auth {
             b = b.header("authorization", a);
         }
-        let resp = sender
-            .send_request(b.body(Full::new(Bytes::from(body))).unwrap())
+        let resp = self
+            .at
+            .svc
+            .call(b.body(Full::new(Bytes::from(body))).unwrap())
             .await
             .unwrap();
         let status = resp.status().as_u16();
@@ -84,7 +84,7 @@ impl Rest {
 
     /// GET of an absolute URL the server handed out (paging).
     async fn follow(&self, url: &str) -> (u16, Value) {
-        let prefix = format!("http://{}", self.addr);
+        let prefix = format!("http://{}", self.at.addr);
         let path = url
             .strip_prefix(&prefix)
             .expect("absolute URL to this server");
@@ -122,7 +122,7 @@ fn is_date(v: &Value) -> bool {
 async fn create_by_eid_reserves_a_sim_and_charges() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("a");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let eid = Lpa::new(&server, &our_pki_dir(), Curve::NistP256).eid();
     let (s, v) = rest.create(&[("Eid", &eid)]).await;
     assert_eq!(s, 201, "{v}");
@@ -180,7 +180,7 @@ async fn create_by_eid_reserves_a_sim_and_charges() {
 async fn full_flow_rest_to_es9_to_installed() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("flow");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     assert_eq!(s, 201, "{v}");
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
@@ -250,7 +250,7 @@ async fn full_flow_rest_to_es9_to_installed() {
 async fn bad_parameters_are_twilio_400s_and_store_nothing() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("v");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     for form in [
         vec![],
         vec![("GenerateMatchingId", "false")],
@@ -311,19 +311,19 @@ async fn auth_schemes_and_account_isolation() {
     let server = TestServer::start(Options::default()).await;
     let a = server.account("a");
     let b = server.account("b");
-    let ra = Rest::basic(server.rest_addr, &a.account_sid, &a.auth_token);
+    let ra = Rest::basic(server.rest(), &a.account_sid, &a.auth_token);
     let (_, v) = ra.create(&[("GenerateMatchingId", "true")]).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     // API key and bearer token of account A see it.
-    let key = Rest::basic(server.rest_addr, &a.api_key_sid, &a.api_key_secret);
+    let key = Rest::basic(server.rest(), &a.api_key_sid, &a.api_key_secret);
     assert_eq!(key.get(&format!("/v1/ESimProfiles/{sid}")).await.0, 200);
     let bearer = Rest {
-        addr: server.rest_addr,
+        at: server.rest(),
         auth: Some(format!("Bearer {}", a.bearer_token)),
     };
     assert_eq!(bearer.get(&format!("/v1/ESimProfiles/{sid}")).await.0, 200);
     // Account B: 404 for A's profile, an empty list.
-    let rb = Rest::basic(server.rest_addr, &b.account_sid, &b.auth_token);
+    let rb = Rest::basic(server.rest(), &b.account_sid, &b.auth_token);
     let (s, v) = rb.get(&format!("/v1/ESimProfiles/{sid}")).await;
     assert_eq!((s, v["code"].as_u64()), (404, Some(20404)));
     let (_, l) = rb.get("/v1/ESimProfiles").await;
@@ -331,18 +331,18 @@ async fn auth_schemes_and_account_isolation() {
     // Missing and wrong credentials: 401 20003.
     for bad in [
         Rest {
-            addr: server.rest_addr,
+            at: server.rest(),
             auth: None,
         },
-        Rest::basic(server.rest_addr, &a.account_sid, "wrong"),
-        Rest::basic(server.rest_addr, &a.api_key_sid, &a.auth_token),
-        Rest::basic(server.rest_addr, "nobody", "x"),
+        Rest::basic(server.rest(), &a.account_sid, "wrong"),
+        Rest::basic(server.rest(), &a.api_key_sid, &a.auth_token),
+        Rest::basic(server.rest(), "nobody", "x"),
         Rest {
-            addr: server.rest_addr,
+            at: server.rest(),
             auth: Some("Bearer nope".into()),
         },
         Rest {
-            addr: server.rest_addr,
+            at: server.rest(),
             auth: Some("Digest x".into()),
         },
     ] {
@@ -374,7 +374,7 @@ async fn auth_schemes_and_account_isolation() {
 async fn paging_follows_absolute_urls_both_ways() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("pages");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let mut created = Vec::new();
     for _ in 0..7 {
         let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
@@ -470,7 +470,7 @@ async fn paging_follows_absolute_urls_both_ways() {
 async fn sims_update_fetch_by_unique_name_and_status_rules() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("sims");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     let sim_sid = v["sim_sid"].as_str().unwrap();
@@ -516,7 +516,7 @@ async fn a_failed_reservation_is_failed_with_a_reason_and_charges_nothing() {
     })
     .await;
     let acct = server.account("fail");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     assert_eq!(v["status"], "failed");
@@ -534,14 +534,15 @@ async fn a_failed_reservation_is_failed_with_a_reason_and_charges_nothing() {
 }
 
 /// GET with the raw body (for images).
+/// Over the real plain-HTTP REST listener (the one REST test that keeps a socket).
 async fn get_bytes(rest: &Rest, path: &str) -> (u16, String, Vec<u8>) {
-    let tcp = tokio::net::TcpStream::connect(rest.addr).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(rest.at.addr).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
         .unwrap();
     tokio::spawn(conn);
     let req = hyper::Request::get(path)
-        .header("host", rest.addr.to_string())
+        .header("host", rest.at.addr.to_string())
         .header("authorization", rest.auth.clone().unwrap())
         .body(Full::new(Bytes::new()))
         .unwrap();
@@ -566,7 +567,7 @@ async fn get_bytes(rest: &Rest, path: &str) -> (u16, String, Vec<u8>) {
 async fn qr_codes_decode_to_the_activation_code() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("qr");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let sid = v["sid"].as_str().unwrap().to_string();
     let v = reserved(&rest, &sid).await;
@@ -610,7 +611,7 @@ async fn concurrent_orders_are_each_reserved_and_charged_once() {
     let mut tasks = Vec::new();
     for acct in &accounts {
         for _ in 0..PER_ACCOUNT {
-            let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+            let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
             tasks.push(tokio::spawn(async move {
                 let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
                 assert_eq!(s, 201, "{v}");
@@ -620,7 +621,7 @@ async fn concurrent_orders_are_each_reserved_and_charged_once() {
     }
     // Meanwhile: whole paging walks of account one's list (cursor paging, 3 a page).
     let walker = Rest::basic(
-        server.rest_addr,
+        server.rest(),
         &accounts[0].account_sid,
         &accounts[0].auth_token,
     );
@@ -646,7 +647,7 @@ async fn concurrent_orders_are_each_reserved_and_charged_once() {
 
     let (mut iccids, mut sims, mut mids) = (HashSet::new(), HashSet::new(), HashSet::new());
     for (i, acct) in accounts.iter().enumerate() {
-        let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+        let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
         let mine = &sids[i * PER_ACCOUNT..(i + 1) * PER_ACCOUNT];
         for sid in mine {
             let v = reserved(&rest, sid).await;
@@ -688,7 +689,7 @@ async fn concurrent_orders_are_each_reserved_and_charged_once() {
 async fn held_orders_release_and_given_matching_ids() {
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("held");
-    let rest = Rest::basic(server.rest_addr, &acct.account_sid, &acct.auth_token);
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let (s, h, v) = rest
         .send_full(
             "POST",
@@ -760,7 +761,7 @@ async fn held_orders_release_and_given_matching_ids() {
         .await;
     assert_eq!(s, 400, "released once");
     let other = server.account("other");
-    let stranger = Rest::basic(server.rest_addr, &other.account_sid, &other.auth_token);
+    let stranger = Rest::basic(server.rest(), &other.account_sid, &other.auth_token);
     let (s, _) = stranger
         .send("POST", &format!("/v1/ESimProfiles/{sid}/Release"), &[])
         .await;

@@ -203,6 +203,18 @@ impl TestServer {
         .unwrap()
     }
 
+    /// The REST service in process (no socket).
+    pub fn rest(&self) -> RestTarget {
+        RestTarget {
+            addr: self.rest_addr,
+            svc: smdp_operator::service::RestService {
+                op: self.running.as_ref().expect("running").operator.clone(),
+                scheme: "http",
+                max_body: Limits::default().max_body,
+            },
+        }
+    }
+
     pub fn client(&self) -> Client {
         Client::new(self.addr, &self.tls_root)
     }
@@ -372,6 +384,14 @@ pub fn assert_failed<T: std::fmt::Debug>(
             "{h:?}"
         ),
     }
+}
+
+/// The REST API of a test server, called in process: its listener's address (for Host and
+/// absolute URLs) and the service itself.
+#[derive(Clone)]
+pub struct RestTarget {
+    pub addr: SocketAddr,
+    pub svc: smdp_operator::service::RestService,
 }
 
 /// A test LPA with its eUICC.

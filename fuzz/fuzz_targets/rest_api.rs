@@ -1,0 +1,178 @@
+#![no_main]
+//! The operator REST API as the HTTP layer calls it (`smdp_operator::rest::Operator::call`),
+//! with arbitrary method, path, query, headers and form body, against a store that holds two
+//! accounts and a few profiles (one created through the API first).
+//!
+//! Input, split at 0xFF: method (its first byte picks one of eight, or the text itself), path
+//! (prefixed with `/v1/` when the first byte is even), query, headers (`name: value` lines), the
+//! body; the account's real credentials are sent unless a header line overrides them.
+//!
+//! Checked: never a panic, never a 500; every answer is JSON (a resource or a Twilio error
+//! body with `code`, `message`, `status` equal to the HTTP status), or an image; nothing the
+//! fuzzer sends makes an account see another account's profile.
+use std::sync::{Arc, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+use rsp_auth::pki::Pki;
+use rsp_auth::Backend;
+use smdp_core::clock::Clock;
+use smdp_core::es9::{Policy, Smdp};
+use smdp_core::store::OperatorStore;
+use smdp_operator::rest::Operator;
+use smdp_store_sqlite::SqliteStore;
+
+const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const OTHER: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const TOKEN: &str = "token";
+
+fn operator() -> Arc<Operator> {
+    // A fresh store (and so a fresh SM-DP+) per input: runs must not share state.
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs"));
+    let pki = Pki::load(dir).unwrap();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store.ensure_account(ACCOUNT, TOKEN, 0).unwrap();
+    store.ensure_account(OTHER, TOKEN, 0).unwrap();
+    let clock = Clock::manual(1_800_000_000);
+    let smdp = Smdp::new(
+        "localhost:8443",
+        pki,
+        store.clone(),
+        rsp_auth::rng::rng(Some(1)),
+        clock,
+        Backend::RustCrypto,
+        Policy::default(),
+    )
+    .unwrap();
+    Arc::new(Operator {
+        smdp: Arc::new(smdp),
+        store,
+        wake: Arc::new(|| {}),
+        template: "minimal".into(),
+        max_attempts: 5,
+        public_url: None,
+        node: "fuzz".into(),
+    })
+}
+
+fn request(
+    method: &str,
+    uri: &str,
+    headers: &[(String, String)],
+    auth: Option<&str>,
+) -> Option<http::request::Parts> {
+    let mut b = http::Request::builder().method(method).uri(uri);
+    b = b.header("host", "localhost:8080");
+    if let Some(a) = auth {
+        b = b.header("authorization", a);
+    }
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(()).ok().map(|r| r.into_parts().0)
+}
+
+fn basic(user: &str) -> String {
+    format!(
+        "Basic {}",
+        rsp_asn1::es9::base64_encode(format!("{user}:{TOKEN}").as_bytes())
+    )
+}
+
+fn check(status: http::StatusCode, headers: &http::HeaderMap, body: &[u8]) {
+    assert_ne!(
+        status,
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        String::from_utf8_lossy(body)
+    );
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("image/") {
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).expect("JSON body");
+    if !status.is_success() {
+        assert_eq!(v["status"], status.as_u16(), "{v}");
+        assert!(v["code"].is_u64() && v["message"].is_string(), "{v}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let op = operator();
+    // One profile made through the API, so fetches, lists and releases find something.
+    let parts = request(
+        "POST",
+        "/v1/ESimProfiles",
+        &[(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )],
+        Some(&basic(ACCOUNT)),
+    )
+    .unwrap();
+    let created = op.call(&parts, b"GenerateMatchingId=true&Released=false", "http");
+    assert_eq!(created.status(), 201);
+    let sid = serde_json::from_slice::<serde_json::Value>(created.body()).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut fields = data.split(|b| *b == 0xFF);
+    let method_raw = fields.next().unwrap_or_default();
+    let path_raw = fields.next().unwrap_or_default();
+    let query = String::from_utf8_lossy(fields.next().unwrap_or_default()).into_owned();
+    let header_text = String::from_utf8_lossy(fields.next().unwrap_or_default()).into_owned();
+    let body: Vec<u8> = fields
+        .flat_map(|f| f.iter().copied().chain([0xFF]))
+        .collect();
+    let methods = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get",
+    ];
+    let method = match method_raw.first() {
+        Some(b) if method_raw.len() == 1 => methods[usize::from(*b) % methods.len()].to_string(),
+        _ => String::from_utf8_lossy(method_raw).into_owned(),
+    };
+    let path_text = String::from_utf8_lossy(path_raw).replace("{sid}", &sid);
+    let path = if path_raw.first().is_some_and(|b| b % 2 == 0) {
+        format!("/v1/{path_text}")
+    } else {
+        format!("/{path_text}")
+    };
+    let uri = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    };
+    let headers: Vec<(String, String)> = header_text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let overrides_auth = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    let auth = basic(ACCOUNT);
+    let Some(parts) = request(
+        &method,
+        &uri,
+        &headers,
+        (!overrides_auth).then_some(auth.as_str()),
+    ) else {
+        return; // not an HTTP request hyper would have parsed
+    };
+    let r = op.call(&parts, &body, "http");
+    check(r.status(), r.headers(), r.body());
+
+    // Whatever happened, the other account still cannot see the profile.
+    let parts = request(
+        "GET",
+        &format!("/v1/ESimProfiles/{sid}"),
+        &[],
+        Some(&basic(OTHER)),
+    )
+    .unwrap();
+    assert_eq!(op.call(&parts, b"", "http").status(), 404);
+});
