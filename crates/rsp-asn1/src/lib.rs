@@ -277,6 +277,20 @@ impl core::fmt::Display for VersionType {
     }
 }
 
+/// Upper-case hex, the ES9+ JSON form (logs, store keys).
+impl core::fmt::Display for TransactionId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl core::str::FromStr for TransactionId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_hex(s)
+    }
+}
+
 impl TransactionId {
     /// Upper-case hex, the ES9+ JSON form.
     pub fn to_hex(&self) -> String {

@@ -47,7 +47,7 @@ const MATCHING_ID_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 pub struct OrderRequest {
     pub account_sid: String,
     /// 32 digits with valid check digits.
-    pub eid: Option<String>,
+    pub eid: Option<Eid>,
     /// A given matching ID, or `generate` for a fresh one.
     pub matching_id: Option<String>,
     pub generate_matching_id: bool,
@@ -162,9 +162,6 @@ pub fn reserve(
     rng: &mut impl CryptoRng,
     now: i64,
 ) -> Result<Profile> {
-    if let Some(eid) = &req.eid {
-        Eid::parse(eid).map_err(|e| OrderError::Invalid(format!("EID {eid}: {e}")))?;
-    }
     let matching_id = match (&req.matching_id, req.generate_matching_id) {
         (Some(m), _) => {
             check_matching_id(m)?;
@@ -173,6 +170,11 @@ pub fn reserve(
         (None, true) => Some(new_matching_id(rng)),
         (None, false) => None,
     };
+    if let Some(eid) = &req.eid {
+        if !eid.check_digits_ok() {
+            bail!("EID {eid}: wrong check digits");
+        }
+    }
     if req.eid.is_none() && matching_id.is_none() {
         bail!("an order needs an EID, a matching ID, or both");
     }
@@ -209,7 +211,7 @@ pub fn reserve(
         unreleased: req.unreleased,
         options: req.options.clone(),
         ppk,
-        eid: req.eid.clone(),
+        eid: req.eid,
         matching_id,
         confirmation_code: req.confirmation_code.clone(),
         iccid: values.iccid.clone(),

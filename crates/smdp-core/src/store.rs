@@ -6,6 +6,8 @@
 //! both win, whatever the interleaving, across threads, processes or restarts.
 
 pub use crate::order_options::OrderOptions;
+pub use rsp_asn1::ids::Eid;
+pub use rsp_asn1::TransactionId;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -62,6 +64,19 @@ impl ProfileStatus {
     }
 }
 
+/// Status enums print as their stored names.
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+
+display_as_str!(ProfileStatus, SessionState, CallbackState, SimStatus);
+
 /// A download order: one personalised profile, for one EID and/or one matching ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -70,7 +85,7 @@ pub struct Profile {
     pub account_sid: String,
     pub status: ProfileStatus,
     /// The EID the order is for (set at creation, or at binding for a matching-ID order).
-    pub eid: Option<String>,
+    pub eid: Option<Eid>,
     pub matching_id: Option<String>,
     pub confirmation_code: Option<String>,
     pub iccid: Option<String>,
@@ -83,7 +98,7 @@ pub struct Profile {
     pub max_attempts: i64,
     /// BPPs issued for new bindings so far.
     pub attempts: i64,
-    pub bound_txid: Option<String>,
+    pub bound_txid: Option<TransactionId>,
     /// otPK.EUICC of the current binding (65 bytes).
     pub bound_otpk: Option<Vec<u8>>,
     /// otSK.DP of the current binding: a retry with the same otPK.EUICC reuses it.
@@ -110,9 +125,9 @@ pub struct Profile {
 impl Profile {
     /// A binding kept for `eid`: a BPP was issued to it and not installed, so a retry with the
     /// same otPK.EUICC gets the same otPK.DP (SGP.22 3.1.3).
-    pub fn kept_binding_for(&self, eid: &str) -> bool {
+    pub fn kept_binding_for(&self, eid: &Eid) -> bool {
         self.bound_otpk.is_some()
-            && self.eid.as_deref() == Some(eid)
+            && self.eid.as_ref() == Some(eid)
             && matches!(
                 self.status,
                 ProfileStatus::Available | ProfileStatus::Downloaded
@@ -126,7 +141,7 @@ pub struct NewProfile {
     pub sid: String,
     pub account_sid: String,
     pub status: Option<ProfileStatus>,
-    pub eid: Option<String>,
+    pub eid: Option<Eid>,
     pub matching_id: Option<String>,
     pub confirmation_code: Option<String>,
     pub iccid: Option<String>,
@@ -181,7 +196,7 @@ impl SessionState {
 /// lives only in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    pub txid: String,
+    pub txid: TransactionId,
     pub state: SessionState,
     pub created_at: i64,
     pub expires_at: i64,
@@ -189,7 +204,7 @@ pub struct Session {
     pub server_challenge: Vec<u8>,
     /// The CI PKID chosen in initiateAuthentication.
     pub ci_pkid: Vec<u8>,
-    pub eid: Option<String>,
+    pub eid: Option<Eid>,
     pub euicc_cert: Option<Vec<u8>>,
     pub profile_id: Option<i64>,
     /// Raw r‖s of smdpSignature2 (the eUICC signs over its TLV).
@@ -205,7 +220,7 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindFrom {
     pub status: ProfileStatus,
-    pub bound_txid: Option<String>,
+    pub bound_txid: Option<TransactionId>,
     /// A new binding (new otPK.DP) counts as a download attempt; a retry with the kept keys
     /// does not.
     pub new_binding: bool,
@@ -214,8 +229,8 @@ pub struct BindFrom {
 /// A binding: the BPP issued to one eUICC.
 #[derive(Debug, Clone)]
 pub struct Binding {
-    pub eid: String,
-    pub txid: String,
+    pub eid: Eid,
+    pub txid: TransactionId,
     pub otpk: Vec<u8>,
     pub otsk: Vec<u8>,
     pub bpp: Vec<u8>,
@@ -225,7 +240,7 @@ pub struct Binding {
 /// A notification other than the install result (enable, disable, delete), as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationRecord {
-    pub eid: String,
+    pub eid: Eid,
     pub iccid: Option<String>,
     pub operation: String,
     pub seq_number: i64,
@@ -239,11 +254,11 @@ pub trait Store: Send + Sync {
     fn profile_by_matching_id(&self, matching_id: &str) -> Result<Option<Profile>>;
     /// The order for this EID in the default SM-DP+ use case: one already downloaded to it
     /// first (so that a retry finishes that binding), else the oldest downloadable one.
-    fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>>;
-    fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    fn profile_for_eid(&self, eid: &Eid) -> Result<Option<Profile>>;
+    fn profile_by_bound_txid(&self, txid: &TransactionId) -> Result<Option<Profile>>;
     /// The order any BPP with this transaction ID was issued for (current or superseded
     /// binding): a late install notification must still find it.
-    fn profile_by_binding_txid(&self, txid: &str) -> Result<Option<Profile>>;
+    fn profile_by_binding_txid(&self, txid: &TransactionId) -> Result<Option<Profile>>;
     /// The personalised profile package of an order.
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>>;
     /// The BPP of the current binding (as issued to `bound_txid`).
@@ -265,7 +280,7 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// A session ended with postponed/timeout: `downloaded` → `available` if `txid` still holds
     /// the binding. The binding (EID, otPK.EUICC, otSK.DP) is kept for a retry.
-    fn unbind_session(&self, id: i64, txid: &str, now: i64) -> Result<bool>;
+    fn unbind_session(&self, id: i64, txid: &TransactionId, now: i64) -> Result<bool>;
     /// Releases a held order (ES2+ ReleaseProfile): true if it was held.
     fn release_order(&self, id: i64, now: i64) -> Result<bool>;
     /// A small settings table (e.g. the address the server last served under).
@@ -276,10 +291,10 @@ pub trait Store: Send + Sync {
 
     fn insert_session(&self, s: &Session) -> Result<()>;
     /// A session that has not expired at `now`.
-    fn session(&self, txid: &str, now: i64) -> Result<Option<Session>>;
+    fn session(&self, txid: &TransactionId, now: i64) -> Result<Option<Session>>;
     /// Writes `s` if the stored session is still in `expected` state (no replays).
     fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool>;
-    fn delete_session(&self, txid: &str) -> Result<bool>;
+    fn delete_session(&self, txid: &TransactionId) -> Result<bool>;
     /// Sessions alive at `now`; expired ones are purged on the way.
     fn active_sessions(&self, now: i64) -> Result<u64>;
 
@@ -309,7 +324,7 @@ pub enum Cursor {
 /// ESimProfile list filters.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileFilter {
-    pub eid: Option<String>,
+    pub eid: Option<Eid>,
     pub sim_sid: Option<String>,
     pub status: Option<ProfileStatus>,
 }
@@ -322,7 +337,7 @@ pub struct Sim {
     pub account_sid: String,
     pub unique_name: Option<String>,
     pub iccid: String,
-    pub status: String,
+    pub status: SimStatus,
     pub fleet_sid: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -331,7 +346,7 @@ pub struct Sim {
 /// Sim list filters.
 #[derive(Debug, Clone, Default)]
 pub struct SimFilter {
-    pub status: Option<String>,
+    pub status: Option<SimStatus>,
     pub iccid: Option<String>,
 }
 
@@ -362,7 +377,68 @@ pub struct Reservation {
 #[derive(Debug, Clone, Default)]
 pub struct SimUpdate {
     pub unique_name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<SimStatus>,
+}
+
+/// Where a status callback's delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackState {
+    Pending,
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+impl CallbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "delivered" => Self::Delivered,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A Super SIM `Sim` resource's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimStatus {
+    New,
+    Ready,
+    Active,
+    Inactive,
+    Scheduled,
+}
+
+impl SimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Ready => "ready",
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Scheduled => "scheduled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "ready" => Self::Ready,
+            "active" => Self::Active,
+            "inactive" => Self::Inactive,
+            "scheduled" => Self::Scheduled,
+            _ => return None,
+        })
+    }
 }
 
 /// One status callback: what it carries and how its delivery went.
@@ -374,14 +450,13 @@ pub struct CallbackRecord {
     pub method: String,
     pub esim_profile_sid: String,
     pub account_sid: String,
-    pub profile_status: String,
+    pub profile_status: ProfileStatus,
     pub sim_sid: Option<String>,
     pub iccid: Option<String>,
-    pub eid: Option<String>,
+    pub eid: Option<Eid>,
     pub error_code: Option<i64>,
     pub error_message: Option<String>,
-    /// `pending`, `delivered` or `failed` (gave up).
-    pub state: String,
+    pub state: CallbackState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_attempt_at: Option<i64>,

@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::rest::Operator;
-use smdp_core::store::{Attempt, CallbackRecord, Lease};
+use smdp_core::store::{Attempt, CallbackRecord, Lease, ProfileStatus};
 
 /// Twilio's timeouts for webhooks (error 11205): 10 s to connect, 15 s for the response.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,13 +49,19 @@ pub fn backoff_secs(attempts: i64) -> i64 {
 /// The form fields of a callback, in a fixed order (all present; empty when unknown).
 pub fn params(c: &CallbackRecord, smdp_address: &str) -> Vec<(String, String)> {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    let available = !matches!(c.profile_status.as_str(), "new" | "reserving");
+    let available = !matches!(
+        c.profile_status,
+        ProfileStatus::New | ProfileStatus::Reserving
+    );
     vec![
         ("ESimProfileSid".into(), c.esim_profile_sid.clone()),
         ("SimSid".into(), s(&c.sim_sid)),
         ("SimIccid".into(), s(&c.iccid)),
-        ("ESimProfileStatus".into(), c.profile_status.clone()),
-        ("Eid".into(), s(&c.eid)),
+        ("ESimProfileStatus".into(), c.profile_status.to_string()),
+        (
+            "Eid".into(),
+            c.eid.map(|e| e.to_string()).unwrap_or_default(),
+        ),
         (
             "SmdpPlusAddress".into(),
             if available {

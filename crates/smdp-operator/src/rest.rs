@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use smdp_core::clock::iso8601;
 use smdp_core::es9::Smdp;
 use smdp_core::store::{
-    Credential, Cursor, OperatorStore, ProfileFilter, Sim, SimFilter, SimUpdate,
+    CallbackState, Credential, Cursor, NewProfile, OperatorStore, Profile, ProfileFilter,
+    ProfileStatus, Sim, SimFilter, SimStatus, SimUpdate,
 };
-use smdp_core::store::{NewProfile, Profile, ProfileStatus};
 
 /// $3.00 per reserved profile.
 pub const PROFILE_CHARGE_CENTS: i64 = 300;
@@ -385,15 +385,15 @@ impl Operator {
                         .iter()
                         .map(|c| {
                             json!({
-                                "esim_profile_status": c.profile_status,
+                                "esim_profile_status": c.profile_status.as_str(),
                                 "url": c.url,
                                 "method": c.method,
-                                "state": c.state,
+                                "state": c.state.as_str(),
                                 "attempts": c.attempts,
                                 "last_attempt": c.last_attempt_at.map(iso8601),
                                 "last_http_status": c.last_http_status,
                                 "last_error": c.last_error,
-                                "next_attempt": (c.state == "pending").then(|| iso8601(c.next_attempt_at)),
+                                "next_attempt": (c.state == CallbackState::Pending).then(|| iso8601(c.next_attempt_at)),
                             })
                         })
                         .collect();
@@ -482,10 +482,13 @@ impl Operator {
             }
         };
         let parsed = |name: &str| f.get(name).filter(|v| !v.is_empty());
-        let eid = f.get("Eid").filter(|e| !e.is_empty());
-        if let Some(e) = eid {
-            Eid::parse(e).map_err(|err| ApiError::invalid(format!("Invalid Eid {e:?}: {err}")))?;
-        }
+        let eid = f
+            .get("Eid")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                Eid::parse(e).map_err(|err| ApiError::invalid(format!("Invalid Eid {e:?}: {err}")))
+            })
+            .transpose()?;
         let generate = boolean("GenerateMatchingId", false)?;
         let given_mid = parsed("MatchingId").cloned();
         if generate && given_mid.is_some() {
@@ -585,7 +588,7 @@ impl Operator {
             sid,
             account_sid: account.into(),
             status: Some(ProfileStatus::New),
-            eid: eid.cloned(),
+            eid,
             matching_id,
             confirmation_code,
             template: self.template.clone(),
@@ -638,7 +641,7 @@ impl Operator {
             "iccid": shown(&p.iccid),
             "sim_sid": shown(&p.sim_sid),
             "status": p.status.as_str(),
-            "eid": p.eid,
+            "eid": p.eid.map(|e| e.to_string()),
             "smdp_plus_address": address,
             "matching_id": shown(&p.matching_id),
             "activation_code": activation_code,
@@ -664,7 +667,14 @@ impl Operator {
             })
             .transpose()?;
         let filter = ProfileFilter {
-            eid: q.get("Eid").cloned(),
+            // An EID that cannot exist matches nothing; the filter does not judge its digits.
+            eid: match q.get("Eid") {
+                None => None,
+                Some(e) => match Eid::parse_unchecked(e) {
+                    Ok(e) => Some(e),
+                    Err(_) => return Err(ApiError::invalid(format!("Invalid Eid {e:?}"))),
+                },
+            },
             sim_sid: q.get("SimSid").cloned(),
             status,
         };
@@ -716,7 +726,13 @@ impl Operator {
             return Err(ApiError::not_found("/v1/Fleets"));
         }
         let filter = SimFilter {
-            status: q.get("Status").cloned(),
+            status: q
+                .get("Status")
+                .map(|s| {
+                    SimStatus::parse(s)
+                        .ok_or_else(|| ApiError::invalid(format!("Invalid Status {s:?}")))
+                })
+                .transpose()?,
             iccid: q.get("Iccid").cloned(),
         };
         let mut filters = Vec::new();
@@ -778,18 +794,20 @@ impl Operator {
                 )));
             }
         }
-        let status = f.get("Status").cloned();
-        if let Some(s) = &status {
-            let allowed = match s.as_str() {
-                // "can only be updated to ready if it is currently new"
-                "ready" => sim.status == "new",
-                "active" | "inactive" => true,
+        let status = match f.get("Status") {
+            None => None,
+            Some(s) => match SimStatus::parse(s) {
+                Some(st @ (SimStatus::Ready | SimStatus::Active | SimStatus::Inactive)) => Some(st),
                 _ => {
                     return Err(ApiError::invalid(format!(
                         "Status must be ready, active or inactive, not {s:?}"
                     )))
                 }
-            };
+            },
+        };
+        if let Some(s) = status {
+            // "can only be updated to ready if it is currently new"
+            let allowed = s != SimStatus::Ready || sim.status == SimStatus::New;
             if !allowed {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -852,10 +870,7 @@ impl Operator {
     }
 }
 
-/// `https://<address>`: the SM-DP+ as a URL.
-pub fn smdp_url(address: &str) -> String {
-    format!("https://{address}")
-}
+pub use smdp_core::orders::smdp_url;
 
 fn sim_json(s: &Sim, base: &str) -> Value {
     let url = format!("{base}/v1/Sims/{}", s.sid);
@@ -864,7 +879,7 @@ fn sim_json(s: &Sim, base: &str) -> Value {
         "unique_name": s.unique_name,
         "account_sid": s.account_sid,
         "iccid": s.iccid,
-        "status": s.status,
+        "status": s.status.as_str(),
         "fleet_sid": s.fleet_sid,
         "date_created": iso8601(s.created_at),
         "date_updated": iso8601(s.updated_at),

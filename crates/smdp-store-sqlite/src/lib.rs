@@ -11,10 +11,11 @@ mod operator;
 use std::path::Path;
 use std::sync::Mutex;
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use smdp_core::store::{
-    BindFrom, Binding, NewProfile, NotificationRecord, OrderOptions, Profile, ProfileStatus,
-    Result, Session, SessionState, Store, StoreError,
+    BindFrom, Binding, Eid, NewProfile, NotificationRecord, OrderOptions, Profile, ProfileStatus,
+    Result, Session, SessionState, Store, StoreError, TransactionId,
 };
 
 /// What a statement can fail with here, turned into a [`StoreError`] at the trait boundary.
@@ -46,6 +47,45 @@ impl From<SqlError> for StoreError {
 }
 
 pub type SqlResult<T> = std::result::Result<T, SqlError>;
+
+/// A TEXT column holding a typed identifier by its text form (EID digits, transaction ID in
+/// upper-case hex): the records carry the types, the schema stays readable. A value that does
+/// not parse is a corrupt row, reported as such.
+pub(crate) struct Text<T>(pub T);
+
+impl<T: std::str::FromStr> FromSql for Text<T>
+where
+    T::Err: std::fmt::Display,
+{
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        v.as_str()?
+            .parse()
+            .map(Text)
+            .map_err(|e: T::Err| FromSqlError::Other(e.to_string().into()))
+    }
+}
+
+impl<T: std::fmt::Display> ToSql for Text<T> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0.to_string()))
+    }
+}
+
+/// A nullable typed TEXT column.
+pub(crate) fn opt<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    Ok(r.get::<_, Option<Text<T>>>(idx)?.map(|t| t.0))
+}
+
+/// A typed TEXT column.
+pub(crate) fn req<T: std::str::FromStr>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    Ok(r.get::<_, Text<T>>(idx)?.0)
+}
 
 /// SQLite in WAL mode: one connection behind a mutex (statements take microseconds; the
 /// handlers' crypto dominates).
@@ -242,7 +282,11 @@ const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, c
     created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk";
 
 /// A TEXT column holding one of an enum's names; anything else is a corrupt row.
-fn text_enum<T>(r: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(crate) fn text_enum<T>(
+    r: &Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
     let text: String = r.get(idx)?;
     parse(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -259,7 +303,7 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         sid: r.get(1)?,
         account_sid: r.get(2)?,
         status: text_enum(r, 3, ProfileStatus::parse)?,
-        eid: r.get(4)?,
+        eid: opt(r, 4)?,
         matching_id: r.get(5)?,
         confirmation_code: r.get(6)?,
         iccid: r.get(7)?,
@@ -270,7 +314,7 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         expires_at: r.get(12)?,
         max_attempts: r.get(13)?,
         attempts: r.get(14)?,
-        bound_txid: r.get(15)?,
+        bound_txid: opt(r, 15)?,
         bound_otpk: r.get(16)?,
         bound_otsk: r.get(17)?,
         euicc_cert: r.get(18)?,
@@ -301,14 +345,14 @@ const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challe
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
-        txid: r.get(0)?,
+        txid: req(r, 0)?,
         state: text_enum(r, 1, SessionState::parse)?,
         created_at: r.get(2)?,
         expires_at: r.get(3)?,
         euicc_challenge: r.get(4)?,
         server_challenge: r.get(5)?,
         ci_pkid: r.get(6)?,
-        eid: r.get(7)?,
+        eid: opt(r, 7)?,
         euicc_cert: r.get(8)?,
         profile_id: r.get(9)?,
         smdp_signature2: r.get(10)?,
@@ -436,7 +480,7 @@ impl Store for SqliteStore {
                 p.sid,
                 p.account_sid,
                 p.status.unwrap_or(ProfileStatus::Available).as_str(),
-                p.eid,
+                p.eid.map(Text),
                 p.matching_id,
                 p.confirmation_code,
                 p.iccid,
@@ -475,7 +519,8 @@ impl Store for SqliteStore {
         self.one_profile("matching_id = ?1", &matching_id)
     }
 
-    fn profile_for_eid(&self, eid: &str) -> Result<Option<Profile>> {
+    fn profile_for_eid(&self, eid: &Eid) -> Result<Option<Profile>> {
+        let eid = eid.to_string();
         // Downloadable before held (so that a held order answers 8.2/1.2 only when nothing
         // else is there), a kept binding first (a retry finishes it), then the oldest.
         self.one_profile(
@@ -485,14 +530,14 @@ impl Store for SqliteStore {
         )
     }
 
-    fn profile_by_bound_txid(&self, txid: &str) -> Result<Option<Profile>> {
-        self.one_profile("bound_txid = ?1", &txid)
+    fn profile_by_bound_txid(&self, txid: &TransactionId) -> Result<Option<Profile>> {
+        self.one_profile("bound_txid = ?1", &txid.to_hex())
     }
 
-    fn profile_by_binding_txid(&self, txid: &str) -> Result<Option<Profile>> {
+    fn profile_by_binding_txid(&self, txid: &TransactionId) -> Result<Option<Profile>> {
         self.one_profile(
             "id = (SELECT profile_id FROM bindings WHERE txid = ?1)",
-            &txid,
+            &txid.to_hex(),
         )
     }
 
@@ -541,14 +586,14 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![
                     id,
-                    b.eid,
-                    b.txid,
+                    Text(b.eid),
+                    b.txid.to_hex(),
                     b.otpk,
                     b.otsk,
                     b.euicc_cert,
                     now,
                     from.status.as_str(),
-                    from.bound_txid,
+                    from.bound_txid.as_ref().map(TransactionId::to_hex),
                     i64::from(from.new_binding)
                 ])?;
             if n != 1 {
@@ -560,7 +605,7 @@ impl Store for SqliteStore {
                 "INSERT OR REPLACE INTO bindings (txid, profile_id, eid, created_at) \
                  VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![b.txid, id, b.eid, now])?;
+            .execute(params![b.txid.to_hex(), id, Text(b.eid), now])?;
             tx.commit()?;
             Ok(true)
         })
@@ -593,7 +638,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn unbind_session(&self, id: i64, txid: &str, now: i64) -> Result<bool> {
+    fn unbind_session(&self, id: i64, txid: &TransactionId, now: i64) -> Result<bool> {
+        let txid = txid.to_hex();
         self.with(|c| {
             let n = c
                 .prepare_cached(
@@ -660,14 +706,14 @@ impl Store for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))?
             .execute(params![
-                s.txid,
+                s.txid.to_hex(),
                 s.state.as_str(),
                 s.created_at,
                 s.expires_at,
                 s.euicc_challenge,
                 s.server_challenge,
                 s.ci_pkid,
-                s.eid,
+                s.eid.map(Text),
                 s.euicc_cert,
                 s.profile_id,
                 s.smdp_signature2,
@@ -678,7 +724,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn session(&self, txid: &str, now: i64) -> Result<Option<Session>> {
+    fn session(&self, txid: &TransactionId, now: i64) -> Result<Option<Session>> {
+        let txid = txid.to_hex();
         self.with(|c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions WHERE txid = ?1 AND expires_at > ?2"
@@ -697,9 +744,9 @@ impl Store for SqliteStore {
                  WHERE txid = ?1 AND state = ?9",
                 )?
                 .execute(params![
-                    s.txid,
+                    s.txid.to_hex(),
                     s.state.as_str(),
-                    s.eid,
+                    s.eid.map(Text),
                     s.euicc_cert,
                     s.profile_id,
                     s.smdp_signature2,
@@ -711,7 +758,8 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete_session(&self, txid: &str) -> Result<bool> {
+    fn delete_session(&self, txid: &TransactionId) -> Result<bool> {
+        let txid = txid.to_hex();
         self.with(|c| {
             Ok(c.prepare_cached("DELETE FROM sessions WHERE txid = ?1")?
                 .execute([txid])?
@@ -737,7 +785,7 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
-                n.eid,
+                Text(n.eid),
                 n.iccid,
                 n.operation,
                 n.seq_number,
@@ -755,7 +803,7 @@ impl Store for SqliteStore {
             )?;
             let rows = st.query_map([], |r| {
                 Ok(NotificationRecord {
-                    eid: r.get(0)?,
+                    eid: req(r, 0)?,
                     iccid: r.get(1)?,
                     operation: r.get(2)?,
                     seq_number: r.get(3)?,

@@ -4,11 +4,12 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use smdp_core::store::{
-    Attempt, CallbackRecord, Charge, Credential, Cursor, Lease, OperatorStore, Profile,
-    ProfileFilter, Reservation, Result, Sim, SimFilter, SimUpdate, StoreError,
+    Attempt, CallbackRecord, CallbackState, Charge, Credential, Cursor, Lease, OperatorStore,
+    Profile, ProfileFilter, ProfileStatus, Reservation, Result, Sim, SimFilter, SimStatus,
+    SimUpdate, StoreError,
 };
 
-use crate::{profile_row, SqlError, SqliteStore, PROFILE_COLUMNS};
+use crate::{opt, profile_row, text_enum, SqlError, SqliteStore, PROFILE_COLUMNS};
 
 const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
     c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
@@ -22,13 +23,13 @@ fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
         method: r.get(3)?,
         esim_profile_sid: r.get(4)?,
         account_sid: r.get(5)?,
-        profile_status: r.get(6)?,
+        profile_status: text_enum(r, 6, ProfileStatus::parse)?,
         sim_sid: r.get(7)?,
         iccid: r.get(8)?,
-        eid: r.get(9)?,
+        eid: opt(r, 9)?,
         error_code: r.get(10)?,
         error_message: r.get(11)?,
-        state: r.get(12)?,
+        state: text_enum(r, 12, CallbackState::parse)?,
         attempts: r.get(13)?,
         next_attempt_at: r.get(14)?,
         last_attempt_at: r.get(15)?,
@@ -44,7 +45,7 @@ fn sim_row(r: &Row<'_>) -> rusqlite::Result<Sim> {
         account_sid: r.get(2)?,
         unique_name: r.get(3)?,
         iccid: r.get(4)?,
-        status: r.get(5)?,
+        status: text_enum(r, 5, SimStatus::parse)?,
         fleet_sid: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
@@ -63,7 +64,7 @@ fn profile_where(account: &str, f: &ProfileFilter, cursor: Cursor) -> (String, V
         sql.push_str(&format!(" AND {col} = ?{}", args.len()));
     };
     if let Some(e) = &f.eid {
-        add("eid", e.clone(), &mut sql, &mut args);
+        add("eid", e.to_string(), &mut sql, &mut args);
     }
     if let Some(s) = &f.sim_sid {
         add("sim_sid", s.clone(), &mut sql, &mut args);
@@ -344,7 +345,12 @@ impl OperatorStore for SqliteStore {
                 "UPDATE sims SET unique_name = COALESCE(?2, unique_name), \
                  status = COALESCE(?3, status), updated_at = ?4 WHERE id = ?1",
             )?
-            .execute(params![id, u.unique_name, u.status, now])
+            .execute(params![
+                id,
+                u.unique_name,
+                u.status.map(SimStatus::as_str),
+                now
+            ])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -466,8 +472,8 @@ impl OperatorStore for SqliteStore {
 fn sim_where(account: &str, f: &SimFilter, cursor: Cursor) -> (String, Vec<String>) {
     let mut sql = String::from("account_sid = ?1");
     let mut args = vec![account.to_string()];
-    if let Some(s) = &f.status {
-        args.push(s.clone());
+    if let Some(s) = f.status {
+        args.push(s.as_str().into());
         sql.push_str(&format!(" AND status = ?{}", args.len()));
     }
     if let Some(i) = &f.iccid {

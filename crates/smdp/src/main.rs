@@ -146,9 +146,9 @@ enum ProfileCommand {
 /// What `smdp profile add` takes.
 #[derive(clap::Args)]
 struct AddArgs {
-    /// The eUICC the profile is for (32 digits).
+    /// The eUICC the profile is for (32 digits, check digits included).
     #[arg(long)]
-    eid: Option<String>,
+    eid: Option<rsp_asn1::ids::Eid>,
     /// A matching ID to use; see --generate-matching-id.
     #[arg(long)]
     matching_id: Option<String>,
@@ -509,7 +509,10 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             )?;
             println!("profile:         {}", p.sid);
             println!("iccid:           {}", p.iccid.as_deref().unwrap_or("-"));
-            println!("eid:             {}", p.eid.as_deref().unwrap_or("-"));
+            println!(
+                "eid:             {}",
+                p.eid.map(|e| e.to_string()).unwrap_or("-".into())
+            );
             match smdp_core::orders::activation_code(&address, &p) {
                 Some(ac) => println!("activation code: {}", ac.to_qr_text()),
                 None => println!("activation code: - (default SM-DP+: download by EID)"),
@@ -544,7 +547,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                     p.sid,
                     p.status.as_str(),
                     p.iccid.as_deref().unwrap_or("-"),
-                    p.eid.as_deref().unwrap_or("-"),
+                    p.eid.map(|e| e.to_string()).unwrap_or("-".into()),
                     p.matching_id.as_deref().unwrap_or("-"),
                     p.attempts,
                     p.max_attempts

@@ -75,7 +75,7 @@ impl Smdp {
             );
         }
         // 7. The EID (checked against the EUM's range by the chain rules).
-        let eid = verified.eid.digits();
+        let eid = verified.eid;
         // 8. The order: by matching ID, or by EID (default SM-DP+) when it is empty.
         let CtxParams1::CtxParamsForCommonAuthentication(ctx) = &signed1.ctx_params1;
         let matching_id = ctx.matching_id.as_deref().unwrap_or("");
@@ -111,7 +111,7 @@ impl Smdp {
             .map_err(internal)?;
         let next = Session {
             state: SessionState::Authenticated,
-            eid: Some(eid.clone()),
+            eid: Some(eid),
             euicc_cert: Some(ok.euicc_certificate.as_der().to_vec()),
             profile_id: Some(profile.id),
             smdp_signature2: Some(sig2.to_vec()),
@@ -136,7 +136,7 @@ impl Smdp {
     }
 
     /// Digest §1.5 authenticateClient step 8.
-    pub(super) fn select_profile(&self, matching_id: &str, eid: &str) -> Result<Profile, Failure> {
+    pub(super) fn select_profile(&self, matching_id: &str, eid: &Eid) -> Result<Profile, Failure> {
         let profile = if matching_id.is_empty() {
             self.store
                 .profile_for_eid(eid)?

@@ -119,7 +119,7 @@ impl Smdp {
         keys: &CurveKeys,
         metadata: &[u8],
         otpk: &[u8],
-        eid: &str,
+        eid: &Eid,
         euicc_cert: &[u8],
     ) -> Result<Vec<u8>, Failure> {
         match profile.status {
@@ -137,17 +137,16 @@ impl Smdp {
             }
             ProfileStatus::Available | ProfileStatus::Downloaded => {}
         }
-        if profile.eid.as_deref().is_some_and(|e| e != eid) {
+        if profile.eid.as_ref().is_some_and(|e| e != eid) {
             return fail(
                 Code::BppRebindingRefused,
                 "the profile is bound to another eUICC",
             );
         }
-        let txid_hex = txid.to_hex();
         let retry = profile.kept_binding_for(eid) && profile.bound_otpk.as_deref() == Some(otpk);
         if retry
             && profile.status == ProfileStatus::Downloaded
-            && profile.bound_txid.as_deref() == Some(txid_hex.as_str())
+            && profile.bound_txid.as_ref() == Some(txid)
         {
             if let Some(b) = self.store.bpp(profile.id)? {
                 return Ok(b);
@@ -172,8 +171,8 @@ impl Smdp {
         };
         let bpp = self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot)?;
         let binding = Binding {
-            eid: eid.to_string(),
-            txid: txid_hex,
+            eid: *eid,
+            txid: txid.clone(),
             otpk: otpk.to_vec(),
             otsk: ot.scalar().to_vec(),
             bpp: bpp.clone(),
@@ -208,13 +207,13 @@ impl Smdp {
         let Some(got) = hash_cc else {
             return fail(Code::ConfirmationCodeMissing, "hashCc missing");
         };
-        let txid = hex::decode(&session.txid).map_err(internal)?;
+        let txid = session.txid.as_bytes();
         let code = profile
             .options
             .confirmation_code_encoding
             .code_bytes(cc)
             .map_err(internal)?;
-        if got.as_bytes() == rsp_auth::sig::hash_cc(&code, &txid) {
+        if got.as_bytes() == rsp_auth::sig::hash_cc(&code, txid) {
             return Ok(());
         }
         let attempts = session.cc_attempts + 1;
@@ -249,7 +248,7 @@ impl Smdp {
         keys: &CurveKeys,
         metadata: &[u8],
         otpk: &[u8],
-        eid: &str,
+        eid: &Eid,
         ot: &EphemeralKey,
     ) -> Result<Vec<u8>, Failure> {
         let package = self
@@ -276,10 +275,7 @@ impl Smdp {
             }
             Some(k) => return fail(Code::ExecutionError, format!("PPK of {} bytes", k.len())),
         };
-        let eid_bytes: [u8; 16] = hex::decode(eid)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| Failure::new(Code::ExecutionError, "EID is not 32 digits"))?;
+        let eid_bytes: [u8; 16] = *eid.as_bytes();
         let bpp: BoundProfilePackage = rsp_bpp::bpp::build(&BppRequest {
             transaction_id: txid.clone(),
             host_id: HOST_ID,

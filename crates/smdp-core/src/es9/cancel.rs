@@ -73,14 +73,14 @@ impl Smdp {
     pub(super) fn apply_cancel_reason(
         &self,
         profile_id: i64,
-        txid: &str,
+        txid: &TransactionId,
         reason: CancelSessionReason,
     ) -> Result<(), Failure> {
         let Some(p) = self.store.profile(profile_id)? else {
             return Ok(());
         };
         let bound_here =
-            p.status == ProfileStatus::Downloaded && p.bound_txid.as_deref() == Some(txid);
+            p.status == ProfileStatus::Downloaded && p.bound_txid.as_ref() == Some(txid);
         let now = self.clock.unix();
         match reason {
             CancelSessionReason::postponed | CancelSessionReason::timeout => {

@@ -94,7 +94,7 @@ impl Smdp {
             .sign_raw(input::server_signature1(&signed1), self.backend)
             .map_err(internal)?;
         self.store.insert_session(&Session {
-            txid: txid.to_hex(),
+            txid: txid.clone(),
             state: SessionState::Initiated,
             created_at: now,
             expires_at: now + self.policy.session_ttl.as_secs() as i64,
@@ -108,7 +108,7 @@ impl Smdp {
             metadata: None,
             cc_attempts: 0,
         })?;
-        tracing::info!(txid = %txid.to_hex(), curve = %keys.curve, "initiateAuthentication");
+        tracing::info!(%txid, curve = %keys.curve, "initiateAuthentication");
         // 7. Response.
         Ok(InitiateAuthenticationResponse {
             header: ResponseHeader::success(),

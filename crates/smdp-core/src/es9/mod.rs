@@ -52,7 +52,8 @@ mod notification;
 pub use dispatch::{dispatch, failed_body, Es9Answer};
 
 use crate::store::{
-    BindFrom, Binding, NotificationRecord, Profile, ProfileStatus, Session, SessionState, Store,
+    BindFrom, Binding, Eid, NotificationRecord, Profile, ProfileStatus, Session, SessionState,
+    Store,
 };
 
 /// The SGP.22 versions this SM-DP+ speaks: an eUICC whose (lowest) SVN has major version 2.
@@ -129,7 +130,7 @@ pub enum NotificationOutcome {
     /// A PIR for a profile whose result is already recorded (a replay).
     AlreadyRecorded,
     Other {
-        eid: String,
+        eid: Eid,
         operation: String,
     },
 }
@@ -231,7 +232,7 @@ impl Smdp {
     ) -> Result<Session, Failure> {
         let s = self
             .store
-            .session(&txid.to_hex(), self.clock.unix())?
+            .session(txid, self.clock.unix())?
             .ok_or_else(|| {
                 Failure::new(Code::UnknownTransaction, "unknown or expired transactionId")
             })?;

@@ -15,7 +15,7 @@ impl Smdp {
         match pending {
             PendingNotification::ProfileInstallationResult(pir) => {
                 let data = pir.profile_installation_result_data.value();
-                let txid = data.transaction_id.to_hex();
+                let txid = data.transaction_id.clone();
                 // Any binding's transaction ID: after a rebinding, the eUICC may still report
                 // the result of an earlier BPP.
                 let profile = self.store.profile_by_binding_txid(&txid)?.ok_or_else(|| {
@@ -24,7 +24,7 @@ impl Smdp {
                         "no download with this transactionId",
                     )
                 })?;
-                let current = profile.bound_txid.as_deref() == Some(txid.as_str());
+                let current = profile.bound_txid.as_ref() == Some(&txid);
                 let cert = profile
                     .euicc_cert
                     .as_deref()
@@ -105,9 +105,9 @@ impl Smdp {
                     .map(|(_, n)| *n)
                     .collect::<Vec<_>>()
                     .join("+");
-                let eid = verified.eid.digits();
+                let eid = verified.eid;
                 self.store.record_notification(&NotificationRecord {
-                    eid: eid.clone(),
+                    eid,
                     iccid: meta.iccid.as_ref().and_then(|i| i.digits().ok()),
                     operation: operation.clone(),
                     seq_number: meta.seq_number,

@@ -19,10 +19,21 @@ fn order(sid: &str, iccid: &str) -> NewProfile {
     }
 }
 
+/// A valid EID per name ("E1", "E2", …).
+fn e(name: &str) -> Eid {
+    let n: u32 = name.trim_start_matches('E').parse().unwrap_or(0);
+    Eid::with_check_digits(&format!("8904903212345123451234{n:08}")).expect("EID")
+}
+
+/// A transaction ID per name ("T1", …): its bytes.
+fn t(name: &str) -> TransactionId {
+    TransactionId::new(name.as_bytes().to_vec()).expect("transaction ID")
+}
+
 fn binding(eid: &str, txid: &str) -> Binding {
     Binding {
-        eid: eid.into(),
-        txid: txid.into(),
+        eid: e(eid),
+        txid: t(txid),
         otpk: vec![4; 65],
         otsk: vec![1; 32],
         bpp: vec![0xBF, 0x36, 0],
@@ -33,7 +44,7 @@ fn binding(eid: &str, txid: &str) -> Binding {
 fn new_binding(status: ProfileStatus, bound_txid: Option<&str>) -> BindFrom {
     BindFrom {
         status,
-        bound_txid: bound_txid.map(Into::into),
+        bound_txid: bound_txid.map(t),
         new_binding: true,
     }
 }
@@ -50,18 +61,18 @@ pub fn binding_is_won_once_and_attempts_are_capped(make: &dyn Fn() -> Box<dyn Op
     );
     let got = s.profile(p.id).unwrap().unwrap();
     assert_eq!(got.status, Downloaded);
-    assert_eq!(got.eid.as_deref(), Some("E1"));
-    assert_eq!(s.profile_by_bound_txid("T1").unwrap().unwrap().id, p.id);
+    assert_eq!(got.eid, Some(e("E1")));
+    assert_eq!(s.profile_by_bound_txid(&t("T1")).unwrap().unwrap().id, p.id);
     assert_eq!(s.bpp(p.id).unwrap().unwrap(), vec![0xBF, 0x36, 0]);
     // Postponed: back to available, the binding kept (and still bound to E1).
     assert!(
-        !s.unbind_session(p.id, "T0", 12).unwrap(),
+        !s.unbind_session(p.id, &t("T0"), 12).unwrap(),
         "not its binding"
     );
-    assert!(s.unbind_session(p.id, "T1", 12).unwrap());
+    assert!(s.unbind_session(p.id, &t("T1"), 12).unwrap());
     let got = s.profile(p.id).unwrap().unwrap();
     assert_eq!(got.status, Available);
-    assert!(got.kept_binding_for("E1") && !got.kept_binding_for("E2"));
+    assert!(got.kept_binding_for(&e("E1")) && !got.kept_binding_for(&e("E2")));
     // Another EID never binds it; a stale read never binds it.
     let kept = new_binding(Available, Some("T1"));
     assert!(!s.bind(p.id, &binding("E2", "T3"), &kept, 13).unwrap());
@@ -83,9 +94,12 @@ pub fn binding_is_won_once_and_attempts_are_capped(make: &dyn Fn() -> Box<dyn Op
     );
     // Every binding's transaction ID still leads to the order.
     for t in ["T1", "T3", "T4"] {
-        assert_eq!(s.profile_by_binding_txid(t).unwrap().unwrap().id, p.id);
+        assert_eq!(
+            s.profile_by_binding_txid(&self::t(t)).unwrap().unwrap().id,
+            p.id
+        );
     }
-    assert!(s.profile_by_binding_txid("T5").unwrap().is_none());
+    assert!(s.profile_by_binding_txid(&t("T5")).unwrap().is_none());
 }
 
 pub fn held_orders_are_released_once(make: &dyn Fn() -> Box<dyn OperatorStore>) {
@@ -128,7 +142,7 @@ pub fn duplicates_and_counters(make: &dyn Fn() -> Box<dyn OperatorStore>) {
 pub fn sessions_expire_and_updates_are_compare_and_set(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     let s = make();
     let sess = Session {
-        txid: "AB".into(),
+        txid: t("AB"),
         state: SessionState::Initiated,
         created_at: 0,
         expires_at: 100,
@@ -143,8 +157,8 @@ pub fn sessions_expire_and_updates_are_compare_and_set(make: &dyn Fn() -> Box<dy
         cc_attempts: 0,
     };
     s.insert_session(&sess).unwrap();
-    assert!(s.session("AB", 99).unwrap().is_some());
-    assert!(s.session("AB", 100).unwrap().is_none());
+    assert!(s.session(&t("AB"), 99).unwrap().is_some());
+    assert!(s.session(&t("AB"), 100).unwrap().is_none());
     let next = Session {
         state: SessionState::Authenticated,
         ..sess.clone()
@@ -182,7 +196,8 @@ pub fn reserving_gives_unique_numbers_and_valid_codes(make: &dyn Fn() -> Box<dyn
     for bad in [
         OrderRequest::default(),
         OrderRequest {
-            eid: Some("89049032123451234512345678901234".into()),
+            // Bad check digits (only an unchecked parse makes such an Eid).
+            eid: Some(Eid::parse_unchecked("89049032123451234512345678901234").unwrap()),
             ..Default::default()
         },
         OrderRequest {
@@ -234,8 +249,8 @@ pub fn status_changes_queue_their_callback(make: &dyn Fn() -> Box<dyn OperatorSt
         .unwrap());
     let queued = s.callbacks_for("AC0", "HP1").unwrap();
     assert_eq!(queued.len(), 1);
-    assert_eq!(queued[0].profile_status, "failed");
-    assert_eq!(queued[0].state, "pending");
+    assert_eq!(queued[0].profile_status, ProfileStatus::Failed);
+    assert_eq!(queued[0].state, CallbackState::Pending);
 }
 
 fn lease(owner: &str, until: i64) -> Lease {
@@ -352,7 +367,7 @@ pub fn callback_claims_are_exclusive_in_order_and_expire(
         .unwrap());
     let a = s.claim_due_callbacks(&lease("A", 100), 10, 10).unwrap();
     assert_eq!(a.len(), 1, "one per profile: the oldest");
-    assert_eq!(a[0].0.profile_status, "downloaded");
+    assert_eq!(a[0].0.profile_status, Downloaded);
     assert_eq!(a[0].1, "token");
     assert!(s
         .claim_due_callbacks(&lease("B", 100), 10, 10)
@@ -366,7 +381,7 @@ pub fn callback_claims_are_exclusive_in_order_and_expire(
     assert!(s.record_attempt(a[0].0.id, &delivered, "A", 11).unwrap());
     let b = s.claim_due_callbacks(&lease("B", 100), 12, 10).unwrap();
     assert_eq!(b.len(), 1);
-    assert_eq!(b[0].0.profile_status, "installed");
+    assert_eq!(b[0].0.profile_status, Installed);
     // B dies holding it: after its lease, A delivers it.
     assert!(s
         .claim_due_callbacks(&lease("A", 200), 50, 10)
@@ -376,13 +391,13 @@ pub fn callback_claims_are_exclusive_in_order_and_expire(
     assert_eq!(a2.len(), 1);
     assert!(!s.record_attempt(b[0].0.id, &delivered, "B", 101).unwrap());
     assert!(s.record_attempt(a2[0].0.id, &delivered, "A", 101).unwrap());
-    let states: Vec<String> = s
+    let states: Vec<CallbackState> = s
         .callbacks_for("AC0", "HP1")
         .unwrap()
         .into_iter()
         .map(|c| c.state)
         .collect();
-    assert_eq!(states, ["delivered", "delivered"]);
+    assert_eq!(states, [CallbackState::Delivered; 2]);
 }
 
 /// One `#[test]` per conformance case, for a backend's test module.

@@ -536,7 +536,7 @@ async fn notifications_are_verified_and_idempotent() {
     assert_eq!(recorded.len(), 1, "only the verified one");
     assert_eq!(recorded[0].operation, "enable");
     assert_eq!(recorded[0].seq_number, 42);
-    assert_eq!(recorded[0].eid, lpa.eid());
+    assert_eq!(recorded[0].eid.to_string(), lpa.eid());
     server.stop().await;
 }
 

@@ -563,7 +563,7 @@ pub fn by_matching_id(mid: &str) -> OrderRequest {
 /// An order by EID (default SM-DP+).
 pub fn by_eid(eid: &str) -> OrderRequest {
     OrderRequest {
-        eid: Some(eid.into()),
+        eid: Some(eid.parse().expect("a valid EID")),
         ..Default::default()
     }
 }
