@@ -33,11 +33,29 @@ struct Bench {
     // Interior mutability: criterion's setup and routine closures both borrow the bench.
     rng: std::cell::RefCell<rsp_auth::rng::Rng>,
     orders: std::cell::Cell<u64>,
+    /// The store's data folder, removed with the bench.
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Bench {
     fn new(profile_size: usize) -> Self {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().expect("store"));
+        // A store in a data folder, as `smdp serve` runs it (WAL). An in-memory SQLite
+        // database truncates its page cache at every commit, at a cost that grows with the
+        // database, so the figures would time the bench's own growth.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "smdp-bench-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir).expect("store"));
         let smdp = Smdp::new(
             "localhost",
             Pki::load(&certs()).expect("PKI"),
@@ -64,6 +82,7 @@ impl Bench {
             package,
             rng: std::cell::RefCell::new(rsp_auth::rng::rng(Some(2))),
             orders: std::cell::Cell::new(0),
+            dir,
         }
     }
 

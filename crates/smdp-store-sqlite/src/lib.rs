@@ -602,8 +602,8 @@ impl Store for SqliteStore {
             tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
                 .execute(params![id, b.bpp])?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO bindings (txid, profile_id, eid, created_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO bindings (txid, profile_id, eid, created_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT(txid) DO NOTHING",
             )?
             .execute(params![b.txid.to_hex(), id, Text(b.eid), now])?;
             tx.commit()?;
