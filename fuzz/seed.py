@@ -49,6 +49,8 @@ for i, r in enumerate([
     b"\x00\xffESimProfiles/{sid}/QrCode.svg\xff\xff\xff",
     b"\x00\xffSims\xffPageSize=2\xff\xff",
     b"\x00\xffCharges\xff\xffAuthorization: Bearer nope\xff",
+    b"\x01\xffapi-services/v1/auth/token\xff\xff\xffgrant_type=client_credentials&client_id=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&client_secret=token",
+    b"\x01\xffapi-services/v1/auth/revoke\xff\xff\xfftoken=x",
 ]):
     with open(os.path.join(d, f"req{i}"), "wb") as f:
         f.write(r)

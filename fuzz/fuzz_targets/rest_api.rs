@@ -7,8 +7,9 @@
 //! (prefixed with `/v1/` when the first byte is even), query, headers (`name: value` lines), the
 //! body; the account's real credentials are sent unless a header line overrides them.
 //!
-//! Checked: never a panic, never a 500; every answer is JSON (a resource or a Twilio error
-//! body with `code`, `message`, `status` equal to the HTTP status), or an image; nothing the
+//! Checked: never a panic, never a 500; every answer is JSON (a resource, a Twilio error body
+//! with `code`, `message`, `status` equal to the HTTP status, or an OAuth `invalid_client`
+//! 401), or an image; nothing the
 //! fuzzer sends makes an account see another account's profile.
 use std::sync::{Arc, OnceLock};
 
@@ -52,6 +53,7 @@ fn operator() -> Arc<Operator> {
         max_attempts: 5,
         public_url: None,
         node: "fuzz".into(),
+        token_ttl: 3600,
     })
 }
 
@@ -94,6 +96,15 @@ fn check(status: http::StatusCode, headers: &http::HeaderMap, body: &[u8]) {
         return;
     }
     let v: serde_json::Value = serde_json::from_slice(body).expect("JSON body");
+    // The OAuth token endpoint's client errors (RFC 6749 §5.2): 401 invalid_client.
+    if v.get("error").is_some() {
+        assert_eq!(status, http::StatusCode::UNAUTHORIZED, "{v}");
+        assert!(
+            v["error"].is_string() && v["error_description"].is_string(),
+            "{v}"
+        );
+        return;
+    }
     if !status.is_success() {
         assert_eq!(v["status"], status.as_u16(), "{v}");
         assert!(v["code"].is_u64() && v["message"].is_string(), "{v}");

@@ -478,6 +478,16 @@ pub enum Attempt {
     },
 }
 
+/// An OAuth2 access token as issued (client credentials grant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub account_sid: String,
+    pub client_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
 /// A worker's claim on a piece of work: who holds it and until when (unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -498,8 +508,17 @@ pub trait OperatorStore: Store {
     /// Creates the account, or sets its auth token if it exists (configured accounts).
     fn ensure_account(&self, sid: &str, auth_token: &str, now: i64) -> Result<()>;
     fn add_bearer_token(&self, token: &str, account_sid: &str) -> Result<()>;
-    /// The account these credentials belong to, if they are valid.
-    fn authenticate(&self, c: &Credential) -> Result<Option<String>>;
+    /// An OAuth2 client (KORE-style client credentials) of the account.
+    fn add_oauth_client(&self, client_id: &str, secret: &str, account_sid: &str) -> Result<()>;
+    /// The account of an OAuth2 client whose secret matches.
+    fn oauth_client(&self, client_id: &str, secret: &str) -> Result<Option<String>>;
+    /// Records an access token issued to a client, valid until `expires_at`.
+    fn issue_oauth_token(&self, t: &IssuedToken) -> Result<()>;
+    /// Revokes an issued access token (RFC 7009): true if it existed.
+    fn revoke_oauth_token(&self, token: &str) -> Result<bool>;
+    /// The account these credentials belong to, if they are valid at `now` (an issued OAuth
+    /// token that expired or was revoked is not).
+    fn authenticate(&self, c: &Credential, now: i64) -> Result<Option<String>>;
     fn accounts(&self) -> Result<Vec<(String, String)>>;
 
     fn profile_by_sid(&self, account_sid: &str, sid: &str) -> Result<Option<Profile>>;

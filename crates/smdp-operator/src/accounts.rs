@@ -14,6 +14,9 @@ pub struct Credentials {
     pub api_key_sid: String,
     pub api_key_secret: String,
     pub bearer_token: String,
+    /// KORE-style OAuth2 client credentials (token endpoint `/api-services/v1/auth/token`).
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 fn secret(rng: &mut impl CryptoRng) -> String {
@@ -35,9 +38,12 @@ pub fn create(
         api_key_sid: new_sid("SK", rng),
         api_key_secret: secret(rng),
         bearer_token: format!("{}{}", secret(rng), secret(rng)),
+        client_id: secret(rng),
+        client_secret: format!("{}{}", secret(rng), secret(rng)),
     };
     store.create_account(&c.account_sid, &c.auth_token, friendly_name, now)?;
     store.add_api_key(&c.api_key_sid, &c.api_key_secret, &c.account_sid)?;
     store.add_bearer_token(&c.bearer_token, &c.account_sid)?;
+    store.add_oauth_client(&c.client_id, &c.client_secret, &c.account_sid)?;
     Ok(c)
 }

@@ -12,6 +12,7 @@
 pub mod accounts;
 #[cfg(feature = "runtime")]
 pub mod callbacks;
+pub mod oauth;
 #[cfg(feature = "qr")]
 pub mod qr;
 #[cfg(feature = "runtime")]

@@ -43,6 +43,8 @@ pub struct Operator {
     pub public_url: Option<String>,
     /// This worker's name in the leases it takes (unique per process).
     pub node: String,
+    /// Seconds an issued OAuth access token is valid.
+    pub token_ttl: i64,
 }
 
 /// A Twilio error: HTTP status, code, message.
@@ -65,7 +67,7 @@ impl ApiError {
         }
     }
 
-    fn invalid(message: impl Into<String>) -> Self {
+    pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, 20001, message)
     }
 
@@ -138,7 +140,7 @@ impl From<(StatusCode, Value)> for Reply {
 
 /// Whether a path is the REST API's.
 pub fn is_rest_path(path: &str) -> bool {
-    path == "/v1" || path.starts_with("/v1/")
+    path == "/v1" || path.starts_with("/v1/") || crate::oauth::is_oauth_path(path)
 }
 
 /// Parsed `application/x-www-form-urlencoded` pairs. None of the API's parameters is a
@@ -224,6 +226,9 @@ impl Operator {
         let query = form(req.uri.query().unwrap_or("").as_bytes());
         let base = self.base_url(req, scheme);
         let cred = credential(req);
+        if crate::oauth::is_oauth_path(path) {
+            return self.oauth(req, form(body), cred);
+        }
         match self.route(&req.method, path, &query, body, cred, &base) {
             Ok(Reply::Json(status, v)) => json_response(status, &v),
             Ok(Reply::JsonWarning(status, v, note)) => {
@@ -261,13 +266,20 @@ impl Operator {
                     "Authentication Error - No credentials provided",
                 ))
             }
-            Some(c) => self.store.authenticate(c)?.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    20003,
-                    "Authentication Error - invalid username or password",
-                )
-            })?,
+            Some(c) => self
+                .store
+                .authenticate(c, self.smdp.clock.unix())?
+                .ok_or_else(|| {
+                    let what = match c {
+                        Credential::Basic { .. } => "invalid username or password",
+                        Credential::Bearer(_) => "invalid, expired or revoked access token",
+                    };
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        20003,
+                        format!("Authentication Error - {what}"),
+                    )
+                })?,
         };
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
         let allow: &'static str = match segments.as_slice() {

@@ -136,6 +136,9 @@ pub struct Settings {
     #[arg(long = "account", env = "SMDP_ACCOUNTS", value_delimiter = ',')]
     #[serde(default)]
     pub accounts: Vec<String>,
+    /// Seconds an OAuth access token from /api-services/v1/auth/token is valid [default: 3600].
+    #[arg(long, env = "SMDP_OAUTH_TOKEN_TTL")]
+    pub oauth_token_ttl: Option<u64>,
     /// CA certificates (PEM or DER file) trusted for https callback URLs besides Mozilla's
     /// roots, e.g. a test harness's private CA.
     #[arg(long, env = "SMDP_CALLBACK_CA")]
@@ -162,6 +165,7 @@ impl Settings {
             rest_on_es9_listener: self.rest_on_es9_listener.or(other.rest_on_es9_listener),
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             callback_ca: self.callback_ca.or(other.callback_ca),
+            oauth_token_ttl: self.oauth_token_ttl.or(other.oauth_token_ttl),
             template: self.template.or(other.template),
             accounts: if self.accounts.is_empty() {
                 other.accounts
@@ -204,6 +208,8 @@ pub struct Config {
     pub accounts: Vec<(String, String)>,
     /// Extra trust anchors (DER) for https callbacks.
     pub callback_roots: Vec<Vec<u8>>,
+    /// How long issued OAuth access tokens are valid.
+    pub oauth_token_ttl: Duration,
 }
 
 impl Config {
@@ -265,9 +271,14 @@ impl Config {
             Some(path) => smdp_operator::callbacks::load_roots(path)?,
             None => Vec::new(),
         };
+        let oauth_token_ttl = Duration::from_secs(s.oauth_token_ttl.unwrap_or(3600));
+        if oauth_token_ttl.is_zero() {
+            bail!("--oauth-token-ttl must be at least 1 second");
+        }
         Ok(Self {
             accounts,
             callback_roots,
+            oauth_token_ttl,
             rest_listen,
             rest_tls,
             rest_on_es9: s.rest_on_es9_listener.unwrap_or(false),
@@ -471,6 +482,7 @@ pub async fn start_with(
         max_attempts: 5,
         public_url: None,
         node: node_name(),
+        token_ttl: cfg.oauth_token_ttl.as_secs() as i64,
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let workers = vec![

@@ -94,7 +94,24 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
+
+/// Version 4 → 5: OAuth2 client credentials and the access tokens issued under them.
+const MIGRATE_4_TO_5: &str = "
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid)
+);
+CREATE TABLE IF NOT EXISTS oauth_tokens (
+    token TEXT PRIMARY KEY,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid),
+    client_id TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+";
 
 /// Version 3 → 4: leases, so that several workers (threads, processes, nodes) claim work.
 const MIGRATE_3_TO_4: &str = "
@@ -414,22 +431,28 @@ impl SqliteStore {
         match (version, tables) {
             (0, 0) => {
                 conn.execute_batch(&format!(
-                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}COMMIT;"
+                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"
                 ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (1, _) => {
                 conn.execute_batch(&format!(
-                    "BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}COMMIT;"
+                    "BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"
                 ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (2, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}COMMIT;"))?;
+                conn.execute_batch(&format!(
+                    "BEGIN;{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"
+                ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (3, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_3_TO_4}COMMIT;"))?;
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (4, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_4_TO_5}COMMIT;"))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (SCHEMA_VERSION, _) => {}
@@ -823,18 +846,8 @@ mod tests {
         Box::new(SqliteStore::in_memory().unwrap())
     });
 
-    fn order(sid: &str, iccid: &str) -> NewProfile {
-        NewProfile {
-            sid: sid.into(),
-            account_sid: "AC0".into(),
-            iccid: Some(iccid.into()),
-            template: "minimal".into(),
-            service_provider_name: "sp".into(),
-            profile_name: "p".into(),
-            max_attempts: 2,
-            ..Default::default()
-        }
-    }
+    use smdp_core::store::testing::order;
+
     #[test]
     fn a_version_1_store_is_migrated() {
         let dir = std::env::temp_dir().join(format!("smdp-v1-{}", std::process::id()));

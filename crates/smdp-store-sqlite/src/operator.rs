@@ -4,9 +4,9 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use smdp_core::store::{
-    Attempt, CallbackRecord, CallbackState, Charge, Credential, Cursor, Lease, OperatorStore,
-    Profile, ProfileFilter, ProfileStatus, Reservation, Result, Sim, SimFilter, SimStatus,
-    SimUpdate, StoreError,
+    Attempt, CallbackRecord, CallbackState, Charge, Credential, Cursor, IssuedToken, Lease,
+    OperatorStore, Profile, ProfileFilter, ProfileStatus, Reservation, Result, Sim, SimFilter,
+    SimStatus, SimUpdate, StoreError,
 };
 
 use crate::{opt, profile_row, text_enum, SqlError, SqliteStore, PROFILE_COLUMNS};
@@ -145,7 +145,54 @@ impl OperatorStore for SqliteStore {
         })
     }
 
-    fn authenticate(&self, cred: &Credential) -> Result<Option<String>> {
+    fn add_oauth_client(&self, client_id: &str, secret: &str, account_sid: &str) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO oauth_clients (client_id, secret, account_sid) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![client_id, secret, account_sid])?;
+            Ok(())
+        })
+    }
+
+    fn oauth_client(&self, client_id: &str, secret: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(
+                "SELECT account_sid FROM oauth_clients WHERE client_id = ?1 AND secret = ?2",
+            )?
+            .query_row(params![client_id, secret], |r| r.get(0))
+            .optional()?)
+        })
+    }
+
+    fn issue_oauth_token(&self, t: &IssuedToken) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO oauth_tokens (token, account_sid, client_id, issued_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                t.token,
+                t.account_sid,
+                t.client_id,
+                t.issued_at,
+                t.expires_at
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn revoke_oauth_token(&self, token: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("UPDATE oauth_tokens SET revoked = 1 WHERE token = ?1")?
+                    .execute([token])?
+                    == 1,
+            )
+        })
+    }
+
+    fn authenticate(&self, cred: &Credential, now: i64) -> Result<Option<String>> {
         self.with(|c| {
             let found: Option<String> = match cred {
                 Credential::Basic { user, password } if user.starts_with("AC") => c
@@ -159,9 +206,14 @@ impl OperatorStore for SqliteStore {
                     .query_row(params![user, password], |r| r.get(0))
                     .optional()?,
                 Credential::Basic { .. } => None,
+                // A static bearer token, or an OAuth token that is neither expired nor revoked.
                 Credential::Bearer(t) => c
-                    .prepare_cached("SELECT account_sid FROM bearer_tokens WHERE token = ?1")?
-                    .query_row([t], |r| r.get(0))
+                    .prepare_cached(
+                        "SELECT account_sid FROM bearer_tokens WHERE token = ?1 \
+                         UNION ALL SELECT account_sid FROM oauth_tokens \
+                         WHERE token = ?1 AND NOT revoked AND expires_at > ?2 LIMIT 1",
+                    )?
+                    .query_row(params![t, now], |r| r.get(0))
                     .optional()?,
             };
             Ok(found)

@@ -23,6 +23,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at startup: the size of the largest variant (the serve settings) costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the SM-DP+ (ES9+ over TLS). With no flags: 127.0.0.1:8443, address `localhost`,
     /// store in ./data, our PKI in ./certs.
@@ -623,6 +625,8 @@ fn main() -> Result<()> {
             println!("api_key:      {}", c.api_key_sid);
             println!("api_secret:   {}", c.api_key_secret);
             println!("bearer_token: {}", c.bearer_token);
+            println!("client_id:    {}", c.client_id);
+            println!("client_secret: {}", c.client_secret);
             Ok(())
         }
         Command::Account(AccountCommand::Ledger { account, data }) => {

@@ -6,7 +6,8 @@ use crate::store::*;
 use rsp_asn1::ids::ActivationCode;
 use rsp_saip::NumberPlan;
 
-fn order(sid: &str, iccid: &str) -> NewProfile {
+/// An order as the cases insert it (`AC0`, minimal template, two attempts).
+pub fn order(sid: &str, iccid: &str) -> NewProfile {
     NewProfile {
         sid: sid.into(),
         account_sid: "AC0".into(),

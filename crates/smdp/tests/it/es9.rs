@@ -915,6 +915,10 @@ async fn sgp22_3_1_3_rebinding_refused_by_the_order_policy() {
 async fn sgp22_3_1_3_eligibility_pprs_and_device_requirements() {
     use smdp_core::order_options::{DeviceRequirements, OrderOptions, ProfileClassName, Version};
     let server = TestServer::start(Options::default()).await;
+    let requiring = |requires: DeviceRequirements| OrderOptions {
+        requires,
+        ..Default::default()
+    };
     let refused = |mid: &str, options: OrderOptions| {
         server.reserve(OrderRequest {
             options,
@@ -930,43 +934,31 @@ async fn sgp22_3_1_3_eligibility_pprs_and_device_requirements() {
     );
     refused(
         "SVN",
-        OrderOptions {
-            requires: DeviceRequirements {
-                min_euicc_svn: Some(Version([2, 3, 0])),
-                ..Default::default()
-            },
+        requiring(DeviceRequirements {
+            min_euicc_svn: Some(Version([2, 3, 0])),
             ..Default::default()
-        },
+        }),
     );
     refused(
         "UICC",
-        OrderOptions {
-            requires: DeviceRequirements {
-                uicc_capabilities: vec!["multos".into()],
-                ..Default::default()
-            },
+        requiring(DeviceRequirements {
+            uicc_capabilities: vec!["multos".into()],
             ..Default::default()
-        },
+        }),
     );
     refused(
         "RADIO",
-        OrderOptions {
-            requires: DeviceRequirements {
-                device_capabilities: vec!["contactless".parse().unwrap()],
-                ..Default::default()
-            },
+        requiring(DeviceRequirements {
+            device_capabilities: vec!["contactless".parse().unwrap()],
             ..Default::default()
-        },
+        }),
     );
     refused(
         "RELEASE",
-        OrderOptions {
-            requires: DeviceRequirements {
-                device_capabilities: vec!["nr-5gc>=16".parse().unwrap()],
-                ..Default::default()
-            },
+        requiring(DeviceRequirements {
+            device_capabilities: vec!["nr-5gc>=16".parse().unwrap()],
             ..Default::default()
-        },
+        }),
     );
     refused(
         "TEST-CLASS",

@@ -778,3 +778,141 @@ async fn held_orders_release_and_given_matching_ids() {
     assert_eq!(v["status"], "installed");
     server.stop().await;
 }
+
+async fn post_form(rest: &Rest, path: &str, f: &[(&str, String)]) -> (u16, Value) {
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    rest.send("POST", path, &pairs).await
+}
+
+/// KORE-style OAuth2 client credentials (RFC 6749 §4.4, the KORE spec's tokenUrl): a token
+/// for the account's client, good as a Bearer until it expires or is revoked; client
+/// authentication by body or Basic, never both; the KORE error shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_client_credentials_tokens_expire_and_revoke() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("oauth");
+    let anon = Rest {
+        at: server.rest(),
+        auth: None,
+    };
+    let token_path = "/api-services/v1/auth/token";
+    let grant = |id: &str, secret: &str| {
+        vec![
+            ("grant_type", "client_credentials".to_string()),
+            ("client_id", id.to_string()),
+            ("client_secret", secret.to_string()),
+        ]
+    };
+    let form = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
+    let (s, t) = post_form(
+        &anon,
+        token_path,
+        &grant(&acct.client_id, &acct.client_secret),
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["expires_in"], 3600);
+    assert_eq!(t["scope"], "supersim");
+    let token = t["access_token"].as_str().unwrap().to_string();
+    let bearer = Rest {
+        at: server.rest(),
+        auth: Some(format!("Bearer {token}")),
+    };
+    let (s, v) = bearer.get("/v1/ESimProfiles").await;
+    assert_eq!(s, 200, "{v}");
+    // The account SID and auth token are a client too; HTTP Basic client authentication.
+    let (s, _) = post_form(
+        &anon,
+        token_path,
+        &grant(&acct.account_sid, &acct.auth_token),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let basic = Rest::basic(server.rest(), &acct.client_id, &acct.client_secret);
+    let (s, _) = post_form(
+        &basic,
+        token_path,
+        &form(&[("grant_type", "client_credentials".into())]),
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    // Refusals, each in the KORE shape.
+    for (rest, f) in [
+        (&anon, grant(&acct.client_id, "wrong")),
+        (&anon, grant("nobody", "x")),
+        (&anon, form(&[("grant_type", "client_credentials".into())])),
+        (&basic, grant(&acct.client_id, &acct.client_secret)),
+    ] {
+        let (s, v) = post_form(rest, token_path, &f).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{v}"
+        );
+        assert!(v["error_description"].is_string());
+    }
+    for f in [
+        form(&[
+            ("grant_type", "password".into()),
+            ("client_id", acct.client_id.clone()),
+            ("client_secret", acct.client_secret.clone()),
+        ]),
+        form(&[
+            ("client_id", acct.client_id.clone()),
+            ("client_secret", acct.client_secret.clone()),
+        ]),
+        [
+            grant(&acct.client_id, &acct.client_secret),
+            form(&[("audience", "x".into())]),
+        ]
+        .concat(),
+    ] {
+        let (s, v) = post_form(&anon, token_path, &f).await;
+        assert_eq!(s, 400, "{v}");
+        assert!(v["code"].is_u64() && v["message"].is_string(), "{v}");
+    }
+    let (s, _) = anon.get(token_path).await;
+    assert_eq!(s, 405);
+
+    // Expiry: an hour later the token is refused with the Twilio error body.
+    server.clock.advance(Duration::from_secs(3600));
+    let (s, v) = bearer.get("/v1/ESimProfiles").await;
+    assert_eq!((s, v["code"].as_u64()), (401, Some(20003)), "{v}");
+    // Revocation (RFC 7009): the client revokes a fresh token; 200 even for unknown ones.
+    let (_, t) = post_form(
+        &anon,
+        token_path,
+        &grant(&acct.client_id, &acct.client_secret),
+    )
+    .await;
+    let fresh = t["access_token"].as_str().unwrap().to_string();
+    let fresh_bearer = Rest {
+        at: server.rest(),
+        auth: Some(format!("Bearer {fresh}")),
+    };
+    assert_eq!(fresh_bearer.get("/v1/ESimProfiles").await.0, 200);
+    let revoke = "/api-services/v1/auth/revoke";
+    let revoke_form = |tok: &str| {
+        form(&[
+            ("token", tok.to_string()),
+            ("client_id", acct.client_id.clone()),
+            ("client_secret", acct.client_secret.clone()),
+        ])
+    };
+    assert_eq!(post_form(&anon, revoke, &revoke_form(&fresh)).await.0, 200);
+    assert_eq!(
+        post_form(&anon, revoke, &revoke_form("no-such-token"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(fresh_bearer.get("/v1/ESimProfiles").await.0, 401);
+    // Static bearer tokens and Basic keep working.
+    let (s, _) = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token)
+        .get("/v1/ESimProfiles")
+        .await;
+    assert_eq!(s, 200);
+    server.stop().await;
+}

@@ -38,7 +38,7 @@ fn check(out: &Output, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_python_sdk() {
-    if !have("twilio") {
+    if !have("twilio") || !have("requests_oauthlib") {
         return;
     }
     let server = TestServer::start(Options::default()).await;
@@ -53,6 +53,8 @@ async fn twilio_python_sdk() {
         .env("SMDP_API_KEY", &acct.api_key_sid)
         .env("SMDP_API_SECRET", &acct.api_key_secret)
         .env("SMDP_BEARER", &acct.bearer_token)
+        .env("SMDP_CLIENT_ID", &acct.client_id)
+        .env("SMDP_CLIENT_SECRET", &acct.client_secret)
         .env("SMDP_EID", &eid)
         .env("SMDP_ADDRESS", &server.smdp.address)
         .env_remove("TWILIO_REGION")
@@ -61,6 +63,8 @@ async fn twilio_python_sdk() {
         .await
         .unwrap();
     check(&out, "twilio_sdk.py");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("twilio SDK: all checks passed"), "{said}");
     server.stop().await;
 }
 

@@ -14,6 +14,7 @@ BASE = os.environ["SMDP_BASE_URL"]
 ACCOUNT, TOKEN = os.environ["SMDP_ACCOUNT_SID"], os.environ["SMDP_AUTH_TOKEN"]
 KEY, SECRET = os.environ["SMDP_API_KEY"], os.environ["SMDP_API_SECRET"]
 BEARER = os.environ["SMDP_BEARER"]
+CLIENT_ID, CLIENT_SECRET = os.environ["SMDP_CLIENT_ID"], os.environ["SMDP_CLIENT_SECRET"]
 EID = os.environ["SMDP_EID"]
 ADDRESS = os.environ["SMDP_ADDRESS"]
 
@@ -133,5 +134,39 @@ try:
     raise AssertionError("a wrong token was accepted")
 except TwilioRestException as e:
     assert e.status == 401 and e.code == 20003, (e.status, e.code)
+
+# KORE-style OAuth2 client credentials, by a standard OAuth2 client library
+# (requests-oauthlib), then the SDK with the token it got.
+from oauthlib.oauth2 import BackendApplicationClient, InvalidClientError
+from requests_oauthlib import OAuth2Session
+
+os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # plain HTTP on loopback
+os.environ["OAUTHLIB_RELAX_TOKEN_SCOPE"] = "1"  # the server names the scope it granted
+TOKEN_URL = f"{BASE}/api-services/v1/auth/token"
+session = OAuth2Session(client=BackendApplicationClient(client_id=CLIENT_ID))
+tok = session.fetch_token(
+    token_url=TOKEN_URL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, include_client_id=True
+)
+assert tok["token_type"] == "Bearer" and tok["expires_in"] == 3600, tok
+assert tok["scope"] == ["supersim"] or tok["scope"] == "supersim", tok
+# The session itself is an authenticated client of the REST API …
+r = session.get(f"{BASE}/v1/ESimProfiles/{mid.sid}")
+assert r.status_code == 200 and r.json()["sid"] == mid.sid, r.text
+# … and so is the SDK with the token.
+k = client(credential_provider=StaticBearer(tok["access_token"]))
+assert k.supersim.v1.esim_profiles(mid.sid).fetch().sid == mid.sid
+assert any(p.sid == mid.sid for p in k.supersim.v1.esim_profiles.list())
+# The same client authenticating with HTTP Basic (RFC 6749 2.3.1, requests-oauthlib's default).
+tok2 = OAuth2Session(client=BackendApplicationClient(client_id=CLIENT_ID)).fetch_token(
+    token_url=TOKEN_URL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+)
+assert tok2["access_token"] != tok["access_token"]
+try:
+    OAuth2Session(client=BackendApplicationClient(client_id=CLIENT_ID)).fetch_token(
+        token_url=TOKEN_URL, client_id=CLIENT_ID, client_secret="wrong", include_client_id=True
+    )
+    raise AssertionError("a wrong client secret got a token")
+except InvalidClientError:
+    pass
 
 print("twilio SDK: all checks passed", file=sys.stderr)
