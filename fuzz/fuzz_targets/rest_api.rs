@@ -54,6 +54,7 @@ fn operator() -> Arc<Operator> {
         public_url: None,
         node: "fuzz".into(),
         token_ttl: 3600,
+        preinstalled_charge_cents: 300,
     })
 }
 

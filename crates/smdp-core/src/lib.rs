@@ -12,6 +12,7 @@
 pub mod address;
 pub mod clock;
 pub mod es9;
+pub mod import;
 pub mod order_options;
 pub mod orders;
 pub mod status;

@@ -22,6 +22,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("store: {what} {value:?} is already taken")]
     Duplicate { what: &'static str, value: String },
+    /// Rows of a batch the store refuses, each with its reason (nothing was written).
+    #[error("{}", .0.iter().map(|(r, m)| format!("row {r}: {m}")).collect::<Vec<_>>().join("; "))]
+    Rows(Vec<(usize, String)>),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -488,6 +491,14 @@ pub struct IssuedToken {
     pub expires_at: i64,
 }
 
+/// A pre-installed profile to record, with the sids the caller drew for it.
+#[derive(Debug, Clone)]
+pub struct NewPreinstalled {
+    pub sid: String,
+    pub sim_sid: String,
+    pub profile: crate::import::PreinstalledProfile,
+}
+
 /// A worker's claim on a piece of work: who holds it and until when (unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -559,6 +570,19 @@ pub trait OperatorStore: Store {
     fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()>;
 
     fn charges(&self, account_sid: &str) -> Result<Vec<Charge>>;
+
+    /// Records a batch of pre-installed profiles (`installed`, each with its Sim and, when
+    /// `charge_cents > 0`, its charge) in one transaction: all or nothing. A row whose ICCID is
+    /// already this account's installed profile for the same EID and IMSI is left as it is
+    /// (so a re-run changes nothing) and answered `false`; an ICCID or Sim unique name in use
+    /// otherwise refuses the whole batch with [`StoreError::Rows`] naming every such row.
+    fn import_preinstalled(
+        &self,
+        account_sid: &str,
+        rows: &[NewPreinstalled],
+        charge_cents: i64,
+        now: i64,
+    ) -> Result<Vec<bool>>;
 
     /// Claims pending callbacks due at `now`, only the oldest pending one of each profile
     /// (in-order delivery) and only while its lease is free or expired, each leased to

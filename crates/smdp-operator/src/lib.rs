@@ -13,6 +13,7 @@ pub mod accounts;
 #[cfg(feature = "runtime")]
 pub mod callbacks;
 pub mod oauth;
+pub mod preinstalled;
 #[cfg(feature = "qr")]
 pub mod qr;
 #[cfg(feature = "runtime")]

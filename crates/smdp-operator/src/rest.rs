@@ -45,6 +45,8 @@ pub struct Operator {
     pub node: String,
     /// Seconds an issued OAuth access token is valid.
     pub token_ttl: i64,
+    /// What each imported pre-installed profile is charged (0: nothing).
+    pub preinstalled_charge_cents: i64,
 }
 
 /// A Twilio error: HTTP status, code, message.
@@ -284,6 +286,7 @@ impl Operator {
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
         let allow: &'static str = match segments.as_slice() {
             ["ESimProfiles"] | ["ESimProfiles", _, "Release"] => "GET, POST",
+            ["ESimProfiles", "Import"] => "POST",
             ["Sims", _] => "GET, POST",
             _ => "GET",
         };
@@ -346,6 +349,58 @@ impl Operator {
             ["ESimProfiles"] => match *method {
                 Method::POST => return self.create_profile(&account, &form(body)?, base),
                 Method::GET => self.list_profiles(&account, query, base),
+                _ => Err(not_allowed()),
+            },
+            // A manufacturer's batch of pre-installed profiles (CSV or JSON body): a simulator
+            // extension; all or nothing, every bad row reported.
+            ["ESimProfiles", "Import"] => match *method {
+                Method::POST => {
+                    let now = self.smdp.clock.unix();
+                    let outcome = crate::preinstalled::import(
+                        self.store.as_ref(),
+                        &account,
+                        body,
+                        self.preinstalled_charge_cents,
+                        &mut *self.smdp.rng(),
+                        now,
+                    );
+                    return Ok(match outcome {
+                        Ok(o) => Reply::Json(
+                            if o.created.is_empty() {
+                                StatusCode::OK
+                            } else {
+                                StatusCode::CREATED
+                            },
+                            json!({
+                                "imported": o.created.len(),
+                                "unchanged": o.unchanged,
+                                "esim_profile_sids": o.created,
+                            }),
+                        ),
+                        Err(crate::preinstalled::ImportError::Store(e))
+                            if !matches!(e, smdp_core::store::StoreError::Rows(_)) =>
+                        {
+                            return Err(e.into())
+                        }
+                        Err(e) => {
+                            let errors: Vec<Value> = e
+                                .rows()
+                                .into_iter()
+                                .map(|(row, message)| json!({"row": row, "message": message}))
+                                .collect();
+                            Reply::Json(
+                                StatusCode::BAD_REQUEST,
+                                json!({
+                                    "code": 20001,
+                                    "message": format!("Invalid import: {e}"),
+                                    "more_info": "https://www.twilio.com/docs/errors/20001",
+                                    "status": 400,
+                                    "errors": errors,
+                                }),
+                            )
+                        }
+                    });
+                }
                 _ => Err(not_allowed()),
             },
             ["ESimProfiles", sid] => match *method {

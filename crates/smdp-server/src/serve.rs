@@ -136,6 +136,9 @@ pub struct Settings {
     #[arg(long = "account", env = "SMDP_ACCOUNTS", value_delimiter = ',')]
     #[serde(default)]
     pub accounts: Vec<String>,
+    /// Cents each imported pre-installed profile is charged; 0 charges nothing [default: 300].
+    #[arg(long, env = "SMDP_PREINSTALLED_CHARGE_CENTS")]
+    pub preinstalled_charge_cents: Option<u32>,
     /// Seconds an OAuth access token from /api-services/v1/auth/token is valid [default: 3600].
     #[arg(long, env = "SMDP_OAUTH_TOKEN_TTL")]
     pub oauth_token_ttl: Option<u64>,
@@ -166,6 +169,9 @@ impl Settings {
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             callback_ca: self.callback_ca.or(other.callback_ca),
             oauth_token_ttl: self.oauth_token_ttl.or(other.oauth_token_ttl),
+            preinstalled_charge_cents: self
+                .preinstalled_charge_cents
+                .or(other.preinstalled_charge_cents),
             template: self.template.or(other.template),
             accounts: if self.accounts.is_empty() {
                 other.accounts
@@ -210,6 +216,8 @@ pub struct Config {
     pub callback_roots: Vec<Vec<u8>>,
     /// How long issued OAuth access tokens are valid.
     pub oauth_token_ttl: Duration,
+    /// What each imported pre-installed profile is charged.
+    pub preinstalled_charge_cents: u32,
 }
 
 impl Config {
@@ -279,6 +287,9 @@ impl Config {
             accounts,
             callback_roots,
             oauth_token_ttl,
+            preinstalled_charge_cents: s
+                .preinstalled_charge_cents
+                .unwrap_or(smdp_operator::rest::PROFILE_CHARGE_CENTS as u32),
             rest_listen,
             rest_tls,
             rest_on_es9: s.rest_on_es9_listener.unwrap_or(false),
@@ -483,6 +494,7 @@ pub async fn start_with(
         public_url: None,
         node: node_name(),
         token_ttl: cfg.oauth_token_ttl.as_secs() as i64,
+        preinstalled_charge_cents: i64::from(cfg.preinstalled_charge_cents),
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let workers = vec![

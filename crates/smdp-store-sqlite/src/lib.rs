@@ -94,7 +94,14 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
+
+/// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
+/// package).
+const MIGRATE_5_TO_6: &str = "
+ALTER TABLE profiles ADD COLUMN ki BLOB;
+ALTER TABLE profiles ADD COLUMN opc BLOB;
+";
 
 /// Version 4 → 5: OAuth2 client credentials and the access tokens issued under them.
 const MIGRATE_4_TO_5: &str = "
@@ -431,28 +438,34 @@ impl SqliteStore {
         match (version, tables) {
             (0, 0) => {
                 conn.execute_batch(&format!(
-                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"
+                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
                 ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (1, _) => {
                 conn.execute_batch(&format!(
-                    "BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"
+                    "BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
                 ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (2, _) => {
                 conn.execute_batch(&format!(
-                    "BEGIN;{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"
+                    "BEGIN;{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
                 ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (3, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}COMMIT;"))?;
+                conn.execute_batch(&format!(
+                    "BEGIN;{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
+                ))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (4, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_4_TO_5}COMMIT;"))?;
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"))?;
+                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            (5, _) => {
+                conn.execute_batch(&format!("BEGIN;{MIGRATE_5_TO_6}COMMIT;"))?;
                 conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
             (SCHEMA_VERSION, _) => {}

@@ -5,8 +5,8 @@
 use rusqlite::{params, OptionalExtension, Row};
 use smdp_core::store::{
     Attempt, CallbackRecord, CallbackState, Charge, Credential, Cursor, IssuedToken, Lease,
-    OperatorStore, Profile, ProfileFilter, ProfileStatus, Reservation, Result, Sim, SimFilter,
-    SimStatus, SimUpdate, StoreError,
+    NewPreinstalled, OperatorStore, Profile, ProfileFilter, ProfileStatus, Reservation, Result,
+    Sim, SimFilter, SimStatus, SimUpdate, StoreError,
 };
 
 use crate::{opt, profile_row, text_enum, SqlError, SqliteStore, PROFILE_COLUMNS};
@@ -497,6 +497,105 @@ impl OperatorStore for SqliteStore {
             ))?;
             let rows = st.query_map(params![account, profile_sid], callback_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn import_preinstalled(
+        &self,
+        account: &str,
+        rows: &[NewPreinstalled],
+        charge_cents: i64,
+        now: i64,
+    ) -> Result<Vec<bool>> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut created = Vec::with_capacity(rows.len());
+            let mut problems = Vec::new();
+            for r in rows {
+                let p = &r.profile;
+                let eid = p.eid.to_string();
+                let existing: Option<(String, Option<String>, Option<String>, String)> = tx
+                    .prepare_cached(
+                        "SELECT account_sid, eid, imsi, status FROM profiles WHERE iccid = ?1",
+                    )?
+                    .query_row([&p.iccid], |x| {
+                        Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?))
+                    })
+                    .optional()?;
+                match existing {
+                    Some((a, e, i, st))
+                        if a == account
+                            && e.as_deref() == Some(eid.as_str())
+                            && i.as_deref() == Some(p.imsi.as_str())
+                            && st == "installed" =>
+                    {
+                        created.push(false);
+                        continue;
+                    }
+                    Some(_) => {
+                        problems.push((p.row, format!("ICCID {} is already in use", p.iccid)));
+                        continue;
+                    }
+                    None => {}
+                }
+                if let Some(name) = &p.sim_unique_name {
+                    let taken: bool = tx
+                        .prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM sims \
+                             WHERE account_sid = ?1 AND unique_name = ?2)",
+                        )?
+                        .query_row(params![account, name], |x| x.get(0))?;
+                    if taken {
+                        problems.push((p.row, format!("Sim unique name {name:?} is in use")));
+                        continue;
+                    }
+                }
+                tx.prepare_cached(
+                    "INSERT INTO profiles (sid, account_sid, status, eid, iccid, imsi, template, \
+                     service_provider_name, profile_name, max_attempts, created_at, updated_at, \
+                     sim_sid, released, ki, opc) \
+                     VALUES (?1, ?2, 'installed', ?3, ?4, ?5, 'pre-installed', ?6, \
+                     'pre-installed', 0, ?7, ?7, ?8, 1, ?9, ?10)",
+                )?
+                .execute(params![
+                    r.sid,
+                    account,
+                    eid,
+                    p.iccid,
+                    p.imsi,
+                    p.spn.clone().unwrap_or_default(),
+                    now,
+                    r.sim_sid,
+                    p.ki.to_vec(),
+                    p.opc.to_vec()
+                ])?;
+                tx.prepare_cached(
+                    "INSERT INTO sims (sid, account_sid, unique_name, iccid, status, created_at, \
+                     updated_at) VALUES (?1, ?2, ?3, ?4, 'new', ?5, ?5)",
+                )?
+                .execute(params![
+                    r.sim_sid,
+                    account,
+                    p.sim_unique_name,
+                    p.iccid,
+                    now
+                ])?;
+                if charge_cents > 0 {
+                    tx.prepare_cached(
+                        "INSERT INTO charges (account_sid, profile_sid, amount_cents, currency, \
+                         description, created_at) \
+                         VALUES (?1, ?2, ?3, 'USD', 'pre-installed eSIM profile', ?4)",
+                    )?
+                    .execute(params![account, r.sid, charge_cents, now])?;
+                }
+                created.push(true);
+            }
+            if !problems.is_empty() {
+                // Dropping the transaction rolls every row back.
+                return Err(SqlError::Store(StoreError::Rows(problems)));
+            }
+            tx.commit()?;
+            Ok(created)
         })
     }
 

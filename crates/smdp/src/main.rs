@@ -131,6 +131,22 @@ enum ProfileCommand {
     /// Reserve a profile for download: by EID (default SM-DP+), by matching ID (activation
     /// code), or both.
     Add(Box<AddArgs>),
+    /// Import a manufacturer's batch of pre-installed profiles for an account: CSV with a
+    /// header `eid,iccid,imsi,ki,opc[,spn][,sim_unique_name]`, or a JSON array of objects
+    /// with those keys. Each row becomes an ESimProfile `installed` on its EID, with its Sim.
+    /// All or nothing: every bad row is reported; re-running the same file changes nothing.
+    Import {
+        /// The account the profiles belong to (`AC…`).
+        #[arg(long)]
+        account: String,
+        /// The batch file.
+        file: PathBuf,
+        /// Cents charged per imported profile (0: none).
+        #[arg(long, default_value_t = 300)]
+        charge_cents: u32,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
     /// Release a held order (`profile add --unreleased`): it becomes downloadable.
     Release {
         /// The profile's sid (`HP…`) or matching ID.
@@ -524,6 +540,49 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                     "status:          held (8.2/1.2) until `smdp profile release {}`",
                     p.sid
                 );
+            }
+        }
+        ProfileCommand::Import {
+            account,
+            file,
+            charge_cents,
+            data,
+        } => {
+            use smdp_core::store::OperatorStore as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            if !store.accounts()?.iter().any(|(sid, _)| *sid == account) {
+                anyhow::bail!("no account {account} in {}", data.display());
+            }
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            match smdp_operator::preinstalled::import(
+                &store,
+                &account,
+                &bytes,
+                i64::from(charge_cents),
+                &mut rsp_auth::rng::rng(None),
+                smdp_core::clock::Clock::System.unix(),
+            ) {
+                Ok(o) => {
+                    for sid in &o.created {
+                        println!("installed {sid}");
+                    }
+                    println!(
+                        "imported {} pre-installed profiles, {} already there",
+                        o.created.len(),
+                        o.unchanged
+                    );
+                }
+                Err(e) => {
+                    for (row, why) in e.rows() {
+                        if row == 0 {
+                            eprintln!("{}: {why}", file.display());
+                        } else {
+                            eprintln!("{} row {row}: {why}", file.display());
+                        }
+                    }
+                    anyhow::bail!("nothing imported from {}", file.display());
+                }
             }
         }
         ProfileCommand::Release { profile, data } => {

@@ -401,6 +401,88 @@ pub fn callback_claims_are_exclusive_in_order_and_expire(
     assert_eq!(states, [CallbackState::Delivered; 2]);
 }
 
+fn preinstalled(row: usize, eid: &str, n: u32, name: Option<&str>) -> NewPreinstalled {
+    let payload = format!("890010100000000{n:04}");
+    let iccid = format!("{payload}{}", rsp_asn1::ids::luhn_check_digit(&payload));
+    NewPreinstalled {
+        sid: format!("HP{:032x}", 1000 + n),
+        sim_sid: format!("HS{:032x}", 1000 + n),
+        profile: crate::import::PreinstalledProfile {
+            row,
+            eid: e(eid),
+            iccid,
+            imsi: format!("00101000000{n:04}"),
+            ki: [1; 16],
+            opc: [2; 16],
+            spn: None,
+            sim_unique_name: name.map(Into::into),
+        },
+    }
+}
+
+/// The contract: a batch of pre-installed profiles is recorded all or nothing, each
+/// `installed` with its Sim and charge; a re-run changes and charges nothing; a row in
+/// conflict (another account's ICCID, a Sim name in use) refuses the batch, naming the row.
+pub fn preinstalled_imports_are_all_or_nothing_and_idempotent(
+    make: &dyn Fn() -> Box<dyn OperatorStore>,
+) {
+    let s = make();
+    s.create_account("AC0", "t", "a", 0).unwrap();
+    s.create_account("AC1", "t", "b", 0).unwrap();
+    let batch = [
+        preinstalled(1, "E1", 1, Some("lab-1")),
+        preinstalled(2, "E2", 2, None),
+    ];
+    assert_eq!(
+        s.import_preinstalled("AC0", &batch, 300, 5).unwrap(),
+        [true, true]
+    );
+    let p = s.profile_by_sid("AC0", &batch[0].sid).unwrap().unwrap();
+    assert_eq!(p.status, ProfileStatus::Installed);
+    assert_eq!(p.eid, Some(e("E1")));
+    assert_eq!(p.matching_id, None);
+    assert_eq!(p.sim_sid.as_deref(), Some(batch[0].sim_sid.as_str()));
+    assert!(s.sim("AC0", "lab-1").unwrap().is_some());
+    assert_eq!(s.charges("AC0").unwrap().len(), 2);
+    // The same batch again (new sids drawn): nothing changes, nothing is charged.
+    let again: Vec<NewPreinstalled> = batch
+        .iter()
+        .map(|r| NewPreinstalled {
+            sid: format!("{}0", &r.sid[..33]),
+            ..r.clone()
+        })
+        .collect();
+    assert_eq!(
+        s.import_preinstalled("AC0", &again, 300, 6).unwrap(),
+        [false, false]
+    );
+    assert_eq!(s.charges("AC0").unwrap().len(), 2);
+    // Another account's batch reusing an ICCID, with a valid row before it: nothing at all.
+    let conflict = [
+        preinstalled(1, "E3", 3, None),
+        preinstalled(2, "E4", 1, None),
+    ];
+    match s.import_preinstalled("AC1", &conflict, 300, 7) {
+        Err(StoreError::Rows(rows)) => assert_eq!(rows.len(), 1, "{rows:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.profile_by_sid("AC1", &conflict[0].sid).unwrap().is_none());
+    assert!(s.charges("AC1").unwrap().is_empty());
+    // A Sim unique name in use.
+    let named = [preinstalled(7, "E5", 5, Some("lab-1"))];
+    assert!(matches!(
+        s.import_preinstalled("AC0", &named, 300, 8),
+        Err(StoreError::Rows(r)) if r[0].0 == 7
+    ));
+    // Charging off.
+    assert_eq!(
+        s.import_preinstalled("AC1", &[preinstalled(1, "E6", 6, None)], 0, 9)
+            .unwrap(),
+        [true]
+    );
+    assert!(s.charges("AC1").unwrap().is_empty());
+}
+
 /// One `#[test]` per conformance case, for a backend's test module.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -413,7 +495,8 @@ macro_rules! store_conformance_tests {
             reserving_gives_unique_numbers_and_valid_codes,
             status_changes_queue_their_callback,
             reservation_claims_are_exclusive_and_expire,
-            callback_claims_are_exclusive_in_order_and_expire);
+            callback_claims_are_exclusive_in_order_and_expire,
+            preinstalled_imports_are_all_or_nothing_and_idempotent);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]

@@ -305,3 +305,90 @@ fn profile_add_options_and_release() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&icon);
 }
+
+/// `smdp profile import`: a batch for an account; every bad row reported and nothing stored;
+/// the same file twice imports once.
+#[test]
+fn profile_import_is_all_or_nothing_and_idempotent() {
+    let dir = std::env::temp_dir().join(format!("smdp-cli-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().unwrap();
+    let o = smdp(&["account", "create", "--data", data], None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let account = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("account_sid:").map(|s| s.trim().to_string()))
+        .unwrap();
+    let key = "000102030405060708090A0B0C0D0E0F";
+    let iccid = |n: u32| {
+        let p = format!("890010100000002{n:04}");
+        format!("{p}{}", rsp_asn1::ids::luhn_check_digit(&p))
+    };
+    let good = dir.with_extension("good.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "eid,iccid,imsi,ki,opc\n89049032123451234512345678901235,{},001010000000201,{key},{key}\n",
+            iccid(1)
+        ),
+    )
+    .unwrap();
+    let bad = dir.with_extension("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "eid,iccid,imsi,ki,opc\n89049032123451234512345678901235,{},001010000000202,{key},{key}\n\
+             89049032123451234512345678901234,{},001010000000203,{key},00\n",
+            iccid(2),
+            iccid(3)
+        ),
+    )
+    .unwrap();
+    let import = |f: &std::path::Path| {
+        smdp(
+            &[
+                "profile",
+                "import",
+                "--account",
+                &account,
+                "--data",
+                data,
+                f.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    let o = import(&bad);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("row 2:") && err.contains("nothing imported"),
+        "{err}"
+    );
+    let o = import(&good);
+    assert!(
+        stdout(&o).contains("imported 1 pre-installed profiles, 0 already there"),
+        "{}",
+        stdout(&o)
+    );
+    let o = import(&good);
+    assert!(stdout(&o).contains("imported 0 pre-installed profiles, 1 already there"));
+    let list = stdout(&smdp(&["profile", "list", "--data", data], None));
+    assert_eq!(list.matches("installed").count(), 1, "{list}");
+    let o = smdp(
+        &[
+            "profile",
+            "import",
+            "--account",
+            "ACnobody",
+            "--data",
+            data,
+            good.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&good);
+    let _ = std::fs::remove_file(&bad);
+}

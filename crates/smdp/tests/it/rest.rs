@@ -34,14 +34,13 @@ impl Rest {
         (s, v)
     }
 
-    /// Status, response headers and JSON body.
+    /// Status, response headers and JSON body of a form request.
     async fn send_full(
         &self,
         method: &str,
         path: &str,
         form: &[(&str, &str)],
     ) -> (u16, hyper::HeaderMap, Value) {
-        use hyper::service::Service as _;
         let body = {
             let mut s = form_urlencoded::Serializer::new(String::new());
             for (k, v) in form {
@@ -49,11 +48,29 @@ impl Rest {
             }
             s.finish()
         };
+        self.request(
+            method,
+            path,
+            "application/x-www-form-urlencoded",
+            body.into_bytes(),
+        )
+        .await
+    }
+
+    /// Any body, in process through the REST service.
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, hyper::HeaderMap, Value) {
+        use hyper::service::Service as _;
         let mut b = hyper::Request::builder()
             .method(method)
             .uri(path)
             .header("host", format!("{}", self.at.addr))
-            .header("content-type", "application/x-www-form-urlencoded");
+            .header("content-type", content_type);
         if let Some(a) = &self.auth {
             b = b.header("authorization", a);
         }
@@ -914,5 +931,91 @@ async fn oauth_client_credentials_tokens_expire_and_revoke() {
         .get("/v1/ESimProfiles")
         .await;
     assert_eq!(s, 200);
+    server.stop().await;
+}
+
+/// Pre-installed profiles ("When eSIMs are manufactured with profiles pre-installed, the
+/// ESimProfile resource will be added in this state"): a batch import is all or nothing with
+/// every bad row reported, safe to re-run, and its profiles are never downloadable over ES9+.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preinstalled_profiles_import_once_and_never_download() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("factory");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::NistP256);
+    let iccid = |n: u32| {
+        let p = format!("890010100000001{n:04}");
+        format!("{p}{}", rsp_asn1::ids::luhn_check_digit(&p))
+    };
+    let key = "000102030405060708090A0B0C0D0E0F";
+    let csv = format!(
+        "eid,iccid,imsi,ki,opc,spn,sim_unique_name\n\
+         {},{},001010000000101,{key},{key},Lab,lab-sim-1\n\
+         89049032123451234512345678901235,{},001010000000102,{key},{key},,\n",
+        lpa.eid(),
+        iccid(1),
+        iccid(2)
+    );
+    let import = |body: Vec<u8>| rest.request("POST", "/v1/ESimProfiles/Import", "text/csv", body);
+    let (s, _, v) = import(csv.clone().into_bytes()).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(
+        (v["imported"].as_u64(), v["unchanged"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let sid = v["esim_profile_sids"][0].as_str().unwrap().to_string();
+    let (_, p) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+    assert_eq!(p["status"], "installed");
+    assert_eq!(p["eid"], lpa.eid().as_str());
+    assert_eq!(p["iccid"], iccid(1).as_str());
+    assert!(
+        p["activation_code"].is_null() && p["matching_id"].is_null(),
+        "{p}"
+    );
+    let (_, sim) = rest.get("/v1/Sims/lab-sim-1").await;
+    assert_eq!(sim["sid"], p["sim_sid"]);
+    let (_, charges) = rest.get("/v1/Charges").await;
+    assert_eq!(
+        charges["charges"].as_array().map(Vec::len),
+        Some(2),
+        "{charges}"
+    );
+    // Re-run: nothing changes, nothing is charged.
+    let (s, _, v) = import(csv.into_bytes()).await;
+    assert_eq!(
+        (s, v["imported"].as_u64(), v["unchanged"].as_u64()),
+        (200, Some(0), Some(2))
+    );
+    let (_, charges) = rest.get("/v1/Charges").await;
+    assert_eq!(charges["charges"].as_array().map(Vec::len), Some(2));
+    // A bad file: every bad row named, nothing imported (also not the good third row).
+    let json = format!(
+        r#"[{{"eid":"{}","iccid":"{}","imsi":"001010000000103","ki":"{key}","opc":"{key}"}},
+            {{"eid":"89049032123451234512345678901234","iccid":"{}","imsi":"001010000000104","ki":"{key}","opc":"{key}"}},
+            {{"eid":"{}","iccid":"{}","imsi":"1","ki":"{key}","opc":"{key}"}}]"#,
+        lpa.eid(),
+        iccid(3),
+        iccid(4),
+        lpa.eid(),
+        iccid(5),
+    );
+    let (s, _, v) = import(json.into_bytes()).await;
+    assert_eq!((s, v["code"].as_u64()), (400, Some(20001)), "{v}");
+    let rows: Vec<u64> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [2, 3], "{v}");
+    let (_, l) = rest.get("/v1/ESimProfiles?Status=installed").await;
+    assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 2);
+    for bad in [&b"not,a,batch\n"[..], b"[", b""] {
+        let (s, _, v) = import(bad.to_vec()).await;
+        assert_eq!(s, 400, "{v}");
+    }
+    // Never downloadable: the default SM-DP+ has no order for this eUICC.
+    let init = lpa.initiate().await.unwrap();
+    assert_failed(lpa.authenticate(&init, None).await, "8.1.1", "3.8");
     server.stop().await;
 }

@@ -106,6 +106,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         rest_listen: "127.0.0.1:0".parse().unwrap(),
         rest_tls: false,
         oauth_token_ttl: Duration::from_secs(3600),
+        preinstalled_charge_cents: 300,
         rest_on_es9: opts.rest_on_es9,
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
