@@ -435,46 +435,29 @@ impl SqliteStore {
             [],
             |r| r.get(0),
         )?;
-        match (version, tables) {
-            (0, 0) => {
-                conn.execute_batch(&format!(
-                    "BEGIN;{SCHEMA}{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
-                ))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            (1, _) => {
-                conn.execute_batch(&format!(
-                    "BEGIN;{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
-                ))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            (2, _) => {
-                conn.execute_batch(&format!(
-                    "BEGIN;{MIGRATE_2_TO_3}{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
-                ))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            (3, _) => {
-                conn.execute_batch(&format!(
-                    "BEGIN;{MIGRATE_3_TO_4}{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"
-                ))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            (4, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_4_TO_5}{MIGRATE_5_TO_6}COMMIT;"))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            (5, _) => {
-                conn.execute_batch(&format!("BEGIN;{MIGRATE_5_TO_6}COMMIT;"))?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            (SCHEMA_VERSION, _) => {}
+        // Migration n takes schema n+1 to n+2; a new store runs the base schema and all.
+        let migrations = [
+            MIGRATE_1_TO_2,
+            MIGRATE_2_TO_3,
+            MIGRATE_3_TO_4,
+            MIGRATE_4_TO_5,
+            MIGRATE_5_TO_6,
+        ];
+        debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
+        let pending = match (version, tables) {
+            (0, 0) => format!("{SCHEMA}{}", migrations.concat()),
+            (SCHEMA_VERSION, _) => String::new(),
+            (v @ 1..SCHEMA_VERSION, _) => migrations[v as usize - 1..].concat(),
             (v, _) => {
                 return Err(SqlError::Store(StoreError::Invalid(format!(
                     "the data folder holds store schema {v}, this smdp speaks {SCHEMA_VERSION}: \
                      move the folder aside (or use the smdp that wrote it)"
                 ))))
             }
+        };
+        if !pending.is_empty() {
+            conn.execute_batch(&format!("BEGIN;{pending}COMMIT;"))?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         Ok(Self {
             conn: Mutex::new(conn),
