@@ -9,8 +9,10 @@
 //! - [`personalise`]: ICCID, IMSI, Ki/OPc, SPN written into a template; values read back.
 //! - [`generate`]: a minimal USIM profile of any size, owned by the project.
 //! - [`numbers`]: ICCID/IMSI ranges and random keys for the n-th reserved profile.
+//! - [`milenage`]: OPc from K and an operator's OP (TS 35.206 §4.1).
 
 pub mod generate;
+pub mod milenage;
 pub mod numbers;
 pub mod package;
 pub mod pe;

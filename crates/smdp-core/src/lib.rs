@@ -5,13 +5,15 @@
 //! - [`status`]: the one table of ES9+ (subjectCode, reasonCode) pairs;
 //! - [`orders`], [`order_options`], [`template`]: reserving profiles;
 //! - [`store`]: the store traits, their records and the contract every backend keeps;
-//! - [`address`], [`clock`]: the one SM-DP+ address, and time tests can move.
+//! - [`address`], [`clock`]: the one SM-DP+ address, and time tests can move;
+//! - [`export`]: issued subscribers' keys as CSV, JSON or Open5GS input.
 //!
 //! No tokio, hyper, rusqlite or anyhow here (`cargo tree -p smdp-core -e normal`).
 
 pub mod address;
 pub mod clock;
 pub mod es9;
+pub mod export;
 pub mod import;
 pub mod order_options;
 pub mod orders;
