@@ -49,8 +49,15 @@ for i, r in enumerate([
     b"\x00\xffESimProfiles/{sid}/QrCode.svg\xff\xff\xff",
     b"\x00\xffSims\xffPageSize=2\xff\xff",
     b"\x00\xffCharges\xff\xffAuthorization: Bearer nope\xff",
-    b"\x01\xffapi-services/v1/auth/token\xff\xff\xffgrant_type=client_credentials&client_id=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&client_secret=token",
-    b"\x01\xffapi-services/v1/auth/revoke\xff\xff\xfftoken=x",
+    b"\x01\xffFleets\xff\xff\xffNetworkAccessProfile=lab&UniqueName=f&DataLimit=10",
+    b"\x01\xffNetworkAccessProfiles\xff\xff\xffUniqueName=lab",
+    b"\x00\xffFleets/f\xff\xff\xff",
+    b"\x00\xffSims\xffFleet=f\xff\xff",
+    b"\x01\xffSims/x\xff\xff\xffStatus=active&CallbackUrl=http://127.0.0.1:9/cb&Fleet=f",
+    b"\x00\xffESimProfiles/Export\xffFormat=open5gs&Status=installed\xff\xff",
+    b"\x01\xffSims\xff\xff\xffIccid=89883070000123456789&RegistrationCode=H3LL0W0RLD",
+    b"\x01\xff/api-services/v1/auth/token\xff\xff\xffgrant_type=client_credentials&client_id=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&client_secret=token",
+    b"\x01\xff/api-services/v1/auth/revoke\xff\xff\xfftoken=x",
 ]):
     with open(os.path.join(d, f"req{i}"), "wb") as f:
         f.write(r)

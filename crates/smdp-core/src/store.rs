@@ -340,7 +340,10 @@ pub struct Sim {
     pub account_sid: String,
     pub unique_name: Option<String>,
     pub iccid: String,
+    /// `scheduled` while a status change completes (see [`OperatorStore::complete_sim_updates`]).
     pub status: SimStatus,
+    /// The status a `scheduled` Sim moves to.
+    pub target_status: Option<SimStatus>,
     pub fleet_sid: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -351,7 +354,65 @@ pub struct Sim {
 pub struct SimFilter {
     pub status: Option<SimStatus>,
     pub iccid: Option<String>,
+    pub fleet_sid: Option<String>,
 }
+
+/// A Super SIM `NetworkAccessProfile`: which networks a Fleet's SIMs may use. The simulator
+/// keeps its identity only (no network is simulated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkAccessProfile {
+    pub id: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub unique_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A Super SIM `Fleet`: settings shared by the Sims assigned to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fleet {
+    pub id: i64,
+    pub sid: String,
+    pub account_sid: String,
+    pub unique_name: Option<String>,
+    pub data_enabled: bool,
+    /// Megabytes per Sim per billing period, 1..=2,000,000.
+    pub data_limit: i64,
+    pub network_access_profile_sid: String,
+    pub ip_commands_url: Option<String>,
+    pub ip_commands_method: String,
+    pub sms_commands_enabled: bool,
+    pub sms_commands_url: Option<String>,
+    pub sms_commands_method: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What [`OperatorStore::update_fleet`] may change (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct FleetUpdate {
+    pub unique_name: Option<String>,
+    pub network_access_profile_sid: Option<String>,
+    pub data_limit: Option<i64>,
+    pub ip_commands_url: Option<String>,
+    pub ip_commands_method: Option<String>,
+    pub sms_commands_url: Option<String>,
+    pub sms_commands_method: Option<String>,
+}
+
+/// An asynchronous Sim status change: the Sim is `scheduled` until it completes, then
+/// `callback_url` (if any) is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledStatus {
+    pub status: SimStatus,
+    pub callback_url: Option<String>,
+    pub callback_method: String,
+}
+
+/// The MILENAGE settings an account's new profiles get (3GPP TS 35.206): OPc is derived from
+/// OP and each Ki when OP is set (random otherwise); AMF is what the core network uses.
+pub use rsp_saip::milenage::MilenageConfig as Milenage;
 
 /// One line of an account's ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,11 +437,26 @@ pub struct Reservation {
     pub ppk: Option<Vec<u8>>,
 }
 
-/// What [`OperatorStore::update_sim`] may change.
+/// What [`OperatorStore::update_sim`] may change (`None`: unchanged).
 #[derive(Debug, Clone, Default)]
 pub struct SimUpdate {
     pub unique_name: Option<String>,
-    pub status: Option<SimStatus>,
+    pub fleet_sid: Option<String>,
+    /// A status change, completed later by [`OperatorStore::complete_sim_updates`].
+    pub schedule: Option<ScheduledStatus>,
+}
+
+/// What a queued callback is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackSubject {
+    /// An ESimProfile status change (the profile fields of the record).
+    ESimProfile,
+    /// A Sim's asynchronous update finished: its status then, name and fleet.
+    Sim {
+        status: SimStatus,
+        unique_name: Option<String>,
+        fleet_sid: Option<String>,
+    },
 }
 
 /// Where a status callback's delivery is.
@@ -448,7 +524,9 @@ impl SimStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackRecord {
     pub id: i64,
+    /// Callbacks of one profile (and of its Sim) are delivered in order.
     pub profile_id: i64,
+    pub subject: CallbackSubject,
     pub url: String,
     pub method: String,
     pub esim_profile_sid: String,
@@ -567,7 +645,60 @@ pub trait OperatorStore: Store {
         limit: usize,
     ) -> Result<Vec<Sim>>;
     fn sims_beyond(&self, account_sid: &str, f: &SimFilter, cursor: Cursor) -> Result<bool>;
-    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()>;
+    /// Applies the update in one statement. With a `schedule`, the Sim becomes `scheduled`
+    /// only if it is not already (a compare-and-set): false, and nothing changed, if it is.
+    /// A unique name in use is [`StoreError::Duplicate`].
+    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<bool>;
+    /// Completes every `scheduled` Sim (status := its target) and queues its callback in the
+    /// same transaction; the Sims completed. Atomic: each change completes once, whichever
+    /// nodes call it.
+    fn complete_sim_updates(&self, now: i64) -> Result<Vec<Sim>>;
+
+    fn insert_network_access_profile(
+        &self,
+        sid: &str,
+        account_sid: &str,
+        unique_name: Option<&str>,
+        now: i64,
+    ) -> Result<NetworkAccessProfile>;
+    fn network_access_profile(
+        &self,
+        account_sid: &str,
+        sid_or_unique_name: &str,
+    ) -> Result<Option<NetworkAccessProfile>>;
+    fn list_network_access_profiles(
+        &self,
+        account_sid: &str,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<NetworkAccessProfile>>;
+    fn network_access_profiles_beyond(&self, account_sid: &str, cursor: Cursor) -> Result<bool>;
+
+    /// A unique name in use is [`StoreError::Duplicate`].
+    fn insert_fleet(&self, f: &Fleet) -> Result<Fleet>;
+    fn fleet(&self, account_sid: &str, sid_or_unique_name: &str) -> Result<Option<Fleet>>;
+    /// The account's fleets, optionally only those on one network access profile (sid).
+    fn list_fleets(
+        &self,
+        account_sid: &str,
+        nap_sid: Option<&str>,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Fleet>>;
+    fn fleets_beyond(
+        &self,
+        account_sid: &str,
+        nap_sid: Option<&str>,
+        cursor: Cursor,
+    ) -> Result<bool>;
+    /// A unique name in use is [`StoreError::Duplicate`].
+    fn update_fleet(&self, id: i64, u: &FleetUpdate, now: i64) -> Result<()>;
+
+    /// The account's MILENAGE settings (the defaults until set).
+    fn milenage(&self, account_sid: &str) -> Result<Milenage>;
+    fn set_milenage(&self, account_sid: &str, m: &Milenage) -> Result<()>;
+    /// Ki and OPc recorded for a pre-installed profile (reserved ones keep them in the package).
+    fn preinstalled_keys(&self, profile_id: i64) -> Result<Option<([u8; 16], [u8; 16])>>;
 
     fn charges(&self, account_sid: &str) -> Result<Vec<Charge>>;
 

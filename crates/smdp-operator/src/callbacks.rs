@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::rest::Operator;
-use smdp_core::store::{Attempt, CallbackRecord, Lease, ProfileStatus};
+use smdp_core::store::{Attempt, CallbackRecord, CallbackSubject, Lease, ProfileStatus};
 
 /// Twilio's timeouts for webhooks (error 11205): 10 s to connect, 15 s for the response.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,8 +47,28 @@ pub fn backoff_secs(attempts: i64) -> i64 {
 }
 
 /// The form fields of a callback, in a fixed order (all present; empty when unknown).
+///
+/// A Sim's update callback carries `AccountSid`, `SimSid`, `SimUniqueName`, `SimIccid`,
+/// `SimStatus` and `FleetSid`: the Super SIM docs name no parameters for it (UNCONFIRMED in
+/// `../shared/rest/twilio-supersim.md`), so these are the Sim resource's fields in Twilio's
+/// callback naming.
 pub fn params(c: &CallbackRecord, smdp_address: &str) -> Vec<(String, String)> {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    if let CallbackSubject::Sim {
+        status,
+        unique_name,
+        fleet_sid,
+    } = &c.subject
+    {
+        return vec![
+            ("AccountSid".into(), c.account_sid.clone()),
+            ("SimSid".into(), s(&c.sim_sid)),
+            ("SimUniqueName".into(), s(unique_name)),
+            ("SimIccid".into(), s(&c.iccid)),
+            ("SimStatus".into(), status.to_string()),
+            ("FleetSid".into(), s(fleet_sid)),
+        ];
+    }
     let available = !matches!(
         c.profile_status,
         ProfileStatus::New | ProfileStatus::Reserving

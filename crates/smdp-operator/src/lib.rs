@@ -12,7 +12,10 @@
 pub mod accounts;
 #[cfg(feature = "runtime")]
 pub mod callbacks;
+pub mod export;
+pub mod fleets;
 pub mod oauth;
+pub mod params;
 pub mod preinstalled;
 #[cfg(feature = "qr")]
 pub mod qr;

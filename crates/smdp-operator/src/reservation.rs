@@ -1,6 +1,7 @@
 //! The reservation worker: takes `new` profiles created through the REST API to `reserving`
 //! and then `available` — numbers from the plan, a personalised template, a Sim resource and
-//! the $3.00 charge, all in one store transaction — or to `failed` with the reason.
+//! the $3.00 charge, all in one store transaction — or to `failed` with the reason. The same
+//! loop completes the Sims' asynchronous status changes (`scheduled` → the status asked for).
 //!
 //! It claims work from the store with a lease (and is woken on create), so that several
 //! workers on one database reserve each order once, and profiles left `new` or `reserving` by
@@ -45,6 +46,7 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
+        complete_sim_updates(&op).await;
         let store = op.store.clone();
         let now = op.smdp.clock.unix();
         let lease = Lease {
@@ -98,6 +100,22 @@ pub async fn run(
     }
 }
 
+/// Completes the Sims' scheduled status changes (woken like reservations): each completes
+/// once, in a store transaction that also queues its callback.
+async fn complete_sim_updates(op: &Arc<Operator>) {
+    let store = op.store.clone();
+    let now = op.smdp.clock.unix();
+    match tokio::task::spawn_blocking(move || store.complete_sim_updates(now)).await {
+        Ok(Ok(done)) => {
+            for s in done {
+                tracing::info!(sid = %s.sid, status = %s.status, "Sim update completed");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "Sim updates"),
+        Err(e) => tracing::error!(error = %e, "Sim updates task"),
+    }
+}
+
 /// Allocates and completes one reservation; on failure the profile goes to `failed`.
 fn reserve_one(op: &Operator, s: &Settings, p: &Profile) {
     let now = op.smdp.clock.unix();
@@ -114,10 +132,18 @@ fn reserve_one(op: &Operator, s: &Settings, p: &Profile) {
 fn allocate(op: &Operator, s: &Settings, p: &Profile) -> Result<Reservation, OrderError> {
     let template: TemplateSource = p.template.parse()?;
     let mut package = template.load(s.shared.as_deref())?;
+    let milenage = op.store.milenage(&p.account_sid)?;
     let serial = op.smdp.store.next_serial(PLAN_COUNTER)?;
     let (values, sim_sid, ppk) = {
         let mut rng = op.smdp.rng();
-        let values = s.plan.allocate(serial, &mut *rng)?;
+        let mut values = s.plan.allocate(serial, &mut *rng)?;
+        // With the account's OP set, the card's OPc is derived from it (TS 35.206 §4.1), so
+        // a core network configured with OP alone authenticates it.
+        if let Some(ki) = values.ki {
+            if let Some(opc) = milenage.opc_for(&ki) {
+                values.opc = Some(opc);
+            }
+        }
         let sim_sid = smdp_core::orders::new_sid("HS", &mut *rng);
         let ppk = p
             .options

@@ -12,11 +12,12 @@ use http::{Method, Response, StatusCode};
 use rsp_asn1::ids::Eid;
 use serde_json::{json, Value};
 
+use crate::params::Fields;
 use smdp_core::clock::iso8601;
 use smdp_core::es9::Smdp;
 use smdp_core::store::{
-    CallbackState, Credential, Cursor, NewProfile, OperatorStore, Profile, ProfileFilter,
-    ProfileStatus, Sim, SimFilter, SimStatus, SimUpdate,
+    CallbackRecord, CallbackState, CallbackSubject, Credential, Cursor, NewProfile, OperatorStore,
+    Profile, ProfileFilter, ProfileStatus, ScheduledStatus, Sim, SimFilter, SimStatus, SimUpdate,
 };
 
 /// $3.00 per reserved profile.
@@ -73,7 +74,7 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, 20001, message)
     }
 
-    fn not_found(path: &str) -> Self {
+    pub(crate) fn not_found(path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             20404,
@@ -163,7 +164,7 @@ fn form(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
 
 /// A decimal integer, digits only: `str::parse` also takes a sign ("+5"), which the
 /// spec's `integer` parameters do not.
-fn decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
+pub(crate) fn decimal<T: std::str::FromStr>(s: &str) -> Option<T> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
         .flatten()
@@ -192,7 +193,7 @@ fn credential(req: &Parts) -> Option<Credential> {
 }
 
 /// Refuses parameters the operation does not define (a typo must not be silently ignored).
-fn only(params: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn only(params: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(ApiError::invalid(format!("Unknown parameter {k:?}"))),
         None => Ok(()),
@@ -202,7 +203,7 @@ fn only(params: &BTreeMap<String, String>, allowed: &[&str]) -> Result<(), ApiEr
 const PAGING: [&str; 3] = ["PageSize", "Page", "PageToken"];
 
 /// `^XX[0-9a-fA-F]{32}$`.
-fn is_sid(s: &str, prefix: &str) -> bool {
+pub(crate) fn is_sid(s: &str, prefix: &str) -> bool {
     s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|c| c.is_ascii_hexdigit())
 }
 
@@ -287,7 +288,9 @@ impl Operator {
         let allow: &'static str = match segments.as_slice() {
             ["ESimProfiles"] | ["ESimProfiles", _, "Release"] => "GET, POST",
             ["ESimProfiles", "Import"] => "POST",
-            ["Sims", _] => "GET, POST",
+            ["Sims"] | ["Sims", _] | ["Fleets"] | ["Fleets", _] | ["NetworkAccessProfiles"] => {
+                "GET, POST"
+            }
             _ => "GET",
         };
         let not_allowed = || {
@@ -305,8 +308,10 @@ impl Operator {
             (["ESimProfiles"], &Method::GET) => {
                 [&["Eid", "SimSid", "Status"][..], &PAGING].concat()
             }
+            (["ESimProfiles", "Export"], &Method::GET) => vec!["Format", "Status"],
             (["Sims"], &Method::GET) => [&["Status", "Fleet", "Iccid"][..], &PAGING].concat(),
             (["Fleets"], &Method::GET) => [&["NetworkAccessProfile"][..], &PAGING].concat(),
+            (["NetworkAccessProfiles"], &Method::GET) => PAGING.to_vec(),
             _ => Vec::new(),
         };
         // After authentication: a stranger learns nothing about parameters.
@@ -403,6 +408,12 @@ impl Operator {
                 }
                 _ => Err(not_allowed()),
             },
+            // The subscriber keys of the account's issued profiles, for a lab core network (a
+            // simulator extension; the only response that carries Ki/OPc).
+            ["ESimProfiles", "Export"] => match *method {
+                Method::GET => return self.export(&account, query),
+                _ => Err(not_allowed()),
+            },
             ["ESimProfiles", sid] => match *method {
                 Method::GET => {
                     let p = is_sid(sid, "HP")
@@ -450,18 +461,12 @@ impl Operator {
                     let rows = self.store.callbacks_for(&account, sid)?;
                     let items: Vec<Value> = rows
                         .iter()
+                        .filter(|c| c.subject == CallbackSubject::ESimProfile)
                         .map(|c| {
-                            json!({
-                                "esim_profile_status": c.profile_status.as_str(),
-                                "url": c.url,
-                                "method": c.method,
-                                "state": c.state.as_str(),
-                                "attempts": c.attempts,
-                                "last_attempt": c.last_attempt_at.map(iso8601),
-                                "last_http_status": c.last_http_status,
-                                "last_error": c.last_error,
-                                "next_attempt": (c.state == CallbackState::Pending).then(|| iso8601(c.next_attempt_at)),
-                            })
+                            callback_json(
+                                c,
+                                json!({"esim_profile_status": c.profile_status.as_str()}),
+                            )
                         })
                         .collect();
                     Ok((StatusCode::OK, json!({ "callbacks": items })))
@@ -470,6 +475,7 @@ impl Operator {
             },
             ["Sims"] => match *method {
                 Method::GET => self.list_sims(&account, query, base),
+                Method::POST => register_sim(&form(body)?),
                 _ => Err(not_allowed()),
             },
             ["Sims", key] => {
@@ -479,22 +485,69 @@ impl Operator {
                     .ok_or_else(|| ApiError::not_found(path))?;
                 match *method {
                     Method::GET => Ok((StatusCode::OK, sim_json(&sim, base))),
-                    Method::POST => self.update_sim(&account, sim, &form(body)?, base),
+                    Method::POST => return self.update_sim(&account, sim, &form(body)?, base),
                     _ => Err(not_allowed()),
                 }
             }
-            ["Fleets"] => match *method {
-                // No Fleet resources exist here: Sims reference none.
+            ["Sims", key, "Callbacks"] => match *method {
+                // Delivery state of the Sim's update callbacks (a simulator extension).
                 Method::GET => {
-                    let size = page_size(query)?;
-                    let url = format!("{base}/v1/Fleets?PageSize={size}&Page=0");
-                    Ok((
-                        StatusCode::OK,
-                        json!({"fleets": [], "meta": {"first_page_url": url, "key": "fleets",
-                            "next_page_url": null, "page": 0, "page_size": size,
-                            "previous_page_url": null, "url": url}}),
-                    ))
+                    let sim = self
+                        .store
+                        .sim(&account, key)?
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    let profile = self
+                        .store
+                        .list_profiles(
+                            &account,
+                            &ProfileFilter {
+                                sim_sid: Some(sim.sid.clone()),
+                                ..Default::default()
+                            },
+                            Cursor::Start,
+                            1,
+                        )?
+                        .pop();
+                    let rows = match profile {
+                        Some(p) => self.store.callbacks_for(&account, &p.sid)?,
+                        None => Vec::new(),
+                    };
+                    let items: Vec<Value> = rows
+                        .iter()
+                        .filter_map(|c| match &c.subject {
+                            CallbackSubject::Sim { status, .. } => {
+                                Some(callback_json(c, json!({"sim_status": status.as_str()})))
+                            }
+                            CallbackSubject::ESimProfile => None,
+                        })
+                        .collect();
+                    Ok((StatusCode::OK, json!({ "callbacks": items })))
                 }
+                _ => Err(not_allowed()),
+            },
+            ["Fleets"] => match *method {
+                Method::GET => self.list_fleets(&account, query, base),
+                Method::POST => self.create_fleet(&account, &form(body)?, base),
+                _ => Err(not_allowed()),
+            },
+            ["Fleets", key] => {
+                let fleet = self
+                    .store
+                    .fleet(&account, key)?
+                    .ok_or_else(|| ApiError::not_found(path))?;
+                match *method {
+                    Method::GET => Ok((StatusCode::OK, crate::fleets::fleet_json(&fleet, base))),
+                    Method::POST => self.update_fleet(&account, fleet, &form(body)?, base),
+                    _ => Err(not_allowed()),
+                }
+            }
+            ["NetworkAccessProfiles"] => match *method {
+                Method::GET => self.list_naps(&account, query, base),
+                Method::POST => self.create_nap(&account, &form(body)?, base),
+                _ => Err(not_allowed()),
+            },
+            ["NetworkAccessProfiles", key] => match *method {
+                Method::GET => self.fetch_nap(&account, key, path, base),
                 _ => Err(not_allowed()),
             },
             ["Charges"] => match *method {
@@ -538,15 +591,9 @@ impl Operator {
                 "ProfileOwner",
             ],
         )?;
+        let fields = Fields(f);
         let boolean = |name: &str, default: bool| -> Result<bool, ApiError> {
-            match f.get(name).map(|s| s.to_ascii_lowercase()) {
-                None => Ok(default),
-                Some(v) if v == "true" => Ok(true),
-                Some(v) if v == "false" => Ok(false),
-                Some(v) => Err(ApiError::invalid(format!(
-                    "{name} must be true or false, not {v:?}"
-                ))),
-            }
+            Ok(fields.boolean(name)?.unwrap_or(default))
         };
         let parsed = |name: &str| f.get(name).filter(|v| !v.is_empty());
         let eid = f
@@ -573,25 +620,10 @@ impl Operator {
                 "Either Eid or GenerateMatchingId=true is required",
             ));
         }
-        let callback_url = f.get("CallbackUrl").filter(|u| !u.is_empty()).cloned();
-        if let Some(u) = &callback_url {
-            let ok = (u.starts_with("http://") || u.starts_with("https://"))
-                && u.parse::<http::Uri>().is_ok_and(|x| x.host().is_some());
-            if !ok {
-                return Err(ApiError::invalid(format!(
-                    "CallbackUrl {u:?} is not an http(s) URL"
-                )));
-            }
-        }
-        let callback_method = match f.get("CallbackMethod").map(|m| m.to_ascii_uppercase()) {
-            None => callback_url.as_ref().map(|_| "POST".to_string()),
-            Some(m) if m == "GET" || m == "POST" => Some(m),
-            Some(m) => {
-                return Err(ApiError::invalid(format!(
-                    "CallbackMethod must be GET or POST, not {m:?}"
-                )))
-            }
-        };
+        let callback_url = fields.url("CallbackUrl")?;
+        let callback_method = fields
+            .http_method("CallbackMethod")?
+            .or_else(|| callback_url.as_ref().map(|_| "POST".to_string()));
         let opt = |e: oo::OptionError| ApiError::invalid(e.to_string());
         let options = oo::OrderOptions {
             confirmation_code_encoding: parsed("ConfirmationCodeEncoding")
@@ -677,6 +709,36 @@ impl Operator {
         })
     }
 
+    /// `GET /v1/ESimProfiles/Export?Format=csv|json|open5gs|open5gs-dbctl[&Status=…]`.
+    fn export(&self, account: &str, q: &BTreeMap<String, String>) -> Result<Reply, ApiError> {
+        use smdp_core::export::ExportFormat;
+        let format: ExportFormat = q
+            .get("Format")
+            .ok_or_else(|| ApiError::invalid("Missing required parameter Format"))?
+            .parse()
+            .map_err(|e: smdp_core::export::UnknownExportFormat| {
+                ApiError::invalid(e.to_string())
+            })?;
+        let status = q
+            .get("Status")
+            .map(|s| {
+                ProfileStatus::parse(s)
+                    .ok_or_else(|| ApiError::invalid(format!("Invalid Status {s:?}")))
+            })
+            .transpose()?;
+        let rows = crate::export::subscribers(self.store.as_ref(), account, status).map_err(
+            |e| match e {
+                crate::export::ExportError::Status(_) => ApiError::invalid(e.to_string()),
+                e => ApiError::internal(e),
+            },
+        )?;
+        tracing::info!(account, rows = rows.len(), format = %format, "subscriber export");
+        Ok(Reply::Bytes(
+            format.content_type(),
+            smdp_core::export::render(format, &rows).into_bytes(),
+        ))
+    }
+
     fn store_new(&self, p: NewProfile) -> Result<Profile, ApiError> {
         match self.smdp.store.insert_profile(&p, self.smdp.clock.unix()) {
             Ok(p) => Ok(p),
@@ -751,35 +813,16 @@ impl Operator {
                 filters.push((k, v.clone()));
             }
         }
-        let page = Paging::from_query(q)?;
-        let rows = self
-            .store
-            .list_profiles(account, &filter, page.cursor, page.size)?;
-        let (first, last) = (rows.first().map(|p| p.id), rows.last().map(|p| p.id));
-        let more_after = match last {
-            Some(id) => self
-                .store
-                .profiles_beyond(account, &filter, Cursor::After(id))?,
-            None => false,
-        };
-        let more_before = match first {
-            Some(id) => self
-                .store
-                .profiles_beyond(account, &filter, Cursor::Before(id))?,
-            None => false,
-        };
-        let items: Vec<Value> = rows.iter().map(|p| self.profile_json(p, base)).collect();
-        let meta = page.meta(
+        paged(
+            q,
             &format!("{base}/v1/ESimProfiles"),
             "esim_profiles",
             &filters,
-            (more_before, first),
-            (more_after, last),
-        );
-        Ok((
-            StatusCode::OK,
-            json!({"esim_profiles": items, "meta": meta}),
-        ))
+            |c, n| self.store.list_profiles(account, &filter, c, n),
+            |c| self.store.profiles_beyond(account, &filter, c),
+            |p| p.id,
+            |p| self.profile_json(p, base),
+        )
     }
 
     fn list_sims(
@@ -788,10 +831,16 @@ impl Operator {
         q: &BTreeMap<String, String>,
         base: &str,
     ) -> Result<(StatusCode, Value), ApiError> {
-        if q.contains_key("Fleet") {
-            // No fleets exist: a Fleet filter matches nothing (and names no known fleet).
-            return Err(ApiError::not_found("/v1/Fleets"));
-        }
+        // A fleet named by sid or unique name; one that does not exist is a 404.
+        let fleet_sid = match q.get("Fleet") {
+            None => None,
+            Some(k) => Some(
+                self.store
+                    .fleet(account, k)?
+                    .ok_or_else(|| ApiError::not_found(&format!("/v1/Fleets/{k}")))?
+                    .sid,
+            ),
+        };
         let filter = SimFilter {
             status: q
                 .get("Status")
@@ -801,48 +850,37 @@ impl Operator {
                 })
                 .transpose()?,
             iccid: q.get("Iccid").cloned(),
+            fleet_sid,
         };
         let mut filters = Vec::new();
-        for k in ["Status", "Iccid"] {
+        for k in ["Status", "Fleet", "Iccid"] {
             if let Some(v) = q.get(k) {
                 filters.push((k, v.clone()));
             }
         }
-        let page = Paging::from_query(q)?;
-        let rows = self
-            .store
-            .list_sims(account, &filter, page.cursor, page.size)?;
-        let (first, last) = (rows.first().map(|s| s.id), rows.last().map(|s| s.id));
-        let more_after = match last {
-            Some(id) => self
-                .store
-                .sims_beyond(account, &filter, Cursor::After(id))?,
-            None => false,
-        };
-        let more_before = match first {
-            Some(id) => self
-                .store
-                .sims_beyond(account, &filter, Cursor::Before(id))?,
-            None => false,
-        };
-        let items: Vec<Value> = rows.iter().map(|s| sim_json(s, base)).collect();
-        let meta = page.meta(
+        paged(
+            q,
             &format!("{base}/v1/Sims"),
             "sims",
             &filters,
-            (more_before, first),
-            (more_after, last),
-        );
-        Ok((StatusCode::OK, json!({"sims": items, "meta": meta})))
+            |c, n| self.store.list_sims(account, &filter, c, n),
+            |c| self.store.sims_beyond(account, &filter, c),
+            |s| s.id,
+            |s| sim_json(s, base),
+        )
     }
 
+    /// `POST /v1/Sims/{Sid}`. A status change is asynchronous, as the real service's: the
+    /// answer is 202 with the Sim `scheduled`, the change completes in the background and
+    /// then calls `CallbackUrl`, signed like the ESimProfile callbacks. Other fields change at
+    /// once (200).
     fn update_sim(
         &self,
-        _account: &str,
+        account: &str,
         sim: Sim,
         f: &BTreeMap<String, String>,
         base: &str,
-    ) -> Result<(StatusCode, Value), ApiError> {
+    ) -> Result<Reply, ApiError> {
         only(
             f,
             &[
@@ -854,11 +892,18 @@ impl Operator {
                 "CallbackMethod",
             ],
         )?;
-        for unsupported in ["Fleet", "AccountSid", "CallbackUrl", "CallbackMethod"] {
-            if f.contains_key(unsupported) {
+        let fields = Fields(f);
+        if let Some(a) = f.get("AccountSid") {
+            // Subaccounts are not simulated: the only account a Sim can move to is its own.
+            if a != account {
                 return Err(ApiError::invalid(format!(
-                    "{unsupported} is not supported by this simulator"
+                    "AccountSid {a:?} is not this account (subaccounts are not simulated)"
                 )));
+            }
+            if sim.status != SimStatus::New {
+                return Err(ApiError::invalid(
+                    "AccountSid is only valid while the Sim is new",
+                ));
             }
         }
         let status = match f.get("Status") {
@@ -872,10 +917,24 @@ impl Operator {
                 }
             },
         };
+        let in_progress = || {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                83010,
+                format!(
+                    "Unable to update Super SIM {}: a status change is in progress",
+                    sim.sid
+                ),
+            )
+        };
+        // Asking for the status it has is no change (and no callback).
+        let status = status.filter(|s| *s != sim.status);
         if let Some(s) = status {
-            // "can only be updated to ready if it is currently new"
-            let allowed = s != SimStatus::Ready || sim.status == SimStatus::New;
-            if !allowed {
+            if sim.status == SimStatus::Scheduled {
+                return Err(in_progress());
+            }
+            // "can only be updated to ready if it is currently new"; none returns to new.
+            if s == SimStatus::Ready && sim.status != SimStatus::New {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     83010,
@@ -883,20 +942,36 @@ impl Operator {
                 ));
             }
         }
-        let unique_name = f.get("UniqueName").cloned();
-        if let Some(n) = &unique_name {
-            if is_sid(n, "HS") || n.is_empty() {
-                return Err(ApiError::invalid(
-                    "UniqueName must not be empty or look like a Sid",
-                ));
-            }
-        }
-        self.store
+        let callback_url = fields.url("CallbackUrl")?;
+        let callback_method = fields.http_method("CallbackMethod")?;
+        let note = (status.is_none() && callback_url.is_some()).then(|| {
+            "CallbackUrl is called after a status change only: this update changes no status"
+                .to_string()
+        });
+        let unique_name = fields.unique_name("HS")?;
+        let fleet_sid = match fields.get("Fleet") {
+            None => None,
+            Some(k) => Some(
+                self.store
+                    .fleet(account, k)?
+                    .ok_or_else(|| ApiError::invalid(format!("Fleet {k:?} does not exist")))?
+                    .sid,
+            ),
+        };
+        let schedule = status.map(|s| ScheduledStatus {
+            status: s,
+            callback_url,
+            callback_method: callback_method.unwrap_or_else(|| "POST".into()),
+        });
+        let scheduled = schedule.is_some();
+        let applied = self
+            .store
             .update_sim(
                 sim.id,
                 &SimUpdate {
                     unique_name,
-                    status,
+                    fleet_sid,
+                    schedule,
                 },
                 self.smdp.clock.unix(),
             )
@@ -906,11 +981,29 @@ impl Operator {
                 }
                 e => ApiError::internal(e),
             })?;
+        if !applied {
+            // Another request scheduled a change between our read and our write.
+            return Err(in_progress());
+        }
+        // Read before waking the worker: the answer shows the change as accepted
+        // (`scheduled`), not as the worker may already have completed it.
         let updated = self
             .store
             .sim(&sim.account_sid, &sim.sid)?
             .ok_or_else(|| ApiError::internal("Sim vanished"))?;
-        Ok((StatusCode::OK, sim_json(&updated, base)))
+        if scheduled {
+            (self.wake)();
+        }
+        let code = if scheduled {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
+        let body = sim_json(&updated, base);
+        Ok(match note {
+            Some(n) => Reply::JsonWarning(code, body, n),
+            None => Reply::Json(code, body),
+        })
     }
 
     fn charges(&self, account: &str) -> Result<(StatusCode, Value), ApiError> {
@@ -939,6 +1032,58 @@ impl Operator {
 
 pub use smdp_core::orders::smdp_url;
 
+/// `POST /v1/Sims` registers a physical Super SIM by its ICCID and the 10-character code
+/// printed with it. The simulator has no physical SIMs (its Sims come from eSIM profiles), so
+/// a well-formed request is answered as the service answers a code that matches no SIM:
+/// 83002 "Super SIM cannot be registered".
+fn register_sim(f: &BTreeMap<String, String>) -> Result<(StatusCode, Value), ApiError> {
+    only(f, &["Iccid", "RegistrationCode"])?;
+    let fields = Fields(f);
+    let iccid = fields
+        .get("Iccid")
+        .ok_or_else(|| ApiError::invalid("Missing required parameter Iccid"))?;
+    let code = fields
+        .get("RegistrationCode")
+        .ok_or_else(|| ApiError::invalid("Missing required parameter RegistrationCode"))?;
+    let luhn_ok = matches!(iccid.len(), 19 | 20)
+        && iccid.bytes().all(|b| b.is_ascii_digit())
+        && rsp_asn1::ids::luhn_check_digit(&iccid[..iccid.len() - 1])
+            == iccid.as_bytes()[iccid.len() - 1] - b'0';
+    if !luhn_ok {
+        return Err(ApiError::invalid(format!(
+            "Iccid {iccid:?} is not 19 or 20 digits with a valid Luhn check digit"
+        )));
+    }
+    if code.len() != 10 || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ApiError::invalid(
+            "RegistrationCode is the 10-character code printed with the SIM",
+        ));
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        83002,
+        format!("Super SIM cannot be registered: no physical Super SIM {iccid} with this registration code exists in this simulator"),
+    ))
+}
+
+/// A queued callback's delivery state; `what` says what it reports.
+fn callback_json(c: &CallbackRecord, what: Value) -> Value {
+    let mut v = json!({
+        "url": c.url,
+        "method": c.method,
+        "state": c.state.as_str(),
+        "attempts": c.attempts,
+        "last_attempt": c.last_attempt_at.map(iso8601),
+        "last_http_status": c.last_http_status,
+        "last_error": c.last_error,
+        "next_attempt": (c.state == CallbackState::Pending).then(|| iso8601(c.next_attempt_at)),
+    });
+    if let (Some(v), Value::Object(w)) = (v.as_object_mut(), what) {
+        v.extend(w);
+    }
+    v
+}
+
 fn sim_json(s: &Sim, base: &str) -> Value {
     let url = format!("{base}/v1/Sims/{}", s.sid);
     json!({
@@ -956,6 +1101,41 @@ fn sim_json(s: &Sim, base: &str) -> Value {
             "sim_ip_addresses": format!("{url}/IpAddresses"),
         },
     })
+}
+
+/// One page of a listing with Twilio's `meta` block: `list` fetches up to n rows from a
+/// cursor, `beyond` says whether rows exist past one.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn paged<T>(
+    q: &BTreeMap<String, String>,
+    list_url: &str,
+    key: &str,
+    filters: &[(&str, String)],
+    list: impl Fn(Cursor, usize) -> smdp_core::store::Result<Vec<T>>,
+    beyond: impl Fn(Cursor) -> smdp_core::store::Result<bool>,
+    id: impl Fn(&T) -> i64,
+    render: impl Fn(&T) -> Value,
+) -> Result<(StatusCode, Value), ApiError> {
+    let page = Paging::from_query(q)?;
+    let rows = list(page.cursor, page.size)?;
+    let (first, last) = (rows.first().map(&id), rows.last().map(&id));
+    let more_after = match last {
+        Some(i) => beyond(Cursor::After(i))?,
+        None => false,
+    };
+    let more_before = match first {
+        Some(i) => beyond(Cursor::Before(i))?,
+        None => false,
+    };
+    let items: Vec<Value> = rows.iter().map(render).collect();
+    let meta = page.meta(
+        list_url,
+        key,
+        filters,
+        (more_before, first),
+        (more_after, last),
+    );
+    Ok((StatusCode::OK, json!({ key: items, "meta": meta })))
 }
 
 fn page_size(q: &BTreeMap<String, String>) -> Result<usize, ApiError> {

@@ -94,7 +94,63 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
+
+/// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
+/// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
+/// callbacks, grouped with its profile's for in-order delivery); MILENAGE per account.
+const MIGRATE_6_TO_7: &str = "
+CREATE TABLE IF NOT EXISTS network_access_profiles (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid),
+    unique_name TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (account_sid, unique_name)
+);
+CREATE TABLE IF NOT EXISTS fleets (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL UNIQUE,
+    account_sid TEXT NOT NULL REFERENCES accounts(sid),
+    unique_name TEXT,
+    data_enabled INTEGER NOT NULL,
+    data_limit INTEGER NOT NULL,
+    network_access_profile_sid TEXT NOT NULL REFERENCES network_access_profiles(sid),
+    ip_commands_url TEXT,
+    ip_commands_method TEXT NOT NULL,
+    sms_commands_enabled INTEGER NOT NULL,
+    sms_commands_url TEXT,
+    sms_commands_method TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (account_sid, unique_name)
+);
+CREATE INDEX IF NOT EXISTS fleets_nap ON fleets(account_sid, network_access_profile_sid, id);
+ALTER TABLE sims ADD COLUMN target_status TEXT;
+ALTER TABLE sims ADD COLUMN callback_url TEXT;
+ALTER TABLE sims ADD COLUMN callback_method TEXT;
+CREATE INDEX IF NOT EXISTS sims_scheduled ON sims(status) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS sims_fleet ON sims(account_sid, fleet_sid, id);
+ALTER TABLE callbacks ADD COLUMN subject TEXT NOT NULL DEFAULT 'esim_profile';
+ALTER TABLE callbacks ADD COLUMN sim_status TEXT;
+ALTER TABLE callbacks ADD COLUMN sim_unique_name TEXT;
+ALTER TABLE callbacks ADD COLUMN fleet_sid TEXT;
+CREATE TRIGGER IF NOT EXISTS sim_update_callback
+AFTER UPDATE OF status ON sims
+WHEN OLD.status = 'scheduled' AND NEW.status != 'scheduled' AND OLD.callback_url IS NOT NULL
+BEGIN
+    INSERT INTO callbacks (profile_id, url, method, esim_profile_sid, account_sid,
+        profile_status, sim_sid, iccid, eid, next_attempt_at, created_at, subject, sim_status,
+        sim_unique_name, fleet_sid)
+    SELECT p.id, OLD.callback_url, COALESCE(OLD.callback_method, 'POST'), p.sid, NEW.account_sid,
+        p.status, NEW.sid, NEW.iccid, p.eid, NEW.updated_at, NEW.updated_at, 'sim', NEW.status,
+        NEW.unique_name, NEW.fleet_sid
+    FROM profiles p WHERE p.sim_sid = NEW.sid LIMIT 1;
+END;
+ALTER TABLE accounts ADD COLUMN milenage_op BLOB;
+ALTER TABLE accounts ADD COLUMN milenage_amf BLOB;
+";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
 /// package).
@@ -442,6 +498,7 @@ impl SqliteStore {
             MIGRATE_3_TO_4,
             MIGRATE_4_TO_5,
             MIGRATE_5_TO_6,
+            MIGRATE_6_TO_7,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {

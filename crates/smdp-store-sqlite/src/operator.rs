@@ -4,21 +4,31 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 use smdp_core::store::{
-    Attempt, CallbackRecord, CallbackState, Charge, Credential, Cursor, IssuedToken, Lease,
-    NewPreinstalled, OperatorStore, Profile, ProfileFilter, ProfileStatus, Reservation, Result,
-    Sim, SimFilter, SimStatus, SimUpdate, StoreError,
+    Attempt, CallbackRecord, CallbackState, CallbackSubject, Charge, Credential, Cursor, Fleet,
+    FleetUpdate, IssuedToken, Lease, Milenage, NetworkAccessProfile, NewPreinstalled,
+    OperatorStore, Profile, ProfileFilter, ProfileStatus, Reservation, Result, Sim, SimFilter,
+    SimStatus, SimUpdate, StoreError,
 };
 
 use crate::{opt, profile_row, text_enum, SqlError, SqliteStore, PROFILE_COLUMNS};
 
 const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
     c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
-    c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error";
+    c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error, \
+    c.subject, c.sim_status, c.sim_unique_name, c.fleet_sid";
 
 fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
     Ok(CallbackRecord {
         id: r.get(0)?,
         profile_id: r.get(1)?,
+        subject: match r.get::<_, String>(18)?.as_str() {
+            "sim" => CallbackSubject::Sim {
+                status: text_enum(r, 19, SimStatus::parse)?,
+                unique_name: r.get(20)?,
+                fleet_sid: r.get(21)?,
+            },
+            _ => CallbackSubject::ESimProfile,
+        },
         url: r.get(2)?,
         method: r.get(3)?,
         esim_profile_sid: r.get(4)?,
@@ -49,11 +59,81 @@ fn sim_row(r: &Row<'_>) -> rusqlite::Result<Sim> {
         fleet_sid: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        target_status: match r.get::<_, Option<String>>(9)? {
+            None => None,
+            Some(_) => Some(text_enum(r, 9, SimStatus::parse)?),
+        },
     })
 }
 
-const SIM_COLUMNS: &str =
-    "id, sid, account_sid, unique_name, iccid, status, fleet_sid, created_at, updated_at";
+const SIM_COLUMNS: &str = "id, sid, account_sid, unique_name, iccid, status, fleet_sid, \
+    created_at, updated_at, target_status";
+
+/// Two nullable BLOB columns of one row.
+type BlobPair = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+const NAP_COLUMNS: &str = "id, sid, account_sid, unique_name, created_at, updated_at";
+
+fn nap_row(r: &Row<'_>) -> rusqlite::Result<NetworkAccessProfile> {
+    Ok(NetworkAccessProfile {
+        id: r.get(0)?,
+        sid: r.get(1)?,
+        account_sid: r.get(2)?,
+        unique_name: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+const FLEET_COLUMNS: &str = "id, sid, account_sid, unique_name, data_enabled, data_limit, \
+    network_access_profile_sid, ip_commands_url, ip_commands_method, sms_commands_enabled, \
+    sms_commands_url, sms_commands_method, created_at, updated_at";
+
+fn fleet_row(r: &Row<'_>) -> rusqlite::Result<Fleet> {
+    Ok(Fleet {
+        id: r.get(0)?,
+        sid: r.get(1)?,
+        account_sid: r.get(2)?,
+        unique_name: r.get(3)?,
+        data_enabled: r.get(4)?,
+        data_limit: r.get(5)?,
+        network_access_profile_sid: r.get(6)?,
+        ip_commands_url: r.get(7)?,
+        ip_commands_method: r.get(8)?,
+        sms_commands_enabled: r.get(9)?,
+        sms_commands_url: r.get(10)?,
+        sms_commands_method: r.get(11)?,
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+/// A unique-name constraint violation as [`StoreError::Duplicate`]; anything else as is.
+fn duplicate_name(e: rusqlite::Error, name: Option<&str>) -> SqlError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            SqlError::Store(StoreError::Duplicate {
+                what: "unique name",
+                value: name.unwrap_or_default().to_string(),
+            })
+        }
+        e => SqlError::Sql(e),
+    }
+}
+
+/// `WHERE` clause and parameters of a fleet listing.
+fn fleet_where(account: &str, nap: Option<&str>, cursor: Cursor) -> (String, Vec<String>) {
+    let mut sql = String::from("account_sid = ?1");
+    let mut args = vec![account.to_string()];
+    if let Some(n) = nap {
+        args.push(n.into());
+        sql.push_str(" AND network_access_profile_sid = ?2");
+    }
+    cursor_clause(cursor, &mut sql);
+    (sql, args)
+}
 
 /// `WHERE` clause and parameters for a profile listing.
 fn profile_where(account: &str, f: &ProfileFilter, cursor: Cursor) -> (String, Vec<String>) {
@@ -391,30 +471,286 @@ impl OperatorStore for SqliteStore {
         })
     }
 
-    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<()> {
+    fn update_sim(&self, id: i64, u: &SimUpdate, now: i64) -> Result<bool> {
+        let (target, url, method) = match &u.schedule {
+            Some(s) => (
+                Some(s.status.as_str()),
+                s.callback_url.clone(),
+                Some(s.callback_method.clone()),
+            ),
+            None => (None, None, None),
+        };
+        self.with(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE sims SET unique_name = COALESCE(?2, unique_name), \
+                     fleet_sid = COALESCE(?3, fleet_sid), \
+                     status = CASE WHEN ?4 IS NULL THEN status ELSE 'scheduled' END, \
+                     target_status = COALESCE(?4, target_status), \
+                     callback_url = CASE WHEN ?4 IS NULL THEN callback_url ELSE ?5 END, \
+                     callback_method = CASE WHEN ?4 IS NULL THEN callback_method ELSE ?6 END, \
+                     updated_at = ?7 \
+                     WHERE id = ?1 AND (?4 IS NULL OR status != 'scheduled')",
+                )?
+                .execute(params![
+                    id,
+                    u.unique_name,
+                    u.fleet_sid,
+                    target,
+                    url,
+                    method,
+                    now
+                ])
+                .map_err(|e| duplicate_name(e, u.unique_name.as_deref()))?;
+            Ok(n == 1)
+        })
+    }
+
+    fn complete_sim_updates(&self, now: i64) -> Result<Vec<Sim>> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let done = tx
+                .prepare_cached(&format!(
+                    "UPDATE sims SET status = target_status, target_status = NULL, \
+                     callback_url = NULL, callback_method = NULL, updated_at = ?1 \
+                     WHERE status = 'scheduled' AND target_status IS NOT NULL \
+                     RETURNING {SIM_COLUMNS}"
+                ))?
+                .query_map([now], sim_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(done)
+        })
+    }
+
+    fn insert_network_access_profile(
+        &self,
+        sid: &str,
+        account: &str,
+        unique_name: Option<&str>,
+        now: i64,
+    ) -> Result<NetworkAccessProfile> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO network_access_profiles (sid, account_sid, unique_name, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?4) RETURNING {NAP_COLUMNS}"
+            ))?
+            .query_row(params![sid, account, unique_name, now], nap_row)
+            .map_err(|e| duplicate_name(e, unique_name))
+        })
+    }
+
+    fn network_access_profile(
+        &self,
+        account: &str,
+        key: &str,
+    ) -> Result<Option<NetworkAccessProfile>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {NAP_COLUMNS} FROM network_access_profiles WHERE account_sid = ?1 \
+                 AND (sid = ?2 OR unique_name = ?2) ORDER BY sid = ?2 DESC LIMIT 1"
+            ))?
+            .query_row(params![account, key], nap_row)
+            .optional()?)
+        })
+    }
+
+    fn list_network_access_profiles(
+        &self,
+        account: &str,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<NetworkAccessProfile>> {
+        let mut clause = String::from("account_sid = ?1");
+        cursor_clause(cursor, &mut clause);
+        let sql = format!(
+            "SELECT {NAP_COLUMNS} FROM network_access_profiles WHERE {clause} \
+             ORDER BY id {} LIMIT {limit}",
+            order(cursor)
+        );
+        let mut rows = self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map([account], nap_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if matches!(cursor, Cursor::Before(_)) {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn network_access_profiles_beyond(&self, account: &str, cursor: Cursor) -> Result<bool> {
+        let mut clause = String::from("account_sid = ?1");
+        cursor_clause(cursor, &mut clause);
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM network_access_profiles WHERE {clause})"
+            ))?
+            .query_row([account], |r| r.get(0))?)
+        })
+    }
+
+    fn insert_fleet(&self, f: &Fleet) -> Result<Fleet> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO fleets (sid, account_sid, unique_name, data_enabled, data_limit, \
+                 network_access_profile_sid, ip_commands_url, ip_commands_method, \
+                 sms_commands_enabled, sms_commands_url, sms_commands_method, created_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) \
+                 RETURNING {FLEET_COLUMNS}"
+            ))?
+            .query_row(
+                params![
+                    f.sid,
+                    f.account_sid,
+                    f.unique_name,
+                    f.data_enabled,
+                    f.data_limit,
+                    f.network_access_profile_sid,
+                    f.ip_commands_url,
+                    f.ip_commands_method,
+                    f.sms_commands_enabled,
+                    f.sms_commands_url,
+                    f.sms_commands_method,
+                    f.created_at
+                ],
+                fleet_row,
+            )
+            .map_err(|e| duplicate_name(e, f.unique_name.as_deref()))
+        })
+    }
+
+    fn fleet(&self, account: &str, key: &str) -> Result<Option<Fleet>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {FLEET_COLUMNS} FROM fleets WHERE account_sid = ?1 \
+                 AND (sid = ?2 OR unique_name = ?2) ORDER BY sid = ?2 DESC LIMIT 1"
+            ))?
+            .query_row(params![account, key], fleet_row)
+            .optional()?)
+        })
+    }
+
+    fn list_fleets(
+        &self,
+        account: &str,
+        nap: Option<&str>,
+        cursor: Cursor,
+        limit: usize,
+    ) -> Result<Vec<Fleet>> {
+        let (clause, args) = fleet_where(account, nap, cursor);
+        let sql = format!(
+            "SELECT {FLEET_COLUMNS} FROM fleets WHERE {clause} ORDER BY id {} LIMIT {limit}",
+            order(cursor)
+        );
+        let mut rows = self.with(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args.iter()), fleet_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        if matches!(cursor, Cursor::Before(_)) {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    fn fleets_beyond(&self, account: &str, nap: Option<&str>, cursor: Cursor) -> Result<bool> {
+        let (clause, args) = fleet_where(account, nap, cursor);
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM fleets WHERE {clause})"
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+        })
+    }
+
+    fn update_fleet(&self, id: i64, u: &FleetUpdate, now: i64) -> Result<()> {
         self.with(|c| {
             c.prepare_cached(
-                "UPDATE sims SET unique_name = COALESCE(?2, unique_name), \
-                 status = COALESCE(?3, status), updated_at = ?4 WHERE id = ?1",
+                "UPDATE fleets SET unique_name = COALESCE(?2, unique_name), \
+                 network_access_profile_sid = COALESCE(?3, network_access_profile_sid), \
+                 data_limit = COALESCE(?4, data_limit), \
+                 ip_commands_url = COALESCE(?5, ip_commands_url), \
+                 ip_commands_method = COALESCE(?6, ip_commands_method), \
+                 sms_commands_url = COALESCE(?7, sms_commands_url), \
+                 sms_commands_method = COALESCE(?8, sms_commands_method), \
+                 updated_at = ?9 WHERE id = ?1",
             )?
             .execute(params![
                 id,
                 u.unique_name,
-                u.status.map(SimStatus::as_str),
+                u.network_access_profile_sid,
+                u.data_limit,
+                u.ip_commands_url,
+                u.ip_commands_method,
+                u.sms_commands_url,
+                u.sms_commands_method,
                 now
             ])
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    SqlError::Store(StoreError::Duplicate {
-                        what: "unique name",
-                        value: u.unique_name.clone().unwrap_or_default(),
-                    })
-                }
-                e => SqlError::Sql(e),
-            })?;
+            .map_err(|e| duplicate_name(e, u.unique_name.as_deref()))?;
             Ok(())
+        })
+    }
+
+    fn milenage(&self, account: &str) -> Result<Milenage> {
+        self.with(|c| {
+            let row: Option<BlobPair> = c
+                .prepare_cached("SELECT milenage_op, milenage_amf FROM accounts WHERE sid = ?1")?
+                .query_row([account], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let corrupt = |what: &str| {
+                SqlError::Store(StoreError::Invalid(format!(
+                    "account {account}: stored MILENAGE {what} has the wrong length"
+                )))
+            };
+            let mut m = Milenage::default();
+            if let Some((op, amf)) = row {
+                if let Some(op) = op {
+                    m.op = Some(op.try_into().map_err(|_| corrupt("OP"))?);
+                }
+                if let Some(amf) = amf {
+                    m.amf = amf.try_into().map_err(|_| corrupt("AMF"))?;
+                }
+            }
+            Ok(m)
+        })
+    }
+
+    fn set_milenage(&self, account: &str, m: &Milenage) -> Result<()> {
+        self.with(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE accounts SET milenage_op = ?2, milenage_amf = ?3 WHERE sid = ?1",
+                )?
+                .execute(params![
+                    account,
+                    m.op.as_ref().map(|o| o.to_vec()),
+                    m.amf.to_vec()
+                ])?;
+            if n == 0 {
+                return Err(SqlError::Store(StoreError::Invalid(format!(
+                    "no account {account}"
+                ))));
+            }
+            Ok(())
+        })
+    }
+
+    fn preinstalled_keys(&self, profile_id: i64) -> Result<Option<([u8; 16], [u8; 16])>> {
+        self.with(|c| {
+            let row: Option<BlobPair> = c
+                .prepare_cached("SELECT ki, opc FROM profiles WHERE id = ?1")?
+                .query_row([profile_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            Ok(match row {
+                Some((Some(ki), Some(opc))) => Some((
+                    ki.try_into()
+                        .map_err(|_| StoreError::Invalid("stored Ki length".into()))?,
+                    opc.try_into()
+                        .map_err(|_| StoreError::Invalid("stored OPc length".into()))?,
+                )),
+                _ => None,
+            })
         })
     }
 
@@ -449,7 +785,7 @@ impl OperatorStore for SqliteStore {
                 ))?;
                 for id in ids {
                     out.push(
-                        st.query_row([id], |r| Ok((callback_row(r)?, r.get::<_, String>(18)?)))?,
+                        st.query_row([id], |r| Ok((callback_row(r)?, r.get::<_, String>(22)?)))?,
                     );
                 }
             }
@@ -630,6 +966,10 @@ fn sim_where(account: &str, f: &SimFilter, cursor: Cursor) -> (String, Vec<Strin
     if let Some(i) = &f.iccid {
         args.push(i.clone());
         sql.push_str(&format!(" AND iccid = ?{}", args.len()));
+    }
+    if let Some(fl) = &f.fleet_sid {
+        args.push(fl.clone());
+        sql.push_str(&format!(" AND fleet_sid = ?{}", args.len()));
     }
     cursor_clause(cursor, &mut sql);
     (sql, args)

@@ -85,6 +85,24 @@ enum AccountCommand {
         #[arg(long, env = "SMDP_DATA", default_value = "data")]
         data: PathBuf,
     },
+    /// Show or set an account's MILENAGE parameters: with an OP, the OPc of each profile it
+    /// reserves from now on is derived from OP and Ki (3GPP TS 35.206), so a core network
+    /// configured with the OP authenticates it; AMF goes to the subscriber export.
+    Milenage {
+        /// The AccountSid.
+        account: String,
+        /// OP, 32 hex digits.
+        #[arg(long, conflicts_with = "random_opc")]
+        op: Option<String>,
+        /// Forget the OP: each profile gets a random OPc (the default).
+        #[arg(long)]
+        random_opc: bool,
+        /// AMF, 4 hex digits (default 8000).
+        #[arg(long)]
+        amf: Option<String>,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
     /// An account's ledger: one $3.00 charge per reserved profile, and the total.
     Ledger {
         /// The AccountSid.
@@ -144,6 +162,26 @@ enum ProfileCommand {
         /// Cents charged per imported profile (0: none).
         #[arg(long, default_value_t = 300)]
         charge_cents: u32,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+    /// Export the subscriber keys (IMSI, Ki, OPc, OP when it derives the OPc, AMF) of an
+    /// account's issued profiles for a lab core network: `csv`, `json`, `open5gs` (one
+    /// subscriber document per line, for `mongoimport --db open5gs --collection subscribers`)
+    /// or `open5gs-dbctl` (`open5gs-dbctl add` lines). The only output that carries secrets.
+    Export {
+        /// The account (`AC…`).
+        #[arg(long)]
+        account: String,
+        /// Only profiles in this status (available, downloaded or installed); all three when
+        /// not given.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value = "csv")]
+        format: smdp_core::export::ExportFormat,
+        /// Write here (created with mode 0600) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(long, env = "SMDP_DATA", default_value = "data")]
         data: PathBuf,
     },
@@ -542,6 +580,41 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 );
             }
         }
+        ProfileCommand::Export {
+            account,
+            status,
+            format,
+            out,
+            data,
+        } => {
+            use smdp_core::store::OperatorStore as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            if !store.accounts()?.iter().any(|(sid, _)| *sid == account) {
+                anyhow::bail!("no account {account} in {}", data.display());
+            }
+            let status = status
+                .map(|s| {
+                    smdp_core::store::ProfileStatus::parse(&s)
+                        .ok_or_else(|| anyhow::anyhow!("unknown status {s:?}"))
+                })
+                .transpose()?;
+            let rows = smdp_operator::export::subscribers(&store, &account, status)?;
+            let text = smdp_core::export::render(format, &rows);
+            match out {
+                None => print!("{text}"),
+                Some(path) => {
+                    use std::io::Write as _;
+                    let mut o = std::fs::OpenOptions::new();
+                    o.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+                    o.open(&path)
+                        .and_then(|mut f| f.write_all(text.as_bytes()))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("{} subscribers written to {}", rows.len(), path.display());
+                }
+            }
+        }
         ProfileCommand::Import {
             account,
             file,
@@ -711,6 +784,41 @@ fn main() -> Result<()> {
                 total % 100,
                 charges.len()
             );
+            Ok(())
+        }
+        Command::Account(AccountCommand::Milenage {
+            account,
+            op,
+            random_opc,
+            amf,
+            data,
+        }) => {
+            use smdp_core::store::OperatorStore as _;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            if !store.accounts()?.iter().any(|(sid, _)| *sid == account) {
+                anyhow::bail!("no account {account} in {}", data.display());
+            }
+            let mut m = store.milenage(&account)?;
+            if let Some(op) = op {
+                m.op = Some(rsp_saip::milenage::parse_hex16(&op)?);
+            }
+            if random_opc {
+                m.op = None;
+            }
+            if let Some(amf) = amf {
+                m.amf = rsp_saip::milenage::parse_amf(&amf)?;
+            }
+            store.set_milenage(&account, &m)?;
+            // The OP itself is a secret: say whether it is set, not what it is.
+            println!(
+                "OP:  {}",
+                if m.op.is_some() {
+                    "set (OPc derived from OP and Ki)"
+                } else {
+                    "not set (random OPc per profile)"
+                }
+            );
+            println!("AMF: {}", hex::encode_upper(m.amf));
             Ok(())
         }
         Command::Account(AccountCommand::List { data }) => {

@@ -483,6 +483,159 @@ pub fn preinstalled_imports_are_all_or_nothing_and_idempotent(
     assert!(s.charges("AC1").unwrap().is_empty());
 }
 
+/// A Sim status change is scheduled once (compare-and-set), completes once, and queues its
+/// callback with the Sim's fields, grouped with its profile's; fleets and NAPs are per
+/// account with unique names; MILENAGE settings round-trip.
+pub fn sim_updates_fleets_and_milenage(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    s.create_account("AC0", "t", "a", 0).unwrap();
+    s.create_account("AC1", "t", "b", 0).unwrap();
+    s.import_preinstalled("AC0", &[preinstalled(1, "E1", 1, Some("m"))], 0, 1)
+        .unwrap();
+    let sim = s.sim("AC0", "m").unwrap().unwrap();
+    let schedule = |status, url: Option<&str>| SimUpdate {
+        schedule: Some(ScheduledStatus {
+            status,
+            callback_url: url.map(Into::into),
+            callback_method: "POST".into(),
+        }),
+        ..Default::default()
+    };
+    assert!(s
+        .update_sim(sim.id, &schedule(SimStatus::Active, Some("http://x/cb")), 2)
+        .unwrap());
+    let scheduled = s.sim("AC0", &sim.sid).unwrap().unwrap();
+    assert_eq!(scheduled.status, SimStatus::Scheduled);
+    assert_eq!(scheduled.target_status, Some(SimStatus::Active));
+    // A second change while one is in progress is refused and changes nothing.
+    assert!(!s
+        .update_sim(sim.id, &schedule(SimStatus::Inactive, None), 3)
+        .unwrap());
+    // Other fields still change.
+    let fleetless = SimUpdate {
+        unique_name: Some("m2".into()),
+        ..Default::default()
+    };
+    assert!(s.update_sim(sim.id, &fleetless, 3).unwrap());
+    let done = s.complete_sim_updates(4).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, SimStatus::Active);
+    assert_eq!(done[0].target_status, None);
+    assert!(
+        s.complete_sim_updates(5).unwrap().is_empty(),
+        "completes once"
+    );
+    let profile_sid = &preinstalled(1, "E1", 1, None).sid;
+    let cbs = s.callbacks_for("AC0", profile_sid).unwrap();
+    assert_eq!(cbs.len(), 1, "{cbs:?}");
+    assert_eq!(
+        cbs[0].subject,
+        CallbackSubject::Sim {
+            status: SimStatus::Active,
+            unique_name: Some("m2".into()),
+            fleet_sid: None,
+        }
+    );
+    assert_eq!(cbs[0].url, "http://x/cb");
+    assert_eq!(cbs[0].sim_sid.as_deref(), Some(sim.sid.as_str()));
+    // Without a callback URL, a completed change queues nothing.
+    assert!(s
+        .update_sim(sim.id, &schedule(SimStatus::Inactive, None), 6)
+        .unwrap());
+    s.complete_sim_updates(7).unwrap();
+    assert_eq!(s.callbacks_for("AC0", profile_sid).unwrap().len(), 1);
+
+    // NAPs and fleets: by sid or unique name, per account.
+    let nap = s
+        .insert_network_access_profile("HA1", "AC0", Some("nap"), 8)
+        .unwrap();
+    assert!(matches!(
+        s.insert_network_access_profile("HA2", "AC0", Some("nap"), 8),
+        Err(StoreError::Duplicate { .. })
+    ));
+    s.insert_network_access_profile("HA3", "AC1", Some("nap"), 8)
+        .unwrap();
+    assert_eq!(
+        s.network_access_profile("AC0", "nap").unwrap().unwrap().sid,
+        "HA1"
+    );
+    assert!(s.network_access_profile("AC1", "HA1").unwrap().is_none());
+    let fleet = Fleet {
+        id: 0,
+        sid: "HF1".into(),
+        account_sid: "AC0".into(),
+        unique_name: Some("f".into()),
+        data_enabled: true,
+        data_limit: 1000,
+        network_access_profile_sid: nap.sid.clone(),
+        ip_commands_url: None,
+        ip_commands_method: "POST".into(),
+        sms_commands_enabled: true,
+        sms_commands_url: None,
+        sms_commands_method: "POST".into(),
+        created_at: 9,
+        updated_at: 9,
+    };
+    let f = s.insert_fleet(&fleet).unwrap();
+    assert_eq!(f.data_limit, 1000);
+    assert!(matches!(
+        s.insert_fleet(&Fleet {
+            sid: "HF2".into(),
+            ..fleet.clone()
+        }),
+        Err(StoreError::Duplicate { .. })
+    ));
+    s.update_fleet(
+        f.id,
+        &FleetUpdate {
+            data_limit: Some(5),
+            ..Default::default()
+        },
+        10,
+    )
+    .unwrap();
+    let f = s.fleet("AC0", "f").unwrap().unwrap();
+    assert_eq!((f.data_limit, f.updated_at), (5, 10));
+    assert_eq!(f.unique_name.as_deref(), Some("f"), "unchanged");
+    assert_eq!(
+        s.list_fleets("AC0", Some("HA1"), Cursor::Start, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(s
+        .list_fleets("AC0", Some("HA3"), Cursor::Start, 10)
+        .unwrap()
+        .is_empty());
+    assert!(s.fleet("AC1", "HF1").unwrap().is_none());
+    let assign = SimUpdate {
+        fleet_sid: Some("HF1".into()),
+        ..Default::default()
+    };
+    s.update_sim(sim.id, &assign, 11).unwrap();
+    let by_fleet = SimFilter {
+        fleet_sid: Some("HF1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_sims("AC0", &by_fleet, Cursor::Start, 10).unwrap()[0].sid,
+        sim.sid
+    );
+
+    // MILENAGE: defaults until set; per account.
+    assert_eq!(s.milenage("AC0").unwrap(), Milenage::default());
+    let m = Milenage {
+        op: Some([7; 16]),
+        amf: [0xB9, 0xB9],
+    };
+    s.set_milenage("AC0", &m).unwrap();
+    assert_eq!(s.milenage("AC0").unwrap(), m);
+    assert_eq!(s.milenage("AC1").unwrap(), Milenage::default());
+    assert!(s.set_milenage("ACnobody", &m).is_err());
+    let p = s.profile_by_sid("AC0", profile_sid).unwrap().unwrap();
+    assert!(s.preinstalled_keys(p.id).unwrap().is_some());
+}
+
 /// One `#[test]` per conformance case, for a backend's test module.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -496,7 +649,8 @@ macro_rules! store_conformance_tests {
             status_changes_queue_their_callback,
             reservation_claims_are_exclusive_and_expire,
             callback_claims_are_exclusive_in_order_and_expire,
-            preinstalled_imports_are_all_or_nothing_and_idempotent);
+            preinstalled_imports_are_all_or_nothing_and_idempotent,
+            sim_updates_fleets_and_milenage);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]

@@ -161,6 +161,10 @@ const FIELDS: [&str; 8] = [
 ];
 
 fn check_signed(r: &Received, token: &str) {
+    check_signed_with(r, token, &FIELDS);
+}
+
+fn check_signed_with(r: &Received, token: &str, fields: &[&str]) {
     let expected = if r.method == "GET" {
         twilio_signature(token, &r.url, &[])
     } else {
@@ -168,9 +172,9 @@ fn check_signed(r: &Received, token: &str) {
     };
     assert_eq!(r.signature, expected, "signature of {r:?}");
     let names: Vec<&str> = r.fields.keys().map(String::as_str).collect();
-    let mut want = FIELDS.to_vec();
+    let mut want = fields.to_vec();
     want.sort();
-    assert_eq!(names, want, "exactly the eight fields");
+    assert_eq!(names, want, "exactly the defined fields");
 }
 
 async fn create(
@@ -394,6 +398,104 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
     assert_eq!(state["callbacks"][0]["state"], "delivered");
     assert_eq!(state["callbacks"][0]["attempts"], 3);
     assert_eq!(state["callbacks"][1]["state"], "delivered");
+    server.stop().await;
+}
+
+/// A Sim status change completes in the background and then calls the update's
+/// CallbackUrl, signed, retried after a failure, once per change; the profile's own callbacks
+/// are not mixed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sim_update_calls_back_when_it_completes() {
+    let server = TestServer::start(rest_options()).await;
+    let acct = server.account("sims");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    let sim_sid = v["sim_sid"].as_str().unwrap().to_string();
+    let rx = Receiver::start().await;
+    rx.answers.lock().unwrap().push_back(500);
+    let (s, sim) = rest
+        .send(
+            "POST",
+            &format!("/v1/Sims/{sim_sid}"),
+            &[
+                ("Status", "active"),
+                ("UniqueName", "meter-7"),
+                ("CallbackUrl", &rx.url()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, sim["status"].as_str()),
+        (202, Some("scheduled")),
+        "{sim}"
+    );
+    // The first delivery fails; the retry comes after its backoff (the clock advanced).
+    let got = rx.wait_for(2, Some(&server.clock)).await;
+    const SIM_FIELDS: [&str; 6] = [
+        "AccountSid",
+        "SimSid",
+        "SimUniqueName",
+        "SimIccid",
+        "SimStatus",
+        "FleetSid",
+    ];
+    for r in &got {
+        check_signed_with(r, &acct.auth_token, &SIM_FIELDS);
+        assert_eq!(r.fields["SimSid"], sim_sid);
+        assert_eq!(r.fields["SimStatus"], "active");
+        assert_eq!(r.fields["SimUniqueName"], "meter-7");
+        assert_eq!(r.fields["SimIccid"], v["iccid"].as_str().unwrap());
+        assert_eq!(r.fields["AccountSid"], acct.account_sid);
+        assert_eq!(r.method, "POST");
+    }
+    assert_eq!(settled_sim(&rest, &sim_sid).await["status"], "active");
+    // The delivery record, under the Sim.
+    let mut state = Value::Null;
+    for _ in 0..400 {
+        state = rest.get(&format!("/v1/Sims/{sim_sid}/Callbacks")).await.1;
+        if state["callbacks"][0]["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let cbs = state["callbacks"].as_array().unwrap();
+    assert_eq!(cbs.len(), 1, "{state}");
+    assert_eq!(cbs[0]["state"], "delivered");
+    assert_eq!(cbs[0]["attempts"], 2);
+    assert_eq!(cbs[0]["sim_status"], "active");
+    // A change with GET; a change without a CallbackUrl calls nothing.
+    let rx2 = Receiver::start().await;
+    let (s, _) = rest
+        .send(
+            "POST",
+            "/v1/Sims/meter-7",
+            &[
+                ("Status", "inactive"),
+                ("CallbackUrl", &rx2.url()),
+                ("CallbackMethod", "GET"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 202);
+    let got = rx2.wait_for(1, None).await;
+    assert_eq!(got[0].method, "GET");
+    assert_eq!(got[0].fields["SimStatus"], "inactive");
+    check_signed_with(&got[0], &acct.auth_token, &SIM_FIELDS);
+    let (s, _) = rest
+        .send("POST", "/v1/Sims/meter-7", &[("Status", "active")])
+        .await;
+    assert_eq!(s, 202);
+    assert_eq!(settled_sim(&rest, &sim_sid).await["status"], "active");
+    // A CallbackUrl without a status change: nothing to call back, and a Warning says so.
+    let (s, h, _) = rest
+        .send_full("POST", "/v1/Sims/meter-7", &[("CallbackUrl", &rx2.url())])
+        .await;
+    assert_eq!(s, 200);
+    assert!(h["warning"].to_str().unwrap().contains("status change"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.received().len(), 2);
+    assert_eq!(rx2.received().len(), 1);
     server.stop().await;
 }
 

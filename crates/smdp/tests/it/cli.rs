@@ -309,7 +309,7 @@ fn profile_add_options_and_release() {
 /// `smdp profile import`: a batch for an account; every bad row reported and nothing stored;
 /// the same file twice imports once.
 #[test]
-fn profile_import_is_all_or_nothing_and_idempotent() {
+fn profile_import_is_all_or_nothing_and_idempotent_and_exports_its_keys() {
     let dir = std::env::temp_dir().join(format!("smdp-cli-import-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.to_str().unwrap();
@@ -388,7 +388,75 @@ fn profile_import_is_all_or_nothing_and_idempotent() {
         None,
     );
     assert!(!o.status.success());
+
+    // The pre-installed row's keys reach the subscriber export, in each format.
+    let export = |extra: &[&str]| {
+        let mut args = vec!["profile", "export", "--account", &account, "--data", data];
+        args.extend_from_slice(extra);
+        smdp(&args, None)
+    };
+    let csv = stdout(&export(&[]));
+    assert_eq!(
+        csv,
+        format!(
+            "esim_profile_sid,sim_sid,status,eid,iccid,imsi,ki,opc,op,amf\n\
+             {},{},installed,89049032123451234512345678901235,{},001010000000201,{key},{key},,8000\n",
+            csv.lines().nth(1).unwrap().split(',').next().unwrap(),
+            csv.lines().nth(1).unwrap().split(',').nth(1).unwrap(),
+            iccid(1)
+        )
+    );
+    let dbctl = stdout(&export(&["--format", "open5gs-dbctl"]));
+    assert_eq!(
+        dbctl,
+        format!("open5gs-dbctl add 001010000000201 {key} {key}\n")
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(stdout(&export(&["--format", "open5gs"])).trim()).unwrap();
+    assert_eq!(doc["imsi"], "001010000000201");
+    assert_eq!(doc["security"]["k"], key);
+    assert_eq!(doc["security"]["opc"], key);
+    assert_eq!(doc["security"]["amf"], "8000");
+    assert!(stdout(&export(&["--status", "available"])).lines().count() == 1);
+    assert!(!export(&["--status", "failed"]).status.success());
+    assert!(!export(&["--format", "xml"]).status.success());
+    // MILENAGE settings: the OP is never printed; a bad value changes nothing.
+    let milenage = |extra: &[&str]| {
+        let mut args = vec!["account", "milenage", &account, "--data", data];
+        args.extend_from_slice(extra);
+        smdp(&args, None)
+    };
+    let o = milenage(&["--op", "cdc202d5123e20f62b6d676ac72cb318", "--amf", "b9b9"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !stdout(&o).to_lowercase().contains("cdc202d5"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("AMF: B9B9"));
+    assert!(!milenage(&["--amf", "80"]).status.success());
+    assert!(!milenage(&["--op", "00"]).status.success());
+    let o = milenage(&[]);
+    assert!(stdout(&o).contains("OP:  set") && stdout(&o).contains("AMF: B9B9"));
+    // This card's OPc was not derived from that OP: the export says so by giving no OP.
+    let csv = stdout(&export(&[]));
+    assert!(
+        csv.trim_end().ends_with(&format!("{key},{key},,B9B9")),
+        "{csv}"
+    );
+    let out = dir.with_extension("subscribers.json");
+    let o = export(&["--format", "json", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "secrets are written owner-only");
+    }
+    let rows: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(rows[0]["ki"], key);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&good);
     let _ = std::fs::remove_file(&bad);
+    let _ = std::fs::remove_file(&out);
 }

@@ -12,117 +12,6 @@ use hyper_util::rt::TokioIo;
 use rsp_auth::Curve;
 use serde_json::Value;
 
-/// A plain-HTTP REST client with one account's Basic credentials.
-/// A REST client with one account's credentials, calling the server's REST service in
-/// process (no socket): requests carry the REST listener's address as Host, so absolute
-/// URLs are what a socket client would see.
-struct Rest {
-    at: RestTarget,
-    auth: Option<String>,
-}
-
-impl Rest {
-    fn basic(at: RestTarget, user: &str, password: &str) -> Self {
-        Self {
-            at,
-            auth: Some(basic_auth(user, password)),
-        }
-    }
-
-    async fn send(&self, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let (s, _, v) = self.send_full(method, path, form).await;
-        (s, v)
-    }
-
-    /// Status, response headers and JSON body of a form request.
-    async fn send_full(
-        &self,
-        method: &str,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> (u16, hyper::HeaderMap, Value) {
-        let body = {
-            let mut s = form_urlencoded::Serializer::new(String::new());
-            for (k, v) in form {
-                s.append_pair(k, v);
-            }
-            s.finish()
-        };
-        self.request(
-            method,
-            path,
-            "application/x-www-form-urlencoded",
-            body.into_bytes(),
-        )
-        .await
-    }
-
-    /// Any body, in process through the REST service.
-    async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> (u16, hyper::HeaderMap, Value) {
-        use hyper::service::Service as _;
-        let mut b = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", format!("{}", self.at.addr))
-            .header("content-type", content_type);
-        if let Some(a) = &self.auth {
-            b = b.header("authorization", a);
-        }
-        let resp = self
-            .at
-            .svc
-            .call(b.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            headers,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    /// POST /v1/ESimProfiles.
-    async fn create(&self, form: &[(&str, &str)]) -> (u16, Value) {
-        self.send("POST", "/v1/ESimProfiles", form).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send("GET", path, &[]).await
-    }
-
-    /// GET of an absolute URL the server handed out (paging).
-    async fn follow(&self, url: &str) -> (u16, Value) {
-        let prefix = format!("http://{}", self.at.addr);
-        let path = url
-            .strip_prefix(&prefix)
-            .expect("absolute URL to this server");
-        self.get(path).await
-    }
-}
-
-/// Polls a profile until it leaves new/reserving.
-async fn reserved(rest: &Rest, sid: &str) -> Value {
-    // Generous: a loaded 2-core CI machine may take a while to schedule the worker.
-    for _ in 0..1000 {
-        let (s, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
-        assert_eq!(s, 200, "{v}");
-        if !matches!(v["status"].as_str(), Some("new" | "reserving")) {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{sid} never left reserving");
-}
-
 fn is_sid(v: &Value, prefix: &str) -> bool {
     v.as_str().is_some_and(|s| {
         s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|c| c.is_ascii_hexdigit())
@@ -491,6 +380,7 @@ async fn sims_update_fetch_by_unique_name_and_status_rules() {
     let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
     let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
     let sim_sid = v["sim_sid"].as_str().unwrap();
+    // A status change is asynchronous: 202 and `scheduled`, then the status asked for.
     let (s, sim) = rest
         .send(
             "POST",
@@ -498,17 +388,24 @@ async fn sims_update_fetch_by_unique_name_and_status_rules() {
             &[("UniqueName", "tracker-1"), ("Status", "ready")],
         )
         .await;
-    assert_eq!(s, 200, "{sim}");
+    assert_eq!(s, 202, "{sim}");
     assert_eq!(sim["unique_name"], "tracker-1");
-    assert_eq!(sim["status"], "ready");
+    assert_eq!(sim["status"], "scheduled");
+    assert_eq!(settled_sim(&rest, sim_sid).await["status"], "ready");
     let (s, by_name) = rest.get("/v1/Sims/tracker-1").await;
     assert_eq!(s, 200);
     assert_eq!(by_name["sid"], sim_sid);
+    // Asking for the status it has changes nothing, synchronously.
+    let (s, v) = rest
+        .send("POST", "/v1/Sims/tracker-1", &[("Status", "ready")])
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("ready")));
     // ready only from new; active and inactive any time.
     let (s, v) = rest
         .send("POST", "/v1/Sims/tracker-1", &[("Status", "active")])
         .await;
-    assert_eq!((s, v["status"].as_str()), (200, Some("active")));
+    assert_eq!((s, v["status"].as_str()), (202, Some("scheduled")));
+    assert_eq!(settled_sim(&rest, sim_sid).await["status"], "active");
     let (s, v) = rest
         .send("POST", "/v1/Sims/tracker-1", &[("Status", "ready")])
         .await;
@@ -520,6 +417,48 @@ async fn sims_update_fetch_by_unique_name_and_status_rules() {
     let (_, l) = rest.get("/v1/Sims?Status=active").await;
     assert_eq!(l["sims"].as_array().unwrap().len(), 1);
     assert_eq!(l["meta"]["key"], "sims");
+    // Bad values, another account's sid, subaccounts: 400s that change nothing.
+    for form in [
+        &[("Status", "scheduled")][..],
+        &[("CallbackUrl", "ftp://x/cb"), ("Status", "inactive")],
+        &[("CallbackMethod", "PUT"), ("Status", "inactive")],
+        &[("Fleet", "no-such-fleet")],
+        &[("AccountSid", "AC00000000000000000000000000000000")],
+        &[("UniqueName", "")],
+        &[("UniqueName", "HS00000000000000000000000000000000")],
+    ] {
+        let (s, v) = rest.send("POST", "/v1/Sims/tracker-1", form).await;
+        assert_eq!((s, v["status"].as_u64()), (400, Some(400)), "{form:?}: {v}");
+    }
+    let (_, v) = rest.get("/v1/Sims/tracker-1").await;
+    assert_eq!(v["status"], "active");
+    assert!(v["fleet_sid"].is_null());
+    // Registering a physical SIM: validated, then refused as the service refuses an
+    // unknown SIM (the simulator has none).
+    let iccid = |p: &str| format!("{p}{}", rsp_asn1::ids::luhn_check_digit(p));
+    let good = iccid("8988307000012345678");
+    let last = good.as_bytes()[19] - b'0';
+    let bad = format!("{}{}", &good[..19], (last + 1) % 10);
+    for (form, code) in [
+        (
+            vec![("Iccid", good.as_str()), ("RegistrationCode", "H3LL0W0RLD")],
+            83002,
+        ),
+        (
+            vec![("Iccid", bad.as_str()), ("RegistrationCode", "H3LL0W0RLD")],
+            20001,
+        ),
+        (
+            vec![("Iccid", good.as_str()), ("RegistrationCode", "short")],
+            20001,
+        ),
+        (vec![("Iccid", good.as_str())], 20001),
+    ] {
+        let (s, v) = rest.send("POST", "/v1/Sims", &form).await;
+        assert_eq!((s, v["code"].as_u64()), (400, Some(code)), "{form:?}: {v}");
+    }
+    let (_, l) = rest.get("/v1/Sims").await;
+    assert_eq!(l["sims"].as_array().unwrap().len(), 1, "nothing registered");
     let (_, f) = rest.get("/v1/Fleets").await;
     assert_eq!(f["meta"]["key"], "fleets");
     server.stop().await;
@@ -1017,5 +956,324 @@ async fn preinstalled_profiles_import_once_and_never_download() {
     // Never downloadable: the default SM-DP+ has no order for this eUICC.
     let init = lpa.initiate().await.unwrap();
     assert_failed(lpa.authenticate(&init, None).await, "8.1.1", "3.8");
+    server.stop().await;
+}
+
+/// Network Access Profiles and Fleets: create, fetch by sid and unique name, update, list
+/// with the NAP filter and paging; Sims assigned to a fleet and listed by it; unknown NAPs,
+/// bad values and duplicate names refused with Twilio 400s that change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleets_group_sims_under_a_network_access_profile() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("fleets");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let (s, nap) = rest
+        .send(
+            "POST",
+            "/v1/NetworkAccessProfiles",
+            &[("UniqueName", "lab-nap")],
+        )
+        .await;
+    assert_eq!(s, 201, "{nap}");
+    let nap_sid = nap["sid"].as_str().unwrap().to_string();
+    assert!(nap_sid.starts_with("HA") && nap_sid.len() == 34);
+    let (s, by_name) = rest.get("/v1/NetworkAccessProfiles/lab-nap").await;
+    assert_eq!((s, &by_name["sid"]), (200, &nap["sid"]));
+    let (_, other_nap) = rest.send("POST", "/v1/NetworkAccessProfiles", &[]).await;
+
+    // NetworkAccessProfile is required and must exist in this account.
+    for form in [
+        &[("UniqueName", "f")][..],
+        &[("NetworkAccessProfile", "nope")],
+        &[("NetworkAccessProfile", "HA00000000000000000000000000000000")],
+        &[("NetworkAccessProfile", "lab-nap"), ("DataLimit", "0")],
+        &[
+            ("NetworkAccessProfile", "lab-nap"),
+            ("DataLimit", "2000001"),
+        ],
+        &[("NetworkAccessProfile", "lab-nap"), ("DataLimit", "1e3")],
+        &[("NetworkAccessProfile", "lab-nap"), ("DataEnabled", "yes")],
+        &[
+            ("NetworkAccessProfile", "lab-nap"),
+            ("IpCommandsUrl", "not a url"),
+        ],
+        &[
+            ("NetworkAccessProfile", "lab-nap"),
+            ("SmsCommandsMethod", "PUT"),
+        ],
+        &[
+            ("NetworkAccessProfile", "lab-nap"),
+            ("DataMetering", "payg"),
+        ],
+        &[
+            ("NetworkAccessProfile", "lab-nap"),
+            ("UniqueName", "HF00000000000000000000000000000000"),
+        ],
+    ] {
+        let (s, v) = rest.send("POST", "/v1/Fleets", form).await;
+        assert_eq!((s, v["code"].as_u64()), (400, Some(20001)), "{form:?}: {v}");
+    }
+    let (_, none) = rest.get("/v1/Fleets").await;
+    assert!(none["fleets"].as_array().unwrap().is_empty(), "{none}");
+
+    let (s, fleet) = rest
+        .send(
+            "POST",
+            "/v1/Fleets",
+            &[
+                ("NetworkAccessProfile", "lab-nap"),
+                ("UniqueName", "trackers"),
+                ("DataLimit", "500"),
+                ("IpCommandsUrl", "https://example.com/ip"),
+                ("IpCommandsMethod", "get"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 201, "{fleet}");
+    let fleet_sid = fleet["sid"].as_str().unwrap().to_string();
+    assert!(fleet_sid.starts_with("HF") && fleet_sid.len() == 34);
+    assert_eq!(fleet["network_access_profile_sid"], nap_sid.as_str());
+    assert_eq!(fleet["data_limit"], 500);
+    assert_eq!(fleet["data_enabled"], true);
+    assert_eq!(fleet["data_metering"], "payg");
+    assert_eq!(fleet["ip_commands_method"], "GET");
+    assert_eq!(fleet["sms_commands_method"], "POST");
+    assert_eq!(fleet["sms_commands_enabled"], true);
+    assert_eq!(fleet["account_sid"], acct.account_sid.as_str());
+    assert_eq!(
+        fleet["url"],
+        format!("http://{}/v1/Fleets/{fleet_sid}", server.rest_addr)
+    );
+    let (s, again) = rest
+        .send(
+            "POST",
+            "/v1/Fleets",
+            &[
+                ("NetworkAccessProfile", &nap_sid),
+                ("UniqueName", "trackers"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 400, "a unique name is unique: {again}");
+    let (s, other) = rest
+        .send(
+            "POST",
+            "/v1/Fleets",
+            &[("NetworkAccessProfile", other_nap["sid"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(s, 201, "{other}");
+    assert!(other["unique_name"].is_null());
+    assert_eq!(other["data_limit"], 1000, "the documented default");
+
+    // Fetch by sid and by unique name; update.
+    let (s, by_name) = rest.get("/v1/Fleets/trackers").await;
+    assert_eq!((s, &by_name["sid"]), (200, &fleet["sid"]));
+    let (s, up) = rest
+        .send(
+            "POST",
+            "/v1/Fleets/trackers",
+            &[("DataLimit", "2000000"), ("UniqueName", "trackers-2")],
+        )
+        .await;
+    assert_eq!(s, 200, "{up}");
+    assert_eq!(up["data_limit"], 2_000_000);
+    assert_eq!(up["unique_name"], "trackers-2");
+    assert_eq!(up["ip_commands_url"], "https://example.com/ip", "unchanged");
+    let (s, _) = rest.get("/v1/Fleets/trackers").await;
+    assert_eq!(s, 404);
+    let (s, v) = rest
+        .send(
+            "POST",
+            &format!("/v1/Fleets/{fleet_sid}"),
+            &[("DataEnabled", "false")],
+        )
+        .await;
+    assert_eq!(s, 400, "DataEnabled is not an update parameter: {v}");
+    let (s, _) = rest
+        .send("DELETE", &format!("/v1/Fleets/{fleet_sid}"), &[])
+        .await;
+    assert_eq!(s, 405);
+
+    // List: all, by NAP sid or name, paged.
+    let (_, all) = rest.get("/v1/Fleets?PageSize=1").await;
+    assert_eq!(all["fleets"].as_array().unwrap().len(), 1);
+    assert_eq!(all["fleets"][0]["sid"], fleet_sid.as_str());
+    let (_, next) = rest
+        .follow(all["meta"]["next_page_url"].as_str().unwrap())
+        .await;
+    assert_eq!(next["fleets"][0]["sid"], other["sid"]);
+    assert!(next["meta"]["next_page_url"].is_null());
+    for key in [nap_sid.as_str(), "lab-nap"] {
+        let (_, l) = rest
+            .get(&format!("/v1/Fleets?NetworkAccessProfile={key}"))
+            .await;
+        let sids: Vec<&str> = l["fleets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(sids, [fleet_sid.as_str()], "{l}");
+    }
+
+    // Sims join a fleet (by unique name) and are listed by it.
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    let sim_sid = v["sim_sid"].as_str().unwrap();
+    let (s, sim) = rest
+        .send(
+            "POST",
+            &format!("/v1/Sims/{sim_sid}"),
+            &[("Fleet", "trackers-2")],
+        )
+        .await;
+    assert_eq!(s, 200, "{sim}");
+    assert_eq!(sim["fleet_sid"], fleet_sid.as_str());
+    let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    reserved(&rest, v["sid"].as_str().unwrap()).await;
+    for key in [fleet_sid.as_str(), "trackers-2"] {
+        let (_, l) = rest.get(&format!("/v1/Sims?Fleet={key}")).await;
+        let sids: Vec<&str> = l["sims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(sids, [sim_sid], "{l}");
+    }
+    let (s, _) = rest.get("/v1/Sims?Fleet=unknown").await;
+    assert_eq!(s, 404);
+
+    // Another account sees none of it.
+    let stranger = server.account("stranger");
+    let rest2 = Rest::basic(server.rest(), &stranger.account_sid, &stranger.auth_token);
+    let (s, _) = rest2.get(&format!("/v1/Fleets/{fleet_sid}")).await;
+    assert_eq!(s, 404);
+    let (s, v) = rest2
+        .send("POST", "/v1/Fleets", &[("NetworkAccessProfile", &nap_sid)])
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let (_, l) = rest2.get("/v1/Fleets").await;
+    assert!(l["fleets"].as_array().unwrap().is_empty());
+    server.stop().await;
+}
+
+/// Subscriber export: the keys on each reserved card (read back from its package), OPc
+/// derived from the account's OP, and secrets nowhere else in the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriber_export_carries_the_cards_keys_and_only_it_does() {
+    use smdp_core::store::{OperatorStore as _, Store as _};
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("export");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    // TS 35.208 test set 1's OP.
+    let op: [u8; 16] = hex::decode("cdc202d5123e20f62b6d676ac72cb318")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    server
+        .store
+        .set_milenage(
+            &acct.account_sid,
+            &smdp_core::store::Milenage {
+                op: Some(op),
+                amf: [0x80, 0x00],
+            },
+        )
+        .unwrap();
+    let mut sids = Vec::new();
+    for _ in 0..2 {
+        let (_, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+        sids.push(reserved(&rest, v["sid"].as_str().unwrap()).await);
+    }
+    let (s, h, rows) = rest
+        .send_full("GET", "/v1/ESimProfiles/Export?Format=json", &[])
+        .await;
+    assert_eq!(s, 200, "{rows}");
+    assert_eq!(h["content-type"], "application/json");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, p) in rows.iter().zip(&sids) {
+        assert_eq!(row["esim_profile_sid"], p["sid"]);
+        assert_eq!(row["iccid"], p["iccid"]);
+        assert_eq!(row["status"], "available");
+        // The card's keys, as personalised into its package.
+        let profile = server
+            .store
+            .profile_by_sid(&acct.account_sid, p["sid"].as_str().unwrap())
+            .unwrap()
+            .unwrap();
+        let der = server.store.package(profile.id).unwrap().unwrap();
+        let (ki, opc) = rsp_saip::package::ProfilePackage::parse(&der)
+            .unwrap()
+            .aka_keys()[0];
+        assert_eq!(row["ki"], hex::encode_upper(ki));
+        assert_eq!(row["opc"], hex::encode_upper(opc));
+        assert_eq!(
+            opc,
+            rsp_saip::milenage::opc(&ki, &op),
+            "OPc derived from OP"
+        );
+        assert_eq!(row["op"], hex::encode_upper(op));
+        assert_eq!(row["imsi"].as_str(), profile.imsi.as_deref());
+        // Nothing else in the API shows the secrets.
+        let ki_hex = hex::encode_upper(ki);
+        for path in [
+            format!(
+                "/v1/ESimProfiles/{}",
+                row["esim_profile_sid"].as_str().unwrap()
+            ),
+            "/v1/ESimProfiles".into(),
+            "/v1/Sims".into(),
+        ] {
+            let (_, v) = rest.get(&path).await;
+            let text = v.to_string().to_uppercase();
+            assert!(!text.contains(&ki_hex), "{path} leaks Ki");
+        }
+    }
+    let (s, _, lines) = rest
+        .request(
+            "GET",
+            "/v1/ESimProfiles/Export?Format=open5gs&Status=available",
+            "application/x-www-form-urlencoded",
+            vec![],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(lines.is_null(), "JSON lines, not one JSON value");
+    for (q, code) in [
+        ("", 400),
+        ("?Format=xml", 400),
+        ("?Format=csv&Status=failed", 400),
+        ("?Format=csv&Status=bogus", 400),
+        ("?Format=csv&Extra=1", 400),
+        ("?Format=csv&Format=json", 400),
+    ] {
+        let (s, v) = rest.get(&format!("/v1/ESimProfiles/Export{q}")).await;
+        assert_eq!(
+            (s, v["status"].as_u64()),
+            (code, Some(u64::from(code))),
+            "{q}: {v}"
+        );
+    }
+    let anonymous = Rest {
+        at: server.rest(),
+        auth: None,
+    };
+    let (s, _) = anonymous.get("/v1/ESimProfiles/Export?Format=csv").await;
+    assert_eq!(s, 401);
+    // Another account's export is its own (empty).
+    let other = server.account("other");
+    let rest2 = Rest::basic(server.rest(), &other.account_sid, &other.auth_token);
+    let (s, _, v) = rest2
+        .request(
+            "GET",
+            "/v1/ESimProfiles/Export?Format=json",
+            "text/plain",
+            vec![],
+        )
+        .await;
+    assert_eq!((s, v), (200, serde_json::json!([])));
     server.stop().await;
 }

@@ -69,7 +69,7 @@ async fn twilio_python_sdk() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_esim_profiles() {
+async fn schemathesis_supersim_api() {
     let Some(shared) = rsp_shared::dir_for_test("Super SIM OpenAPI spec") else {
         return;
     };
@@ -88,7 +88,7 @@ async fn schemathesis_esim_profiles() {
         .args(["-m", "schemathesis.cli", "run"])
         .arg(&spec)
         .args(["--url", &format!("http://{}", server.rest_addr)])
-        .args(["--include-path-regex", "^/v1/ESimProfiles"])
+        .args(["--include-path-regex", "^/v1/(ESimProfiles|Sims|Fleets)"])
         .args(["-a", &format!("{}:{}", acct.account_sid, acct.auth_token)])
         // Two checks are off, both for what the spec leaves out: it documents no error
         // responses at all (facts §1.1), so every 400/401/404 is "undocumented"

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod rest_client;
+pub use rest_client::*;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -37,6 +37,15 @@ def wait_available(c, sid):
     raise AssertionError(f"{sid} stuck in {p.status}")
 
 
+def wait_settled(c, sid):
+    for _ in range(2000):
+        s = c.supersim.v1.sims(sid).fetch()
+        if s.status != "scheduled":
+            return s
+        time.sleep(0.01)
+    raise AssertionError(f"Sim {sid} stayed scheduled")
+
+
 c = client(ACCOUNT, TOKEN)
 
 # Create by Eid (default SM-DP+) and by GenerateMatchingId.
@@ -85,9 +94,79 @@ assert all(p.status == "available" for p in available) and len(available) >= 2
 sim = c.supersim.v1.sims(mid.sim_sid).fetch()
 assert sim.iccid == mid.iccid and sim.status == "new"
 sim = c.supersim.v1.sims(mid.sim_sid).update(unique_name="sdk-sim", status="ready")
-assert sim.unique_name == "sdk-sim" and sim.status == "ready"
+# A status change is asynchronous: 202 with "scheduled", then the status asked for.
+assert sim.unique_name == "sdk-sim" and sim.status == "scheduled", sim.status
+assert wait_settled(c, mid.sim_sid).status == "ready"
 assert c.supersim.v1.sims("sdk-sim").fetch().sid == mid.sim_sid
 assert len(c.supersim.v1.sims.list(status="ready")) == 1
+
+# Network Access Profiles and Fleets.
+nap = c.supersim.v1.network_access_profiles.create(unique_name="sdk-nap")
+assert nap.sid.startswith("HA") and len(nap.sid) == 34, nap.sid
+assert c.supersim.v1.network_access_profiles("sdk-nap").fetch().sid == nap.sid
+fleet = c.supersim.v1.fleets.create(
+    network_access_profile="sdk-nap", unique_name="sdk-fleet", data_limit=250,
+    sms_commands_enabled=False, ip_commands_url="https://example.com/ip", ip_commands_method="GET",
+)
+assert fleet.sid.startswith("HF") and len(fleet.sid) == 34, fleet.sid
+assert fleet.network_access_profile_sid == nap.sid and fleet.data_limit == 250
+assert fleet.sms_commands_enabled is False and fleet.data_enabled is True
+assert fleet.ip_commands_method == "GET" and fleet.data_metering == "payg"
+assert fleet.url == f"{BASE}/v1/Fleets/{fleet.sid}", fleet.url
+assert c.supersim.v1.fleets("sdk-fleet").fetch().sid == fleet.sid
+updated = c.supersim.v1.fleets(fleet.sid).update(data_limit=1000, unique_name="sdk-fleet-2")
+assert updated.data_limit == 1000 and updated.unique_name == "sdk-fleet-2"
+other_nap = c.supersim.v1.network_access_profiles.create()
+c.supersim.v1.fleets.create(network_access_profile=other_nap.sid)
+assert [f.sid for f in c.supersim.v1.fleets.list(network_access_profile=nap.sid)] == [fleet.sid]
+assert len(c.supersim.v1.fleets.list(page_size=1)) == 2  # the SDK follows the paging URLs
+try:
+    c.supersim.v1.fleets.create(network_access_profile="HA" + "0" * 32)
+    raise AssertionError("an unknown Network Access Profile was accepted")
+except TwilioRestException as e:
+    assert e.status == 400 and e.code == 20001, (e.status, e.code)
+
+# A Sim joins the fleet, and its status change calls back when it completes.
+import hashlib  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, HTTPServer  # noqa: E402
+from urllib.parse import parse_qsl  # noqa: E402
+
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+received = []
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        received.append((self.path, dict(parse_qsl(body)), self.headers["X-Twilio-Signature"]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+rx = HTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=rx.serve_forever, daemon=True).start()
+cb_url = f"http://127.0.0.1:{rx.server_port}/sim-updated"
+sim = c.supersim.v1.sims("sdk-sim").update(fleet="sdk-fleet-2", status="active", callback_url=cb_url)
+assert sim.fleet_sid == fleet.sid and sim.status == "scheduled", (sim.fleet_sid, sim.status)
+for _ in range(2000):
+    if received:
+        break
+    time.sleep(0.01)
+assert received, "no Sim update callback"
+path, fields, signature = received[0]
+assert fields["SimSid"] == mid.sim_sid and fields["SimStatus"] == "active", fields
+assert fields["FleetSid"] == fleet.sid and fields["AccountSid"] == ACCOUNT, fields
+# The SDK's own validator accepts the signature under the account's auth token.
+assert RequestValidator(TOKEN).validate(cb_url, fields, signature), (cb_url, fields, signature)
+assert wait_settled(c, mid.sim_sid).status == "active"
+assert [s.sid for s in c.supersim.v1.sims.list(fleet="sdk-fleet-2")] == [mid.sim_sid]
+assert [s.sid for s in c.supersim.v1.sims.list(fleet=fleet.sid)] == [mid.sim_sid]
+rx.shutdown()
 
 # Unknown sid: TwilioRestException 20404.
 try:
@@ -156,6 +235,12 @@ assert r.status_code == 200 and r.json()["sid"] == mid.sid, r.text
 k = client(credential_provider=StaticBearer(tok["access_token"]))
 assert k.supersim.v1.esim_profiles(mid.sid).fetch().sid == mid.sid
 assert any(p.sid == mid.sid for p in k.supersim.v1.esim_profiles.list())
+# Fleets and Sims through the OAuth token: the same account's resources.
+assert k.supersim.v1.fleets(fleet.sid).fetch().unique_name == "sdk-fleet-2"
+kf = k.supersim.v1.fleets.create(network_access_profile=nap.sid, unique_name="oauth-fleet")
+assert kf.account_sid == ACCOUNT
+assert k.supersim.v1.sims(mid.sim_sid).update(fleet="oauth-fleet").fleet_sid == kf.sid
+assert [s.sid for s in k.supersim.v1.sims.list(fleet=kf.sid)] == [mid.sim_sid]
 # The same client authenticating with HTTP Basic (RFC 6749 2.3.1, requests-oauthlib's default).
 tok2 = OAuth2Session(client=BackendApplicationClient(client_id=CLIENT_ID)).fetch_token(
     token_url=TOKEN_URL, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
