@@ -102,6 +102,8 @@ pub struct Cert {
     pub basic_constraints: Option<BasicConstraints>,
     /// Subject `serialNumber` attribute (the EID in an eUICC certificate).
     pub subject_serial_number: Option<String>,
+    /// Subject `organizationName` (an EUM's: CERT.EUICC repeats it).
+    pub subject_organization: Option<String>,
     /// SAN `registeredID`s (the SM-DP+ OID).
     pub registered_ids: Vec<rsp_asn1::ObjectIdentifier>,
     /// SAN `dNSName`s, and `iPAddress`es in text form.
@@ -191,11 +193,18 @@ impl Cert {
             dns_names: Vec::new(),
             permitted_eid_prefixes: None,
             unknown_critical: Vec::new(),
+            subject_organization: None,
         };
         c.subject_serial_number = tbs_c
             .subject()
             .iter()
             .find(|atv| atv.oid == SERIAL_NUMBER)
+            .map(|atv| attr_string(&atv.value))
+            .transpose()?;
+        c.subject_organization = tbs_c
+            .subject()
+            .iter()
+            .find(|atv| atv.oid == const_oid::db::rfc4519::O)
             .map(|atv| attr_string(&atv.value))
             .transpose()?;
 

@@ -68,6 +68,73 @@ impl CurvePki {
     }
 }
 
+impl CurvePki {
+    /// A fresh eUICC for `eid` under this EUM (its key must be loaded): a new SK.EUICC and its
+    /// CERT.EUICC (subject serialNumber = EID), valid as long as CERT.EUM. An EID outside the
+    /// EUM's permitted prefixes is refused (the chain would not verify).
+    pub fn issue_euicc<R: CryptoRng + ?Sized>(
+        &self,
+        eid: &Eid,
+        rng: &mut R,
+    ) -> Result<Issued, Error> {
+        let (Some(eum), Some(eum_key)) = (&self.eum, &self.eum_key) else {
+            return Err(Error::Key(format!(
+                "the {} EUM certificate and key are not loaded",
+                self.curve
+            )));
+        };
+        let digits = eid.to_string();
+        if let Some(prefixes) = &eum.permitted_eid_prefixes {
+            if !prefixes.iter().any(|p| digits.starts_with(p.as_str())) {
+                return Err(Error::Certificate(format!(
+                    "EID {digits} is outside the EUM's permitted prefixes {prefixes:?}"
+                )));
+            }
+        }
+        let issuer = Issued {
+            cert: eum.clone(),
+            key: SigningKey::from_scalar(self.curve, &eum_key.scalar())?,
+        };
+        let key = SigningKey::generate(self.curve, rng);
+        let org = eum
+            .subject_organization
+            .clone()
+            .unwrap_or_else(|| "smdp-sim Test EUM".into());
+        let cert = issue(
+            &euicc_profile(eum.not_before, eum.not_after, org, eid, self.curve),
+            &key,
+            Some(&issuer),
+            rng,
+        )?;
+        Ok(Issued { cert, key })
+    }
+}
+
+/// CERT.EUICC's profile (SGP.22 4.5.2.1.0.2): the EUM's organisation, the EID as subject
+/// serialNumber.
+fn euicc_profile(
+    not_before: SystemTime,
+    not_after: SystemTime,
+    org: String,
+    eid: &Eid,
+    curve: Curve,
+) -> Profile {
+    Profile {
+        role: Role::Euicc,
+        subject: vec![
+            ("C", "XZ".into()),
+            ("O", org),
+            ("serialNumber", eid.to_string()),
+            ("CN", format!("smdp-sim eUICC {}", curve.file_tag())),
+        ],
+        not_before,
+        not_after,
+        registered_id: None,
+        dns_names: Vec::new(),
+        eid_prefix: None,
+    }
+}
+
 /// A loaded or generated PKI.
 pub struct Pki {
     pub curves: Vec<CurvePki>,
@@ -377,15 +444,7 @@ impl Pki {
             let eid = default_eid(&opts.eid_prefix, curve)?;
             let euicc_key = SigningKey::generate(curve, rng);
             let euicc_cert = issue(
-                &prof(
-                    Role::Euicc,
-                    vec![
-                        ("C", "XZ".into()),
-                        ("O", eum_org),
-                        ("serialNumber", eid.to_string()),
-                        ("CN", format!("smdp-sim eUICC {t}")),
-                    ],
-                ),
+                &euicc_profile(nb, na, eum_org, &eid, curve),
                 &euicc_key,
                 Some(&eum),
                 rng,

@@ -248,6 +248,9 @@ pub struct NotificationRecord {
     pub operation: String,
     pub seq_number: i64,
     pub received_at: i64,
+    /// The order it is about: the profile with this ICCID on this EID, found by the store
+    /// when it records the notification (ignored on insert).
+    pub profile_sid: Option<String>,
 }
 
 /// The operations the server needs; every method is one transaction.
@@ -301,8 +304,13 @@ pub trait Store: Send + Sync {
     /// Sessions alive at `now`; expired ones are purged on the way.
     fn active_sessions(&self, now: i64) -> Result<u64>;
 
-    fn record_notification(&self, n: &NotificationRecord) -> Result<()>;
+    /// Records an enable/disable/delete notification against the profile with its ICCID on
+    /// its EID (if any). False, and nothing recorded, when this eUICC's notification with this
+    /// seqNumber was recorded already (a replay: seqNumbers are eUICC-global, SGP.22 5.7.20).
+    fn record_notification(&self, n: &NotificationRecord) -> Result<bool>;
     fn notifications(&self) -> Result<Vec<NotificationRecord>>;
+    /// The notifications recorded against one profile, oldest first.
+    fn notifications_for(&self, profile_id: i64) -> Result<Vec<NotificationRecord>>;
 }
 
 // ------------------------------------------------------------------ the operator side

@@ -452,6 +452,33 @@ impl Operator {
                 }
                 _ => Err(not_allowed()),
             },
+            ["ESimProfiles", sid, "Notifications"] => match *method {
+                // The eUICC's enable/disable/delete notifications about this profile, as
+                // received over ES9+ HandleNotification (a simulator extension).
+                Method::GET => {
+                    let p = is_sid(sid, "HP")
+                        .then(|| self.store.profile_by_sid(&account, sid))
+                        .transpose()?
+                        .flatten()
+                        .ok_or_else(|| ApiError::not_found(path))?;
+                    let items: Vec<Value> = self
+                        .store
+                        .notifications_for(p.id)?
+                        .iter()
+                        .map(|n| {
+                            json!({
+                                "operation": n.operation,
+                                "seq_number": n.seq_number,
+                                "eid": n.eid.to_string(),
+                                "iccid": n.iccid,
+                                "date_received": iso8601(n.received_at),
+                            })
+                        })
+                        .collect();
+                    Ok((StatusCode::OK, json!({ "notifications": items })))
+                }
+                _ => Err(not_allowed()),
+            },
             ["ESimProfiles", sid, "Callbacks"] => match *method {
                 // Delivery state of the profile's status callbacks (a simulator extension).
                 Method::GET => {

@@ -94,7 +94,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -150,6 +150,16 @@ BEGIN
 END;
 ALTER TABLE accounts ADD COLUMN milenage_op BLOB;
 ALTER TABLE accounts ADD COLUMN milenage_amf BLOB;
+";
+
+/// Version 7 → 8: enable/disable/delete notifications recorded against their profile (found
+/// by ICCID on the EID), and looked up by (EID, seqNumber) to drop replays.
+const MIGRATE_7_TO_8: &str = "
+ALTER TABLE notifications ADD COLUMN profile_id INTEGER REFERENCES profiles(id);
+CREATE INDEX IF NOT EXISTS notifications_seq ON notifications(eid, seq_number);
+CREATE INDEX IF NOT EXISTS notifications_profile ON notifications(profile_id, id);
+UPDATE notifications SET profile_id = (SELECT p.id FROM profiles p
+    WHERE p.iccid = notifications.iccid AND p.eid = notifications.eid);
 ";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
@@ -499,6 +509,7 @@ impl SqliteStore {
             MIGRATE_4_TO_5,
             MIGRATE_5_TO_6,
             MIGRATE_6_TO_7,
+            MIGRATE_7_TO_8,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -854,36 +865,57 @@ impl Store for SqliteStore {
         })
     }
 
-    fn record_notification(&self, n: &NotificationRecord) -> Result<()> {
+    fn record_notification(&self, n: &NotificationRecord) -> Result<bool> {
         self.with(|c| {
-            c.prepare_cached(
-                "INSERT INTO notifications (eid, iccid, operation, seq_number, received_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                Text(n.eid),
-                n.iccid,
-                n.operation,
-                n.seq_number,
-                n.received_at
-            ])?;
-            Ok(())
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO notifications (eid, iccid, operation, seq_number, received_at, \
+                     profile_id) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, \
+                        (SELECT id FROM profiles WHERE iccid = ?2 AND eid = ?1) \
+                     WHERE NOT EXISTS (SELECT 1 FROM notifications \
+                        WHERE eid = ?1 AND seq_number = ?4)",
+                )?
+                .execute(params![
+                    Text(n.eid),
+                    n.iccid,
+                    n.operation,
+                    n.seq_number,
+                    n.received_at
+                ])?;
+            Ok(inserted == 1)
         })
     }
 
     fn notifications(&self) -> Result<Vec<NotificationRecord>> {
+        self.notification_rows("", &[])
+    }
+
+    fn notifications_for(&self, profile_id: i64) -> Result<Vec<NotificationRecord>> {
+        self.notification_rows("WHERE n.profile_id = ?1", &[&profile_id])
+    }
+}
+
+impl SqliteStore {
+    fn notification_rows(
+        &self,
+        filter: &str,
+        args: &[&dyn ToSql],
+    ) -> Result<Vec<NotificationRecord>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT eid, iccid, operation, seq_number, received_at FROM notifications \
-                 ORDER BY id",
-            )?;
-            let rows = st.query_map([], |r| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT n.eid, n.iccid, n.operation, n.seq_number, n.received_at, p.sid \
+                 FROM notifications n LEFT JOIN profiles p ON p.id = n.profile_id {filter} \
+                 ORDER BY n.id"
+            ))?;
+            let rows = st.query_map(args, |r| {
                 Ok(NotificationRecord {
                     eid: req(r, 0)?,
                     iccid: r.get(1)?,
                     operation: r.get(2)?,
                     seq_number: r.get(3)?,
                     received_at: r.get(4)?,
+                    profile_sid: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -1,7 +1,9 @@
 //! `smdp`: the smdp-sim command line.
 //!
 //! `smdp serve` runs the SM-DP+; the other commands are tools: decoding any SGP.22 message,
-//! activation codes, EIDs, test PKIs, profile packages and orders.
+//! activation codes, EIDs, test PKIs, profile packages and orders, accounts, virtual eUICCs.
+
+mod euicc_cmd;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -63,6 +65,10 @@ enum Command {
     /// list them.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Virtual eUICCs as state files: manufacture one with a pre-installed profile, enable,
+    /// disable or delete its profiles (queuing the notifications), show it.
+    #[command(subcommand)]
+    Euicc(euicc_cmd::EuiccCommand),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
@@ -835,6 +841,7 @@ fn main() -> Result<()> {
             Ok(smdp_server::serve::run(cfg)?)
         }
         Command::Profile(cmd) => profile(cmd),
+        Command::Euicc(cmd) => euicc_cmd::run(cmd),
         Command::Eid { eid } => {
             let eid = eid.trim();
             if eid.len() == 30 {

@@ -78,7 +78,8 @@ pub struct InstalledProfile {
     /// The StoreMetadataRequest TLV as carried in the BPP's `88` segments.
     pub metadata_der: Vec<u8>,
     pub configure_isdp: ConfigureISDPRequest,
-    /// OID of the SM-DP+ that installed it (CERT.DPpb).
+    /// OID of the SM-DP+ that installed it (CERT.DPpb); `2.999` for a profile installed at
+    /// manufacture ([`crate::profiles::FACTORY_OID`]).
     pub smdp_oid: ObjectIdentifier,
     /// Address of the SM-DP+ that installed it (serverAddress of the session).
     pub smdp_address: String,

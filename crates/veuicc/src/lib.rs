@@ -23,10 +23,13 @@
 
 mod euicc;
 pub mod lpa;
+pub mod profiles;
 mod session;
 pub mod sima;
+pub mod state;
 
 pub use euicc::{Euicc, EuiccParts, InstalledProfile, Limits};
+pub use profiles::Preinstalled;
 
 /// Why an eUICC could not be built or a command could not run at all.
 ///

@@ -106,13 +106,20 @@ impl Smdp {
                     .collect::<Vec<_>>()
                     .join("+");
                 let eid = verified.eid;
-                self.store.record_notification(&NotificationRecord {
+                let recorded = self.store.record_notification(&NotificationRecord {
                     eid,
                     iccid: meta.iccid.as_ref().and_then(|i| i.digits().ok()),
                     operation: operation.clone(),
                     seq_number: meta.seq_number,
                     received_at: self.clock.unix(),
+                    profile_sid: None,
                 })?;
+                if !recorded {
+                    // SGP.22 5.6.4: the function has no error to answer; a replay of a signed
+                    // notification is acknowledged and changes nothing.
+                    tracing::info!(%eid, seq = meta.seq_number, "handleNotification: replay ignored");
+                    return Ok(NotificationOutcome::AlreadyRecorded);
+                }
                 tracing::info!(%eid, %operation, seq = meta.seq_number, "handleNotification");
                 Ok(NotificationOutcome::Other { eid, operation })
             }

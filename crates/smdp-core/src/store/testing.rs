@@ -636,6 +636,41 @@ pub fn sim_updates_fleets_and_milenage(make: &dyn Fn() -> Box<dyn OperatorStore>
     assert!(s.preinstalled_keys(p.id).unwrap().is_some());
 }
 
+/// A notification is recorded against the profile with its ICCID on its EID, once per
+/// (EID, seqNumber); one about no known profile is still recorded, against none.
+pub fn notifications_are_recorded_once_against_their_profile(
+    make: &dyn Fn() -> Box<dyn OperatorStore>,
+) {
+    let s = make();
+    s.create_account("AC0", "t", "a", 0).unwrap();
+    let row = preinstalled(1, "E1", 1, None);
+    s.import_preinstalled("AC0", std::slice::from_ref(&row), 0, 1)
+        .unwrap();
+    let p = s.profile_by_sid("AC0", &row.sid).unwrap().unwrap();
+    let n = |eid: &str, iccid: &str, seq| NotificationRecord {
+        eid: e(eid),
+        iccid: Some(iccid.into()),
+        operation: "disable".into(),
+        seq_number: seq,
+        received_at: 5,
+        profile_sid: None,
+    };
+    let iccid = row.profile.iccid.clone();
+    assert!(s.record_notification(&n("E1", &iccid, 1)).unwrap());
+    assert!(
+        !s.record_notification(&n("E1", &iccid, 1)).unwrap(),
+        "replay"
+    );
+    // Same ICCID from another eUICC: not this profile's.
+    assert!(s.record_notification(&n("E2", &iccid, 1)).unwrap());
+    let mine = s.notifications_for(p.id).unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].profile_sid.as_deref(), Some(row.sid.as_str()));
+    let all = s.notifications().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].profile_sid, None);
+}
+
 /// One `#[test]` per conformance case, for a backend's test module.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -650,7 +685,8 @@ macro_rules! store_conformance_tests {
             reservation_claims_are_exclusive_and_expire,
             callback_claims_are_exclusive_in_order_and_expire,
             preinstalled_imports_are_all_or_nothing_and_idempotent,
-            sim_updates_fleets_and_milenage);
+            sim_updates_fleets_and_milenage,
+            notifications_are_recorded_once_against_their_profile);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-fn smdp(args: &[&str], stdin: Option<&str>) -> Output {
+pub fn smdp(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_smdp"));
     cmd.args(args).env("RUST_BACKTRACE", "0");
@@ -16,7 +16,7 @@ fn smdp(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 

@@ -3,3 +3,4 @@
 mod common;
 mod download;
 mod malformed;
+mod profiles;
