@@ -224,6 +224,45 @@ pub struct FunctionExecutionStatus {
     pub status_code_data: Option<StatusCodeData>,
 }
 
+/// What a (subjectCode, reasonCode) pair means, as the digest's §2 table gives it (the table
+/// lpac and euicc-go show their users, with SGP.23's expectations): for an LPA to print next to
+/// the codes. `None` for a pair the table does not list.
+pub fn status_meaning(subject: &str, reason: &str) -> Option<&'static str> {
+    Some(match (subject, reason) {
+        ("8.1", "4.8") => "eUICC lacks space for the profile",
+        ("8.1", "6.1") => "eUICC signature invalid or serverChallenge mismatch",
+        ("8.1.1", "2.2") => "EID missing for this order",
+        ("8.1.1", "3.1") => "another EID is already associated with this ICCID",
+        ("8.1.1", "3.8") => "EID refused (does not match the order)",
+        ("8.1.2", "6.1") => "EUM certificate invalid",
+        ("8.1.2", "6.3") => "EUM certificate expired",
+        ("8.1.3", "6.1") => "eUICC certificate invalid",
+        ("8.1.3", "6.3") => "eUICC certificate expired",
+        ("8.2", "1.2") => "profile not yet released",
+        ("8.2", "3.7") => "BPP not available for a new binding",
+        ("8.2.5", "4.3") => "no eligible profile for this eUICC/device",
+        ("8.2.6", "3.8") => "matching ID (AC token / EventID) refused",
+        ("8.2.7", "2.2") => "confirmation code missing",
+        ("8.2.7", "3.8") => "confirmation code refused",
+        ("8.2.7", "6.4") => "confirmation code retries exceeded",
+        ("8.8", "3.10") => "SM-DP+ OID invalid",
+        ("8.8.1", "3.8") => "invalid SM-DP+ address",
+        ("8.8.2", "3.1") => "none of the proposed CI PKIDs is supported",
+        ("8.8.3", "3.1") => "specification version not supported",
+        ("8.8.4", "3.7") => "no CERT.DPauth under a CI the eUICC can verify",
+        ("8.8.5", "4.10") => "download order expired",
+        ("8.8.5", "6.4") => "maximum number of download retries exceeded",
+        ("8.10.1", "3.9") => "transaction ID unknown",
+        ("8.11.1", "3.9") => "the EUM certificate's CI is unknown or not the one requested",
+        ("1.6", "2.1") => "invalid function input",
+        ("1.6", "2.2") => "mandatory element missing",
+        ("1.6", "2.3") => "conditional element missing",
+        ("1.2", "4.2") => "execution error at the function provider",
+        ("1.2", "4.4") => "function provider busy",
+        _ => return None,
+    })
+}
+
 /// The response header every ES9+ JSON response carries.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

@@ -15,7 +15,7 @@ use rsp_asn1::es10::{
 };
 use rsp_asn1::ids::Iccid;
 use rsp_auth::{Backend, Curve};
-use veuicc::state::CardState;
+use veuicc::state::StateFile;
 use veuicc::{Euicc, EuiccParts, Preinstalled};
 
 #[derive(Subcommand)]
@@ -42,7 +42,8 @@ pub enum EuiccCommand {
         notify: Option<String>,
         #[arg(long, env = "SMDP_DATA", default_value = "data")]
         data: PathBuf,
-        /// The state file to write (mode 0600: it holds SK.EUICC).
+        /// The state file to create (mode 0600: it holds SK.EUICC; an existing file is not
+        /// overwritten).
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
@@ -74,27 +75,8 @@ pub enum EuiccCommand {
     },
 }
 
-fn load(path: &Path) -> Result<Euicc> {
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let state: CardState =
-        serde_json::from_slice(&text).with_context(|| format!("{}", path.display()))?;
-    Euicc::from_state(&state, Backend::AwsLc, SystemTime::now())
-        .with_context(|| format!("{}", path.display()))
-}
-
-fn save(path: &Path, card: &Euicc) -> Result<()> {
-    use std::io::Write as _;
-    let json = serde_json::to_vec_pretty(&card.to_state())?;
-    // Write beside and rename: a crash never leaves half a card.
-    let tmp = path.with_extension("tmp");
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(&tmp)
-        .and_then(|mut f| f.write_all(&json).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("writing {}", path.display()))
+fn load(path: &Path) -> Result<(StateFile, Euicc)> {
+    Ok(StateFile::load(path, Backend::AwsLc, SystemTime::now())?)
 }
 
 fn profile_id(iccid: &str) -> Result<ProfileIdentifier> {
@@ -187,7 +169,7 @@ pub fn run(cmd: EuiccCommand) -> Result<()> {
                 notification_address: Some(address.clone()),
                 enabled: true,
             })?;
-            save(&out, &card)?;
+            StateFile::create(&out, &card)?;
             println!("eid:    {}", card.eid());
             println!("iccid:  {} (enabled)", r.iccid);
             println!("notify: {address}");
@@ -195,7 +177,7 @@ pub fn run(cmd: EuiccCommand) -> Result<()> {
             Ok(())
         }
         EuiccCommand::Show { state } => {
-            let card = load(&state)?;
+            let (_, card) = load(&state)?;
             println!("eid: {}", card.eid());
             for p in card.installed_profiles() {
                 println!(
@@ -229,29 +211,29 @@ pub fn run(cmd: EuiccCommand) -> Result<()> {
             Ok(())
         }
         EuiccCommand::Enable { state, iccid } => {
-            let mut card = load(&state)?;
+            let (mut file, mut card) = load(&state)?;
             let r = card.enable_profile(&EnableProfileRequest {
                 profile_identifier: profile_id(&iccid)?,
                 refresh_flag: false,
                 extensions: None,
             });
-            save(&state, &card)?;
+            file.save(&card)?;
             outcome("EnableProfile", r.enable_result)
         }
         EuiccCommand::Disable { state, iccid } => {
-            let mut card = load(&state)?;
+            let (mut file, mut card) = load(&state)?;
             let r = card.disable_profile(&DisableProfileRequest {
                 profile_identifier: profile_id(&iccid)?,
                 refresh_flag: false,
                 extensions: None,
             });
-            save(&state, &card)?;
+            file.save(&card)?;
             outcome("DisableProfile", r.disable_result)
         }
         EuiccCommand::Delete { state, iccid } => {
-            let mut card = load(&state)?;
+            let (mut file, mut card) = load(&state)?;
             let r = card.delete_profile(&DeleteProfileRequest(profile_id(&iccid)?));
-            save(&state, &card)?;
+            file.save(&card)?;
             outcome("DeleteProfile", r.delete_result)
         }
     }

@@ -33,6 +33,8 @@ const ISDP_AID_PREFIX: [u8; 12] = [
 ];
 /// Slots available with that numbering (0x10..=0xFF in byte 13).
 const MAX_SLOTS: usize = 0xF0;
+/// GSMA's root SM-DS (SGP.22 2.4.2 lets the EUM set it; this is the usual value).
+pub const ROOT_DS_ADDRESS: &str = "lpa.ds.gsma.com";
 /// One-time keys kept for a retried download (bppEuiccOtpk); older ones are forgotten.
 pub(crate) const MAX_KEPT_OT_KEYS: usize = 4;
 
@@ -87,6 +89,8 @@ pub struct InstalledProfile {
     pub package: Vec<u8>,
     /// Its ProfileHeader, read when the package was validated.
     pub header: rsp_saip::ProfileHeader,
+    /// Set by ES10c SetNickname.
+    pub nickname: Option<String>,
 }
 
 /// A virtual eUICC. See the crate documentation for the download flow.
@@ -114,6 +118,12 @@ pub struct Euicc {
     pub(crate) profiles: Vec<InstalledProfile>,
     pub(crate) notifications: Vec<PendingNotification>,
     pub(crate) last_error: Option<String>,
+    /// The default SM-DP+ address (ES10a; lpac's `profile download` without `-s` uses it).
+    pub(crate) default_dp_address: Option<String>,
+    /// The root SM-DS address (SGP.22 2.4.2: set at manufacture).
+    pub(crate) root_ds_address: String,
+    /// The BF36 segments of a LoadBoundProfilePackage in progress (APDU level).
+    pub(crate) bpp: Option<crate::es10::BppAssembly>,
 }
 
 impl core::fmt::Debug for Euicc {
@@ -227,6 +237,9 @@ impl Euicc {
             profiles: Vec::new(),
             notifications: Vec::new(),
             last_error: None,
+            default_dp_address: None,
+            root_ds_address: ROOT_DS_ADDRESS.into(),
+            bpp: None,
         })
     }
 
@@ -356,6 +369,7 @@ impl Euicc {
                 profile_state: Some(p.state),
                 service_provider_name: Some(p.metadata.service_provider_name.clone()),
                 profile_name: Some(p.metadata.profile_name.clone()),
+                profile_nickname: p.nickname.clone(),
                 icon_type: p.metadata.icon_type,
                 icon: p.metadata.icon.clone(),
                 profile_class: Some(p.metadata.profile_class),
@@ -366,6 +380,16 @@ impl Euicc {
                 ..ProfileInfo::default()
             })
             .collect()
+    }
+
+    /// The default SM-DP+ address (ES10a GetEuiccConfiguredAddresses).
+    pub fn default_dp_address(&self) -> Option<&str> {
+        self.default_dp_address.as_deref()
+    }
+
+    /// Sets the default SM-DP+ address (ES10a SetDefaultDpAddress; `None` clears it).
+    pub fn set_default_dp_address(&mut self, address: Option<String>) {
+        self.default_dp_address = address;
     }
 
     /// The pending notifications, oldest first.

@@ -21,6 +21,8 @@
 //! test can drive a real SM-DP+ with this crate alone. APDU framing (STORE DATA) comes later and
 //! sits on top of these functions.
 
+pub mod apdu;
+pub mod es10;
 mod euicc;
 pub mod lpa;
 pub mod profiles;
@@ -46,6 +48,9 @@ pub enum Error {
     Chain(#[from] rsp_auth::chain::ChainError),
     #[error(transparent)]
     Asn1(#[from] rsp_asn1::Error),
+    /// A state file that cannot be read or written.
+    #[error("card state: {0}")]
+    State(String),
     /// The command needs an RSP session in another state (the LPA called things out of order).
     #[error("no RSP session for this command: {0}")]
     NoSession(&'static str),

@@ -126,6 +126,7 @@ impl Euicc {
             smdp_address: address,
             package: p.package,
             header,
+            nickname: None,
         });
         Ok(self.profiles.last().expect("just pushed"))
     }
@@ -231,6 +232,17 @@ impl Euicc {
         DeleteProfileResponse {
             delete_result: result,
             extensions: None,
+        }
+    }
+
+    /// Deletes a profile whatever its state and rules (eUICCMemoryReset), with its delete
+    /// notifications. SGP.22 5.7.19 does not say whether a reset notifies; this card does,
+    /// so the SM-DP+ learns the profile is gone.
+    pub(crate) fn force_delete(&mut self, iccid: &Iccid) {
+        if let Some(i) = self.profiles.iter().position(|p| &p.iccid == iccid) {
+            // A signing failure still deletes: the reset must not leave the profile.
+            let _ = self.notify(i, notification_event::DELETE);
+            self.profiles.remove(i);
         }
     }
 

@@ -614,6 +614,7 @@ impl Euicc {
             smdp_address: session.server_address.clone(),
             package: u.profile,
             header,
+            nickname: None,
         })
     }
 

@@ -6,6 +6,7 @@
 //! notifications as signed), so a reloaded card answers byte for byte what it answered before.
 //! The file holds the card's private key: it is test material, written owner-only by the CLI.
 
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use rsp_asn1::download::{ConfigureISDPRequest, StoreMetadataRequest};
@@ -36,6 +37,9 @@ pub struct CardState {
     pub sk_euicc: String,
     pub trusted_cis: Vec<String>,
     pub last_seq_number: i64,
+    /// The default SM-DP+ address (ES10a).
+    #[serde(default)]
+    pub default_dp_address: Option<String>,
     pub profiles: Vec<ProfileRecord>,
     pub notifications: Vec<String>,
 }
@@ -56,6 +60,8 @@ pub struct ProfileRecord {
     pub smdp_address: String,
     /// The profile package (SAIP DER).
     pub package: String,
+    #[serde(default)]
+    pub nickname: Option<String>,
 }
 
 fn bad(what: impl std::fmt::Display) -> Error {
@@ -82,6 +88,7 @@ impl Euicc {
                 .map(|c| hex::encode_upper(c.der()))
                 .collect(),
             last_seq_number: self.last_seq_number,
+            default_dp_address: self.default_dp_address.clone(),
             profiles: self
                 .profiles
                 .iter()
@@ -96,6 +103,7 @@ impl Euicc {
                     smdp_oid: p.smdp_oid.iter().copied().collect(),
                     smdp_address: p.smdp_address.clone(),
                     package: hex::encode_upper(&p.package),
+                    nickname: p.nickname.clone(),
                 })
                 .collect(),
             notifications: self
@@ -138,6 +146,7 @@ impl Euicc {
             backend,
         )?;
         card.last_seq_number = s.last_seq_number;
+        card.default_dp_address = s.default_dp_address.clone();
         for (i, p) in s.profiles.iter().enumerate() {
             let field = |f: &str| format!("profiles[{i}].{f}");
             let metadata_der = unhex(&field("metadata"), &p.metadata)?;
@@ -171,6 +180,7 @@ impl Euicc {
                 smdp_address: p.smdp_address.clone(),
                 package,
                 header,
+                nickname: p.nickname.clone(),
             });
         }
         if card
@@ -189,5 +199,74 @@ impl Euicc {
             card.notifications.push(n);
         }
         Ok(card)
+    }
+}
+
+/// A card bound to its state file: read at start (a corrupt or foreign file is an error,
+/// never a fresh card), written atomically (beside, then renamed) and owner-only (it holds
+/// SK.EUICC), and only when the state changed.
+pub struct StateFile {
+    pub path: PathBuf,
+    /// What the file holds now.
+    saved: String,
+}
+
+fn io(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::State(format!("{what} {}: {e}", path.display()))
+}
+
+impl StateFile {
+    /// Loads the card from `path`; certificates are checked at `now`.
+    pub fn load(path: &Path, backend: Backend, now: SystemTime) -> Result<(Self, Euicc), Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| io(path, "reading", e))?;
+        let state: CardState =
+            serde_json::from_str(&text).map_err(|e| io(path, "not a veuicc state file:", e))?;
+        let card = Euicc::from_state(&state, backend, now)
+            .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+        let saved = serde_json::to_string_pretty(&card.to_state()).unwrap_or_default();
+        Ok((
+            Self {
+                path: path.to_path_buf(),
+                saved,
+            },
+            card,
+        ))
+    }
+
+    /// Writes `card` to a new file at `path`; an existing file is not overwritten.
+    pub fn create(path: &Path, card: &Euicc) -> Result<Self, Error> {
+        if path.exists() {
+            return Err(Error::State(format!(
+                "{} exists: not overwriting a card",
+                path.display()
+            )));
+        }
+        let mut f = Self {
+            path: path.to_path_buf(),
+            saved: String::new(),
+        };
+        f.save(card)?;
+        Ok(f)
+    }
+
+    /// Writes the card if its state changed since the last write.
+    pub fn save(&mut self, card: &Euicc) -> Result<(), Error> {
+        use std::io::Write as _;
+        let json = serde_json::to_string_pretty(&card.to_state())
+            .map_err(|e| Error::State(e.to_string()))?;
+        if json == self.saved {
+            return Ok(());
+        }
+        let tmp = self.path.with_extension("tmp");
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o.open(&tmp)
+            .and_then(|mut f| f.write_all(json.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| io(&self.path, "writing", e))?;
+        self.saved = json;
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! The veuicc integration tests, one binary (one link on CI).
 
+mod apdu;
 mod common;
 mod download;
 mod malformed;

@@ -1,0 +1,258 @@
+//! ES9+ over HTTPS as an LPA calls it (SGP.22 6.5; digest §1.1): POST
+//! `https://<address>/gsma/rsp2/es9plus/<function>` with `X-Admin-Protocol: gsma/rsp/v2.2.2`,
+//! JSON in and out. Unlike lpac (which disables verification), the server certificate is
+//! verified: against the CIs given (SGP.22 2.6.6: DPtls chains to a CI), or the system
+//! roots; `insecure` turns verification off only when asked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rsp_asn1::es9::{parse_response, status_meaning, ResponseHeader};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+use crate::Error;
+
+/// What the server answers ES9+ requests with; we send the same.
+pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.2";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An ES9+ client.
+#[derive(Clone)]
+pub struct Client {
+    tls: tokio_rustls::TlsConnector,
+}
+
+/// How the server certificate is checked.
+pub enum Trust {
+    /// These CA certificates (DER): the SGP.22 CIs, or a test CA.
+    Roots(Vec<Vec<u8>>),
+    /// No verification at all (lpac's behaviour): only when the user asks.
+    Insecure,
+}
+
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+impl Client {
+    pub fn new(trust: Trust) -> Result<Self, Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::transport("TLS", e))?;
+        let cfg = match trust {
+            Trust::Roots(roots) => {
+                let mut store = rustls::RootCertStore::empty();
+                for der in roots {
+                    store
+                        .add(CertificateDer::from(der))
+                        .map_err(|e| Error::transport("TLS", format!("a trust anchor: {e}")))?;
+                }
+                builder.with_root_certificates(store).with_no_client_auth()
+            }
+            Trust::Insecure => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_no_client_auth(),
+        };
+        Ok(Self {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+        })
+    }
+
+    /// POSTs `body` to `function` at `address` (`host[:port]`, as in an activation code):
+    /// the HTTP status and body.
+    pub async fn post(
+        &self,
+        function: &'static str,
+        address: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let t = |e: &dyn std::fmt::Display| Error::transport(function, e);
+        let (host, port) = split_address(address).ok_or_else(|| {
+            Error::Input(format!("SM-DP+ address {address:?} is not host[:port]"))
+        })?;
+        let exchange = async {
+            let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .map_err(|e| t(&format!("connect {address}: {e}")))?;
+            let name = ServerName::try_from(host.clone()).map_err(|e| t(&e))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| t(&format!("TLS with {address}: {e}")))?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| t(&e))?;
+            tokio::spawn(conn);
+            let req = hyper::Request::builder()
+                .method("POST")
+                .uri(path)
+                .header("host", address)
+                .header("user-agent", "smdp-sim lpa")
+                .header("x-admin-protocol", ADMIN_PROTOCOL)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .map_err(|e| t(&e))?;
+            let resp = sender.send_request(req).await.map_err(|e| t(&e))?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| t(&e))?
+                .to_bytes()
+                .to_vec();
+            Ok((status, body))
+        };
+        tokio::time::timeout(TIMEOUT, exchange)
+            .await
+            .map_err(|_| t(&"no answer in 30 s"))?
+    }
+
+    /// One ES9+ function: the typed response, or the server's `Failed` as [`Error::Es9`].
+    pub async fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        function: &'static str,
+        address: &str,
+        path: &str,
+        req: &Req,
+    ) -> Result<Resp, Error> {
+        let body = serde_json::to_vec(req).map_err(|e| Error::transport(function, e))?;
+        let (status, body) = self.post(function, address, path, body).await?;
+        if status != 200 {
+            return Err(Error::transport(
+                function,
+                format!("HTTP {status}: {}", String::from_utf8_lossy(&body)),
+            ));
+        }
+        match parse_response::<Resp>(&body) {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(h)) => Err(failed(function, &h)),
+            Err(e) => Err(Error::transport(
+                function,
+                format!("not an ES9+ response: {e}"),
+            )),
+        }
+    }
+
+    /// handleNotification: 204 (any 2xx) with no body is success.
+    pub async fn notify(
+        &self,
+        address: &str,
+        req: &rsp_asn1::es9::HandleNotificationRequest,
+    ) -> Result<(), Error> {
+        const F: &str = "handleNotification";
+        let body = serde_json::to_vec(req).map_err(|e| Error::transport(F, e))?;
+        let (status, body) = self
+            .post(F, address, rsp_asn1::es9::path::HANDLE_NOTIFICATION, body)
+            .await?;
+        if !(200..300).contains(&status) {
+            return Err(Error::transport(
+                F,
+                format!("HTTP {status}: {}", String::from_utf8_lossy(&body)),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The error of a `Failed` header, with the digest's meaning of its codes.
+pub fn failed(function: &'static str, h: &ResponseHeader) -> Error {
+    match &h.function_execution_status.status_code_data {
+        Some(d) => Error::Es9 {
+            function,
+            subject: d.subject_code.clone(),
+            reason: d.reason_code.clone(),
+            meaning: status_meaning(&d.subject_code, &d.reason_code),
+            message: d.message.clone(),
+        },
+        None => Error::Es9 {
+            function,
+            subject: "-".into(),
+            reason: "-".into(),
+            meaning: None,
+            message: Some(format!("{:?}", h.function_execution_status.status)),
+        },
+    }
+}
+
+/// `host[:port]` (an IPv6 literal in brackets); port 443 when absent.
+fn split_address(a: &str) -> Option<(String, u16)> {
+    if let Some(rest) = a.strip_prefix('[') {
+        let (h, p) = rest.split_once(']')?;
+        let port = match p.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if p.is_empty() => 443,
+            None => return None,
+        };
+        return Some((h.to_string(), port));
+    }
+    match a.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h.to_string(), p.parse().ok()?)),
+        None if !a.is_empty() => Some((a.to_string(), 443)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn addresses() {
+        use super::split_address as s;
+        assert_eq!(s("localhost:8443"), Some(("localhost".into(), 8443)));
+        assert_eq!(s("smdp.example"), Some(("smdp.example".into(), 443)));
+        assert_eq!(s("[::1]:8443"), Some(("::1".into(), 8443)));
+        assert_eq!(s("127.0.0.1:x"), None);
+        assert_eq!(s(""), None);
+    }
+}

@@ -1,0 +1,203 @@
+//! The `lpa` command as a harness runs it: against an SM-DP+ started in this process (TLS on
+//! loopback, our PKI), with the card in a veuicc state file that each run loads and saves,
+//! and a card behind the veuicc TCP front-end.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use rsp_auth::{Backend, Curve};
+use serde_json::Value;
+use smdp_core::store::ProfileStatus;
+use veuicc::state::StateFile;
+use veuicc::Euicc;
+
+fn certs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs")
+}
+
+fn ci(curve: &str) -> String {
+    certs()
+        .join(format!("CertificateIssuer/CERT_CI_ECDSA_{curve}.der"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lpa-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs `lpa` with `args`: exit success, stdout, stderr.
+async fn lpa(args: Vec<String>) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let o = Command::new(env!("CARGO_BIN_EXE_lpa"))
+            .args(&args)
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn json_lines(s: &str) -> Vec<Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lpa_command_downloads_notifies_and_manages_profiles() {
+    let dir = tempdir("cli");
+    let cfg = smdp_server::serve::Config::from_settings(smdp_server::serve::Settings {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        rest_listen: Some("127.0.0.1:0".parse().unwrap()),
+        data: Some(dir.join("data")),
+        pki: Some(certs()),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let running = smdp_server::serve::start(&cfg, smdp_core::clock::Clock::System)
+        .await
+        .unwrap();
+    let address = running.smdp.address.clone();
+    let store = running.smdp.store.clone();
+    let p = smdp_core::orders::reserve(
+        store.as_ref(),
+        &rsp_saip::NumberPlan::default(),
+        None,
+        &smdp_core::orders::OrderRequest {
+            matching_id: Some("LPA-CLI-1".into()),
+            ..Default::default()
+        },
+        &mut rsp_auth::rng::rng(Some(4)),
+        smdp_core::clock::Clock::System.unix(),
+    )
+    .unwrap();
+    let pki = rsp_auth::pki::Pki::load(&certs()).unwrap();
+    let card = Euicc::from_pki(&pki, Curve::NistP256, Backend::AwsLc, SystemTime::now()).unwrap();
+    let state = dir.join("card.json");
+    StateFile::create(&state, &card).unwrap();
+    let base = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--state".into(),
+            state.to_string_lossy().into(),
+            "--ca".into(),
+            ci("NIST"),
+            "--json".into(),
+        ];
+        v.extend(cmd.iter().map(|s| s.to_string()));
+        v
+    };
+
+    let (ok, out, err) = lpa(base(&["info"])).await;
+    assert!(ok, "{err}");
+    assert_eq!(json_lines(&out)[0]["eid"], card.eid().to_string());
+
+    // A refused matching ID: the codes and their meaning, nothing installed.
+    let (ok, out, _) = lpa(base(&["download", &format!("LPA:1${address}$NOPE")])).await;
+    assert!(!ok);
+    let e = &json_lines(&out)[0];
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("8.2.6/3.8 (matching ID"),
+        "{e}"
+    );
+
+    // The real one, then its notification: the order reads installed.
+    let ac = format!("LPA:1${address}$LPA-CLI-1");
+    let (ok, out, err) = lpa(base(&["download", &ac])).await;
+    assert!(ok, "{out}{err}");
+    let d = &json_lines(&out)[0];
+    assert_eq!(d["iccid"].as_str(), p.iccid.as_deref());
+    let iccid = d["iccid"].as_str().unwrap().to_string();
+    let (_, out, _) = lpa(base(&["notifications"])).await;
+    let pending = json_lines(&out);
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["operation"], "install");
+    let (ok, out, err) = lpa(base(&["notifications", "--process", "--remove"])).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(json_lines(&out)[0]["sent"], true);
+    for _ in 0..100 {
+        if store.profile(p.id).unwrap().unwrap().status == ProfileStatus::Installed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        store.profile(p.id).unwrap().unwrap().status,
+        ProfileStatus::Installed
+    );
+    let (_, out, _) = lpa(base(&["notifications"])).await;
+    assert!(out.trim().is_empty(), "removed: {out}");
+
+    // Profile management, run by run on the state file; each notification reaches the server.
+    let (_, out, _) = lpa(base(&["profiles"])).await;
+    assert_eq!(json_lines(&out)[0]["state"], "disabled");
+    for cmd in ["enable", "disable"] {
+        let (ok, _, err) = lpa(base(&[cmd, &iccid])).await;
+        assert!(ok, "{cmd}: {err}");
+    }
+    let (ok, out, _) = lpa(base(&["disable", &iccid])).await;
+    assert!(!ok);
+    assert!(out.contains("profileNotInDisabledState"), "{out}");
+    let (ok, _, err) = lpa(base(&["delete", &iccid])).await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = lpa(base(&["notifications", "--process", "--remove"])).await;
+    assert!(ok, "{out}{err}");
+    let ops: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|v| v["operation"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ops, ["enable", "disable", "delete"]);
+    let recorded: Vec<String> = store
+        .notifications()
+        .unwrap()
+        .into_iter()
+        .map(|n| n.operation)
+        .collect();
+    assert_eq!(recorded, ["enable", "disable", "delete"]);
+
+    // The TLS certificate is verified: another CA refuses it, --insecure skips the check.
+    let mut wrong = base(&["download", &ac]);
+    wrong[3] = ci("BRP");
+    let (ok, out, _) = lpa(wrong).await;
+    assert!(!ok);
+    assert!(out.contains("TLS"), "{out}");
+    let mut insecure = base(&["download", &format!("LPA:1${address}$NOPE")]);
+    insecure.splice(2..4, ["--insecure".to_string()]);
+    let (_, out, _) = lpa(insecure).await;
+    assert!(out.contains("8.2.6/3.8"), "reached the server: {out}");
+
+    // A card behind the TCP front-end.
+    let card2 = dir.join("card2.json");
+    StateFile::create(&card2, &card).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut file, euicc) = StateFile::load(&card2, Backend::AwsLc, SystemTime::now()).unwrap();
+        let mut c = veuicc::apdu::Card::new(euicc, rsp_auth::rng::rng(None));
+        if let Ok((conn, _)) = listener.accept() {
+            let reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let _ = veuicc_cli::driver::serve(&mut c, &mut file, reader, &conn, std::io::sink());
+        }
+    });
+    let (ok, out, err) = lpa(vec!["--tcp".into(), tcp, "--json".into(), "info".into()]).await;
+    assert!(ok, "{err}");
+    assert_eq!(json_lines(&out)[0]["eid"], card.eid().to_string());
+
+    running.shutdown(Duration::from_secs(2)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,188 @@
+//! `veuicc`: a virtual eUICC kept in a state file, spoken to in APDUs. `new` makes a card;
+//! `lpac-stdio` serves lpac's stdio APDU driver on standard input/output
+//! (`LPAC_APDU=stdio`); `tcp` serves the same protocol on a loopback socket for other
+//! harnesses; `show` lists what the card holds.
+
+use std::io::BufReader;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use rsp_asn1::ids::Eid;
+use rsp_auth::{Backend, Curve};
+use veuicc::apdu::Card;
+use veuicc::state::StateFile;
+use veuicc::{Euicc, EuiccParts};
+
+#[derive(Parser)]
+#[command(
+    name = "veuicc",
+    version,
+    about = "A virtual SGP.22 eUICC in a state file"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a card: the PKI's eUICC, or with `--eid` a new CERT.EUICC for that EID under the
+    /// PKI's EUM (which must permit its prefix). It trusts every CI of the PKI folder.
+    New {
+        /// PKI folder in the SGP.26 layout (ours, or `../shared/pki/sgp26`).
+        #[arg(long, default_value = "certs")]
+        pki: PathBuf,
+        /// nist or brp.
+        #[arg(long, default_value = "nist")]
+        curve: String,
+        #[arg(long)]
+        eid: Option<String>,
+        /// The default SM-DP+ address (what `lpac profile download` uses without `-s`).
+        #[arg(long)]
+        default_dp: Option<String>,
+        /// The state file to create (not overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Serve lpac's stdio APDU driver protocol on standard input and output.
+    LpacStdio {
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// Serve the same protocol on a TCP socket, one connection at a time.
+    Tcp {
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7777")]
+        listen: String,
+    },
+    /// List the card's EID, profiles and pending notifications.
+    Show {
+        #[arg(long)]
+        state: PathBuf,
+    },
+}
+
+fn curve(s: &str) -> Result<Curve> {
+    Ok(match s {
+        "nist" => Curve::NistP256,
+        "brp" => Curve::BrainpoolP256r1,
+        other => bail!("curve {other:?}: expected nist or brp"),
+    })
+}
+
+fn load(state: &std::path::Path) -> Result<(StateFile, Card<rsp_auth::rng::Rng>)> {
+    let (file, euicc) = StateFile::load(state, Backend::AwsLc, SystemTime::now())?;
+    Ok((file, Card::new(euicc, rsp_auth::rng::rng(None))))
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::New {
+            pki,
+            curve: c,
+            eid,
+            default_dp,
+            out,
+            seed,
+        } => {
+            let curve = curve(&c)?;
+            let pki = rsp_auth::pki::Pki::load(&pki)
+                .with_context(|| format!("loading the PKI {}", pki.display()))?;
+            let now = SystemTime::now();
+            let mut card = match eid {
+                None => Euicc::from_pki(&pki, curve, Backend::AwsLc, now)?,
+                Some(e) => {
+                    let eid = Eid::parse(&e).with_context(|| format!("EID {e:?}"))?;
+                    let c = pki
+                        .by_curve(curve)
+                        .with_context(|| format!("the PKI has no {curve} CI"))?;
+                    let issued = c.issue_euicc(&eid, &mut rsp_auth::rng::rng(seed))?;
+                    Euicc::from_parts(
+                        EuiccParts {
+                            euicc_cert: issued.cert,
+                            eum_cert: c.eum.clone().context("the PKI has no EUM certificate")?,
+                            sk_euicc: issued.key,
+                            trust_store: pki.trust_store(now)?,
+                        },
+                        Backend::AwsLc,
+                    )?
+                }
+            };
+            card.set_default_dp_address(default_dp);
+            StateFile::create(&out, &card)?;
+            println!("eid:   {}", card.eid());
+            println!("state: {}", out.display());
+        }
+        Command::LpacStdio { state } => {
+            let (mut file, mut card) = load(&state)?;
+            let stdin = std::io::stdin().lock();
+            veuicc_cli::driver::serve(
+                &mut card,
+                &mut file,
+                stdin,
+                std::io::stdout().lock(),
+                std::io::stderr(),
+            )?;
+        }
+        Command::Tcp { state, listen } => {
+            let (mut file, mut card) = load(&state)?;
+            let listener =
+                TcpListener::bind(&listen).with_context(|| format!("listening on {listen}"))?;
+            eprintln!("veuicc: {} on {}", card.euicc.eid(), listener.local_addr()?);
+            for conn in listener.incoming() {
+                let conn = match conn {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("veuicc: accept: {e}");
+                        continue;
+                    }
+                };
+                card.reset();
+                let reader = BufReader::new(conn.try_clone()?);
+                if let Err(e) = veuicc_cli::driver::serve(
+                    &mut card,
+                    &mut file,
+                    reader,
+                    &conn,
+                    std::io::stderr(),
+                ) {
+                    eprintln!("veuicc: connection: {e}");
+                }
+            }
+        }
+        Command::Show { state } => {
+            let (_, card) = load(&state)?;
+            println!("eid: {}", card.euicc.eid());
+            if let Some(a) = card.euicc.default_dp_address() {
+                println!("default SM-DP+: {a}");
+            }
+            for p in card.euicc.installed_profiles() {
+                println!(
+                    "profile {}  {:?}  {:?}  from {}",
+                    p.header.iccid_digits(),
+                    p.state,
+                    p.metadata.service_provider_name,
+                    p.smdp_address
+                );
+            }
+            for n in card.euicc.list_notifications() {
+                let op = ["install", "enable", "disable", "delete"]
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| n.profile_management_operation.is_set(*i))
+                    .map_or("?", |(_, o)| o);
+                println!(
+                    "notification {}  {op}  to {}",
+                    n.seq_number, n.notification_address
+                );
+            }
+        }
+    }
+    Ok(())
+}
