@@ -61,6 +61,21 @@ for i, r in enumerate([
 ]):
     with open(os.path.join(d, f"req{i}"), "wb") as f:
         f.write(r)
+# APDU sequences as lpac sends them (see euicc_apdu.rs), separated by FF FF.
+d = os.path.join(here, "corpus", "euicc_apdu")
+os.makedirs(d, exist_ok=True)
+for i, r in enumerate([
+    "81E2910006BF3E035C015A" + "FFFF" + "81C0000015",
+    "81E2910003BF2E00FFFF81C0000015FFFF81E2910003BF2000FFFF81C0000040",
+    "81E2910003BF2D00FFFF81C0000080",
+    "81E2910003BF2800FFFF81E2910003BF3C00FFFF81E2910003BF4300",
+    "81E2110002BF31FFFF81E291010F0FA00C5A0A98001010000000000000FFFF81C0000010",
+    "0070000001FFFF02A4040010A0000005591010FFFFFFFF8900000100FFFF0070800200",
+    "81E2910005BF3603800101",
+]):
+    with open(os.path.join(d, f"seq{i}"), "wb") as f:
+        f.write(bytes.fromhex(r))
+    count += 1
 # SAIP packages: the TS.48 profiles from the shared folder, when present.
 shared = os.environ.get("RSP_SHARED_DIR") or os.path.join(here, "..", "..", "shared")
 ts48 = os.path.join(shared, "profiles", "ts48")
