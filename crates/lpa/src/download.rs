@@ -126,6 +126,17 @@ async fn rest<T: Transport>(
 ) -> Result<Installed, Error> {
     let address = order.address.as_str();
     let txid = &ia.transaction_id;
+    // SGP.22 3.1.2 (digest §9 item 8): serverSigned1.serverAddress must be the SM-DP+ this
+    // LPA contacted; the eUICC signs it into euiccSigned1, so a mismatch stops here.
+    let signed1: rsp_asn1::raw::Signed<rsp_asn1::auth::ServerSigned1> =
+        rsp_asn1::raw::Signed::from_der(ia.server_signed1.as_bytes())?;
+    let said = &signed1.value().server_address;
+    if !said.eq_ignore_ascii_case(address) {
+        return Err(Error::Refused {
+            function: "initiateAuthentication",
+            detail: format!("serverAddress {said:?} is not the SM-DP+ contacted ({address})"),
+        });
+    }
     let ctx = veuicc::lpa::ctx_params1(
         order.matching_id.as_deref(),
         veuicc::lpa::default_device_info(),
@@ -133,14 +144,22 @@ async fn rest<T: Transport>(
     let asr = veuicc::lpa::authenticate_server_request(ia, ctx)?;
     let auth = card.authenticate_server(&asr)?;
     progress(Step::AuthenticateClient);
-    let ac: AuthenticateClientResponse = es9
+    let answer: Result<AuthenticateClientResponse, Error> = es9
         .call(
             "authenticateClient",
             address,
             path::AUTHENTICATE_CLIENT,
             &veuicc::lpa::authenticate_client_request(txid, &auth)?,
         )
-        .await?;
+        .await;
+    // The card's refusal went to the SM-DP+ (which answers Failed); the user hears the card's.
+    if let rsp_asn1::auth::AuthenticateServerResponse::AuthenticateResponseError(e) = &auth {
+        return Err(Error::Refused {
+            function: "AuthenticateServer",
+            detail: format!("{:?}", e.authenticate_error_code),
+        });
+    }
+    let ac = answer?;
     let meta = ac.profile_metadata.decode()?;
     progress(Step::Metadata {
         iccid: meta.iccid.digits().unwrap_or_default(),
@@ -159,14 +178,21 @@ async fn rest<T: Transport>(
     };
     let pd = card.prepare_download(&veuicc::lpa::prepare_download_request(&ac, hash_cc)?)?;
     progress(Step::GetBoundProfilePackage);
-    let gb: GetBoundProfilePackageResponse = es9
+    let answer: Result<GetBoundProfilePackageResponse, Error> = es9
         .call(
             "getBoundProfilePackage",
             address,
             path::GET_BOUND_PROFILE_PACKAGE,
             &veuicc::lpa::get_bound_profile_package_request(txid, &pd)?,
         )
-        .await?;
+        .await;
+    if let rsp_asn1::download::PrepareDownloadResponse::DownloadResponseError(e) = &pd {
+        return Err(Error::Refused {
+            function: "PrepareDownload",
+            detail: format!("{:?}", e.download_error_code),
+        });
+    }
+    let gb = answer?;
     let bpp = gb.bound_profile_package.as_bytes();
     progress(Step::Install { bytes: bpp.len() });
     let pir = card.load_bpp(bpp)?;

@@ -23,6 +23,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Client {
     tls: tokio_rustls::TlsConnector,
+    /// Addresses reached at another socket (curl's `--resolve`): the name stays in SNI,
+    /// Host and smdpAddress.
+    resolve: std::collections::HashMap<String, std::net::SocketAddr>,
 }
 
 /// How the server certificate is checked.
@@ -104,7 +107,14 @@ impl Client {
         };
         Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+            resolve: Default::default(),
         })
+    }
+
+    /// Connects to `to` whenever `address` (`host[:port]`) is called, as curl's `--resolve`.
+    pub fn resolve(mut self, address: &str, to: std::net::SocketAddr) -> Self {
+        self.resolve.insert(address.to_ascii_lowercase(), to);
+        self
     }
 
     /// POSTs `body` to `function` at `address` (`host[:port]`, as in an activation code):
@@ -121,9 +131,11 @@ impl Client {
             Error::Input(format!("SM-DP+ address {address:?} is not host[:port]"))
         })?;
         let exchange = async {
-            let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-                .await
-                .map_err(|e| t(&format!("connect {address}: {e}")))?;
+            let tcp = match self.resolve.get(&address.to_ascii_lowercase()) {
+                Some(to) => tokio::net::TcpStream::connect(to).await,
+                None => tokio::net::TcpStream::connect((host.as_str(), port)).await,
+            }
+            .map_err(|e| t(&format!("connect {address}: {e}")))?;
             let name = ServerName::try_from(host.clone()).map_err(|e| t(&e))?;
             let tls = self
                 .tls

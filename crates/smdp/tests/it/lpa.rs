@@ -233,3 +233,152 @@ async fn sgp26_cards_download_on_both_curves() {
     }
     server.stop().await;
 }
+
+/// A hostile (or misconfigured) SM-DP+ in front of the real one: it forwards each ES9+ call
+/// (naming the real SM-DP+ as smdpAddress) and lets `mutate` tamper with the JSON answer.
+struct Hostile {
+    address: String,
+}
+
+type Mutation = std::sync::Arc<dyn Fn(&str, &mut serde_json::Value) + Send + Sync>;
+
+impl Hostile {
+    async fn start(server: &TestServer, mutate: Mutation) -> Self {
+        use http_body_util::{BodyExt, Full};
+        let pki = Pki::load(&our_pki_dir()).unwrap();
+        let tls = smdp_server::serve::tls_config(&pki, "localhost", server.clock.now(), Some(3))
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let upstream = server.smdp.address.clone();
+        let es9 = client(server);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, es9, upstream, mutate) =
+                    (acceptor.clone(), es9.clone(), upstream.clone(), mutate.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (es9, upstream, mutate) = (es9.clone(), upstream.clone(), mutate.clone());
+                        async move {
+                            let path = req.uri().path().to_string();
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                            if v.get("smdpAddress").is_some() {
+                                v["smdpAddress"] = upstream.clone().into();
+                            }
+                            let (status, body) = es9
+                                .post("proxy", &upstream, &path, serde_json::to_vec(&v).unwrap())
+                                .await
+                                .unwrap();
+                            let body = match serde_json::from_slice::<serde_json::Value>(&body) {
+                                Ok(mut v) => {
+                                    mutate(&path, &mut v);
+                                    serde_json::to_vec(&v).unwrap()
+                                }
+                                Err(_) => body,
+                            };
+                            let mut resp = hyper::Response::new(Full::new(bytes::Bytes::from(body)));
+                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            resp.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        });
+        Self { address }
+    }
+}
+
+/// Flips one bit of the base64 DER field `key` at byte `at` from its end.
+fn flip(v: &mut serde_json::Value, key: &str, at: usize) {
+    let mut der = rsp_asn1::es9::base64_decode(v[key].as_str().unwrap()).unwrap();
+    let i = der.len() - at;
+    der[i] ^= 0x01;
+    v[key] = rsp_asn1::es9::base64_encode(&der).into();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_smdp_is_refused_by_the_lpa_and_the_card_and_installs_nothing() {
+    let server = TestServer::start(Options::default()).await;
+    let es9 = client(&server);
+    let cases: Vec<(&str, Mutation, &str)> = vec![
+        // The proxy's own address is not the serverAddress the real SM-DP+ signs.
+        (
+            "serverAddress",
+            std::sync::Arc::new(|_: &str, _: &mut serde_json::Value| {}),
+            "serverAddress \"localhost",
+        ),
+        (
+            "serverSignature1",
+            std::sync::Arc::new(|p: &str, v: &mut serde_json::Value| {
+                if p.ends_with("initiateAuthentication") {
+                    flip(v, "serverSignature1", 3);
+                }
+            }),
+            "AuthenticateServer: the eUICC refused: invalidSignature",
+        ),
+        (
+            "smdpSignature2",
+            std::sync::Arc::new(|p: &str, v: &mut serde_json::Value| {
+                if p.ends_with("authenticateClient") {
+                    flip(v, "smdpSignature2", 3);
+                }
+            }),
+            "PrepareDownload: the eUICC refused: invalidSignature",
+        ),
+        (
+            "a BPP segment's MAC",
+            std::sync::Arc::new(|p: &str, v: &mut serde_json::Value| {
+                if p.ends_with("getBoundProfilePackage") {
+                    flip(v, "boundProfilePackage", 2);
+                }
+            }),
+            "errorReason scp03tSecurityError",
+        ),
+    ];
+    for (i, (what, mutate, refused_by)) in cases.into_iter().enumerate() {
+        let hostile = Hostile::start(&server, mutate).await;
+        let mid = format!("HOSTILE-{i}");
+        let p = server.reserve(by_matching_id(&mid));
+        let mut c = card(&server, &our_pki_dir(), Curve::NistP256);
+        // The serverAddress case calls the proxy by its own address; the others call it by
+        // the real SM-DP+'s name (a DNS entry pointing at the proxy), so only the tampering
+        // differs from a good download.
+        let (address, client) = if i == 0 {
+            (hostile.address.clone(), es9.clone())
+        } else {
+            let to = hostile.address.parse().unwrap();
+            (
+                server.smdp.address.clone(),
+                es9.clone().resolve(&server.smdp.address, to),
+            )
+        };
+        let order = Order {
+            address,
+            matching_id: Some(mid),
+            confirmation_code: None,
+        };
+        let e = lpa::download::download(&mut c, &client, &order, |_| {})
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(refused_by), "{what}: {text}");
+        assert!(c.profiles().unwrap().is_empty(), "{what}: nothing installed");
+        assert!(
+            c.transport.card.euicc.installed_profiles().is_empty(),
+            "{what}: no half-installed profile"
+        );
+        // The order is still there to download from the real SM-DP+ (or failed with a
+        // reason), never installed.
+        let after = server.profile(&p);
+        assert_ne!(after.status, smdp_core::store::ProfileStatus::Installed, "{what}");
+    }
+    server.stop().await;
+}
+
