@@ -39,13 +39,14 @@ pub trait Transport {
     fn close_channel(&mut self, channel: u8) -> Result<(), Error>;
 }
 
-/// The virtual eUICC in this process, optionally saved to its state file after each command.
-pub struct VirtualCard<R> {
-    pub card: Card<R>,
+/// The virtual eUICC in this process (owned, or borrowed with `E = &mut Euicc`), optionally
+/// saved to its state file after each command.
+pub struct VirtualCard<R, E = veuicc::Euicc> {
+    pub card: Card<R, E>,
     pub state: Option<StateFile>,
 }
 
-impl<R: CryptoRng> Transport for VirtualCard<R> {
+impl<R: CryptoRng, E: std::borrow::BorrowMut<veuicc::Euicc>> Transport for VirtualCard<R, E> {
     fn open_channel(&mut self, aid: &[u8]) -> Result<u8, Error> {
         self.card.open_logical_channel(aid).map_err(|sw| Error::Sw {
             function: "open logical channel",
@@ -57,7 +58,7 @@ impl<R: CryptoRng> Transport for VirtualCard<R> {
         let r = self.card.transmit(apdu);
         if let Some(s) = self.state.as_mut() {
             if apdu.get(1) == Some(&0xE2) && r.first() == Some(&0x61) {
-                s.save(&self.card.euicc)?;
+                s.save(self.card.euicc.borrow())?;
             }
         }
         Ok(r)
@@ -65,7 +66,7 @@ impl<R: CryptoRng> Transport for VirtualCard<R> {
 
     fn close_channel(&mut self, channel: u8) -> Result<(), Error> {
         if let Some(s) = self.state.as_mut() {
-            s.save(&self.card.euicc)?;
+            s.save(self.card.euicc.borrow())?;
         }
         self.card
             .close_logical_channel(channel)

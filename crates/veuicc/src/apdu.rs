@@ -7,6 +7,7 @@
 //! Strict, like a card: a wrong class, instruction, P1/P2, length or block order is refused
 //! with its status word and changes nothing; nothing panics on any byte string.
 
+use std::borrow::BorrowMut;
 use std::time::SystemTime;
 
 use rand_core::CryptoRng;
@@ -35,9 +36,10 @@ struct Channel {
     pending: Vec<u8>,
 }
 
-/// A virtual eUICC behind an ISO 7816-4 interface.
-pub struct Card<R> {
-    pub euicc: Euicc,
+/// A virtual eUICC behind an ISO 7816-4 interface: owning the eUICC (`E = Euicc`) or
+/// borrowing it (`&mut Euicc`), so a caller can put its own card behind APDUs for a while.
+pub struct Card<R, E = Euicc> {
+    pub euicc: E,
     rng: R,
     channels: [Option<Channel>; CHANNELS],
     /// Time for certificate checks; `None` is the system clock.
@@ -48,9 +50,9 @@ fn sw_only(code: u16) -> Vec<u8> {
     code.to_be_bytes().to_vec()
 }
 
-impl<R: CryptoRng> Card<R> {
+impl<R: CryptoRng, E: BorrowMut<Euicc>> Card<R, E> {
     /// A card just powered on: the basic channel open, nothing selected.
-    pub fn new(euicc: Euicc, rng: R) -> Self {
+    pub fn new(euicc: E, rng: R) -> Self {
         Self {
             euicc,
             rng,
@@ -68,8 +70,9 @@ impl<R: CryptoRng> Card<R> {
     /// session ended.
     pub fn reset(&mut self) {
         self.channels = [Some(Channel::default()), None, None, None];
-        self.euicc.session = None;
-        self.euicc.bpp = None;
+        let e = self.euicc.borrow_mut();
+        e.session = None;
+        e.bpp = None;
     }
 
     /// MANAGE CHANNEL open then SELECT of the ISD-R on it, as a driver that owns the channel
@@ -253,7 +256,7 @@ impl<R: CryptoRng> Card<R> {
         let command = std::mem::take(&mut ch.command);
         ch.next_block = 0;
         let now = self.time.unwrap_or_else(SystemTime::now);
-        let response = self.euicc.es10(&command, &mut self.rng, now)?;
+        let response = self.euicc.borrow_mut().es10(&command, &mut self.rng, now)?;
         let ch = self.channel(c)?;
         if response.is_empty() {
             return Ok(sw_only(sw::OK));

@@ -246,8 +246,8 @@ impl Hostile {
     async fn start(server: &TestServer, mutate: Mutation) -> Self {
         use http_body_util::{BodyExt, Full};
         let pki = Pki::load(&our_pki_dir()).unwrap();
-        let tls = smdp_server::serve::tls_config(&pki, "localhost", server.clock.now(), Some(3))
-            .unwrap();
+        let tls =
+            smdp_server::serve::tls_config(&pki, "localhost", server.clock.now(), Some(3)).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -255,36 +255,54 @@ impl Hostile {
         let es9 = client(server);
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, es9, upstream, mutate) =
-                    (acceptor.clone(), es9.clone(), upstream.clone(), mutate.clone());
+                let (acceptor, es9, upstream, mutate) = (
+                    acceptor.clone(),
+                    es9.clone(),
+                    upstream.clone(),
+                    mutate.clone(),
+                );
                 tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else { return };
-                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (es9, upstream, mutate) = (es9.clone(), upstream.clone(), mutate.clone());
-                        async move {
-                            let path = req.uri().path().to_string();
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                            if v.get("smdpAddress").is_some() {
-                                v["smdpAddress"] = upstream.clone().into();
-                            }
-                            let (status, body) = es9
-                                .post("proxy", &upstream, &path, serde_json::to_vec(&v).unwrap())
-                                .await
-                                .unwrap();
-                            let body = match serde_json::from_slice::<serde_json::Value>(&body) {
-                                Ok(mut v) => {
-                                    mutate(&path, &mut v);
-                                    serde_json::to_vec(&v).unwrap()
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (es9, upstream, mutate) =
+                                (es9.clone(), upstream.clone(), mutate.clone());
+                            async move {
+                                let path = req.uri().path().to_string();
+                                let body = req.into_body().collect().await.unwrap().to_bytes();
+                                let mut v: serde_json::Value =
+                                    serde_json::from_slice(&body).unwrap();
+                                if v.get("smdpAddress").is_some() {
+                                    v["smdpAddress"] = upstream.clone().into();
                                 }
-                                Err(_) => body,
-                            };
-                            let mut resp = hyper::Response::new(Full::new(bytes::Bytes::from(body)));
-                            *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            resp.headers_mut().insert("content-type", "application/json".parse().unwrap());
-                            Ok::<_, std::convert::Infallible>(resp)
-                        }
-                    });
+                                let (status, body) = es9
+                                    .post(
+                                        "proxy",
+                                        &upstream,
+                                        &path,
+                                        serde_json::to_vec(&v).unwrap(),
+                                    )
+                                    .await
+                                    .unwrap();
+                                let body = match serde_json::from_slice::<serde_json::Value>(&body)
+                                {
+                                    Ok(mut v) => {
+                                        mutate(&path, &mut v);
+                                        serde_json::to_vec(&v).unwrap()
+                                    }
+                                    Err(_) => body,
+                                };
+                                let mut resp =
+                                    hyper::Response::new(Full::new(bytes::Bytes::from(body)));
+                                *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                                resp.headers_mut()
+                                    .insert("content-type", "application/json".parse().unwrap());
+                                Ok::<_, std::convert::Infallible>(resp)
+                            }
+                        },
+                    );
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
                         .await;
@@ -369,7 +387,10 @@ async fn a_hostile_smdp_is_refused_by_the_lpa_and_the_card_and_installs_nothing(
             .unwrap_err();
         let text = e.to_string();
         assert!(text.contains(refused_by), "{what}: {text}");
-        assert!(c.profiles().unwrap().is_empty(), "{what}: nothing installed");
+        assert!(
+            c.profiles().unwrap().is_empty(),
+            "{what}: nothing installed"
+        );
         assert!(
             c.transport.card.euicc.installed_profiles().is_empty(),
             "{what}: no half-installed profile"
@@ -377,8 +398,11 @@ async fn a_hostile_smdp_is_refused_by_the_lpa_and_the_card_and_installs_nothing(
         // The order is still there to download from the real SM-DP+ (or failed with a
         // reason), never installed.
         let after = server.profile(&p);
-        assert_ne!(after.status, smdp_core::store::ProfileStatus::Installed, "{what}");
+        assert_ne!(
+            after.status,
+            smdp_core::store::ProfileStatus::Installed,
+            "{what}"
+        );
     }
     server.stop().await;
 }
-

@@ -280,16 +280,51 @@ fn lpac_framing_downloads_manages_and_notifies_at_mss_120_and_255() {
     }
 }
 
+/// A hostile SM-DP+'s BPP, through the APDU interface: each mutation ends in a signed
+/// errorResult with the SGP.22 reason (the card keeps no half-installed profile).
 #[test]
-fn a_tampered_segment_ends_in_a_signed_error_and_no_profile() {
-    let mut c = card(Curve::NistP256);
-    let ch = c.open_logical_channel(&ISD_R_AID).unwrap();
+fn hostile_bpps_end_in_signed_errors_and_no_profile() {
+    use rsp_asn1::download::Segment86;
+    use rsp_asn1::notification::ErrorReason;
     let pki = our_pki();
     let dp = Dp::new(&pki, Curve::NistP256);
-    let p = {
+    let cases: [(
+        &str,
+        &dyn Fn(&mut BoundProfilePackage, &mut Vec<u8>),
+        ErrorReason,
+    ); 3] = [
+        (
+            "a bit of the last 86 segment's MAC",
+            &|_, der| {
+                let n = der.len();
+                der[n - 3] ^= 0x01;
+            },
+            ErrorReason::scp03tSecurityError,
+        ),
+        (
+            "an 86 segment over 1020 bytes",
+            &|b, der| {
+                b.sequence_of86.push(Segment86(vec![0x5A; 1100].into()));
+                *der = rsp_asn1::encode(&*b).unwrap();
+            },
+            ErrorReason::scp03tStructureError,
+        ),
+        (
+            "the BF23 smdpSign",
+            &|b, der| {
+                let raw = b.initialise_secure_channel_request.raw().to_vec();
+                let at = der.windows(raw.len()).position(|w| w == raw).unwrap() + raw.len() - 3;
+                der[at] ^= 0x01;
+            },
+            ErrorReason::invalidSignature,
+        ),
+    ];
+    for (i, (what, mutate, reason)) in cases.into_iter().enumerate() {
+        let mut c = card(Curve::NistP256);
+        let ch = c.open_logical_channel(&ISD_R_AID).unwrap();
+        let t = txid(40 + i as u8);
         let challenge = es10x(&mut c, ch, &[0xBF, 0x2E, 0x00], 120).unwrap();
         let challenge: [u8; 16] = challenge[5..].try_into().unwrap();
-        let t = txid(9);
         let req = authenticate_server_request(
             &dp.pki.dp_auth,
             dp.ci_ski(),
@@ -301,38 +336,42 @@ fn a_tampered_segment_ends_in_a_signed_error_and_no_profile() {
             check_authenticate_ok(&dp, &rsp_asn1::decode(&resp).unwrap(), &t, [9; 16]);
         let req = prepare_download_request(&dp.pki.dp_pb, &t, false, None, &auth.euicc_signature1);
         let resp = es10x(&mut c, ch, &rsp_asn1::encode(&req).unwrap(), 120).unwrap();
-        (
-            t,
-            check_prepare_ok(
-                &rsp_asn1::decode(&resp).unwrap(),
-                &verified.public_key,
-                &req,
-            ),
-        )
-    };
-    let (profile, iccid) = minimal_profile();
-    let bpp = bpp(
-        &dp.pki.dp_pb,
-        &p.0,
-        *c.euicc.eid().as_bytes(),
-        &p.1.euicc_signed2.euicc_otpk,
-        &metadata(&iccid),
-        &profile,
-        9,
-    );
-    let mut der = rsp_asn1::encode::<BoundProfilePackage>(&bpp).unwrap();
-    let n = der.len();
-    der[n - 3] ^= 0x01; // inside the last 86 segment's MAC
-    let pir: ProfileInstallationResult =
-        rsp_asn1::decode(&load_bpp(&mut c, ch, &der, 120).unwrap()).unwrap();
-    assert!(
-        matches!(
-            pir.profile_installation_result_data.value().final_result,
-            FinalResult::ErrorResult(_)
-        ),
-        "{pir:?}"
-    );
-    assert!(c.euicc.installed_profiles().is_empty());
+        let ok = check_prepare_ok(
+            &rsp_asn1::decode(&resp).unwrap(),
+            &verified.public_key,
+            &req,
+        );
+        let (profile, iccid) = minimal_profile();
+        let mut b = bpp(
+            &dp.pki.dp_pb,
+            &t,
+            *c.euicc.eid().as_bytes(),
+            &ok.euicc_signed2.euicc_otpk,
+            &metadata(&iccid),
+            &profile,
+            9,
+        );
+        let mut der = rsp_asn1::encode::<BoundProfilePackage>(&b).unwrap();
+        mutate(&mut b, &mut der);
+        let pir: ProfileInstallationResult =
+            rsp_asn1::decode(&load_bpp(&mut c, ch, &der, 120).unwrap()).unwrap();
+        let data = pir.profile_installation_result_data.value();
+        match &data.final_result {
+            FinalResult::ErrorResult(e) => assert_eq!(e.error_reason, reason, "{what}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        assert!(c.euicc.installed_profiles().is_empty(), "{what}");
+        // The result is signed like any PIR: the SM-DP+ can trust it.
+        let sig = rsp_auth::sig::raw_signature(&pir.euicc_sign_pir).unwrap();
+        c.euicc
+            .public_key()
+            .verify_raw(
+                rsp_auth::sig::input::euicc_sign_pir(&pir.profile_installation_result_data),
+                &sig,
+                Backend::RustCrypto,
+            )
+            .unwrap();
+    }
 }
 
 #[test]
@@ -410,4 +449,51 @@ fn refused_apdus_get_their_status_word_and_change_nothing() {
         assert!(resp.len() >= 2);
     }
     assert!(c.euicc.installed_profiles().is_empty());
+}
+
+/// eUICCMemoryReset (BF34): operational profiles deleted whatever their state, each with its
+/// delete notification; the default SM-DP+ address cleared; nothing left is nothingToDelete.
+#[test]
+fn memory_reset_deletes_operational_profiles_and_the_default_address() {
+    let mut c = card(Curve::NistP256);
+    for (n, enabled) in [(1u32, true), (2, false)] {
+        let payload = format!("890010100000000{n:04}");
+        let iccid = format!("{payload}{}", rsp_asn1::ids::luhn_check_digit(&payload));
+        let package = rsp_saip::MinimalUsim {
+            iccid,
+            ..Default::default()
+        }
+        .build()
+        .unwrap()
+        .to_der();
+        c.euicc
+            .preinstall(veuicc::Preinstalled {
+                package,
+                service_provider_name: "Op".into(),
+                profile_name: "p".into(),
+                notification_address: Some("smdp.example".into()),
+                enabled,
+            })
+            .unwrap();
+    }
+    c.euicc.set_default_dp_address(Some("smdp.example".into()));
+    let ch = c.open_logical_channel(&ISD_R_AID).unwrap();
+    // resetOptions: deleteOperationalProfiles(0) and resetDefaultSmdpAddress(2).
+    let reset = hex::decode("BF3404820205A0").unwrap();
+    assert_eq!(
+        es10x(&mut c, ch, &reset, 120).unwrap(),
+        [0xBF, 0x34, 0x03, 0x80, 0x01, 0x00]
+    );
+    assert!(c.euicc.installed_profiles().is_empty());
+    assert_eq!(c.euicc.default_dp_address(), None);
+    assert_eq!(
+        c.euicc.list_notifications().len(),
+        2,
+        "two delete notifications"
+    );
+    assert_eq!(
+        es10x(&mut c, ch, &reset, 120).unwrap(),
+        [0xBF, 0x34, 0x03, 0x80, 0x01, 0x01],
+        "nothingToDelete"
+    );
 }

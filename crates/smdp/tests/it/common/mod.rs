@@ -228,7 +228,9 @@ impl TestServer {
 /// An HTTPS client for one server (new connection per request unless `keep_alive`).
 #[derive(Clone)]
 pub struct Client {
-    addr: SocketAddr,
+    pub addr: SocketAddr,
+    /// The CI the server's TLS certificate chains to.
+    pub root: Vec<u8>,
     tls: TlsConnector,
 }
 
@@ -265,6 +267,7 @@ impl Client {
             .with_no_client_auth();
         Self {
             addr,
+            root: root.to_vec(),
             tls: TlsConnector::from(Arc::new(cfg)),
         }
     }
@@ -408,14 +411,6 @@ pub struct Lpa {
     pub address: String,
 }
 
-/// Where a download stopped.
-#[derive(Debug)]
-pub enum Stop {
-    Initiate(ResponseHeader),
-    Authenticate(ResponseHeader),
-    GetBpp(ResponseHeader),
-}
-
 impl Lpa {
     pub fn new(server: &TestServer, pki: &Path, curve: Curve) -> Self {
         let pki = Pki::load(pki).unwrap();
@@ -540,20 +535,31 @@ impl Lpa {
         self.client.call(path::CANCEL_SESSION, &req).await
     }
 
-    /// A whole download: initiate, authenticate, get the BPP, install, notify.
+    /// A whole download with the `lpa` crate, through the card's APDU interface (lpac's
+    /// framing) and ES9+ over TLS with the server certificate verified; the install
+    /// notification is then delivered and removed. The step-by-step methods above stay for
+    /// the tests that edit one request.
     pub async fn download(
         &mut self,
         matching_id: Option<&str>,
         cc: Option<&str>,
-    ) -> Result<GetBoundProfilePackageResponse, Stop> {
-        let init = self.initiate().await.map_err(Stop::Initiate)?;
-        let auth = self
-            .authenticate(&init, matching_id)
-            .await
-            .map_err(Stop::Authenticate)?;
-        let bpp = self.get_bpp(&auth, cc).await.map_err(Stop::GetBpp)?;
-        self.install(&bpp).await;
-        Ok(bpp)
+    ) -> Result<::lpa::download::Installed, ::lpa::Error> {
+        let es9 =
+            ::lpa::es9::Client::new(::lpa::es9::Trust::Roots(vec![self.client.root.clone()]))?
+                .resolve(&self.address, self.client.addr);
+        let mut card = veuicc::apdu::Card::new(&mut self.euicc, &mut self.rng);
+        card.set_time(Some(self.now));
+        let mut es10 = ::lpa::card::Es10::open(::lpa::card::VirtualCard { card, state: None })?;
+        let order = ::lpa::download::Order {
+            address: self.address.clone(),
+            matching_id: matching_id.map(str::to_owned),
+            confirmation_code: cc.map(str::to_owned),
+        };
+        let installed = ::lpa::download::download(&mut es10, &es9, &order, |_| {}).await?;
+        let sent = ::lpa::notifications::process(&mut es10, &es9, true).await?;
+        assert!(sent.iter().all(|s| s.outcome.is_ok()), "{sent:?}");
+        es10.close()?;
+        Ok(installed)
     }
 }
 
