@@ -280,6 +280,9 @@ fn lpac_framing_downloads_manages_and_notifies_at_mss_120_and_255() {
     }
 }
 
+/// Edits a BPP (the decoded value and its DER, whichever the case needs).
+type BppMutation = dyn Fn(&mut BoundProfilePackage, &mut Vec<u8>);
+
 /// A hostile SM-DP+'s BPP, through the APDU interface: each mutation ends in a signed
 /// errorResult with the SGP.22 reason (the card keeps no half-installed profile).
 #[test]
@@ -288,11 +291,7 @@ fn hostile_bpps_end_in_signed_errors_and_no_profile() {
     use rsp_asn1::notification::ErrorReason;
     let pki = our_pki();
     let dp = Dp::new(&pki, Curve::NistP256);
-    let cases: [(
-        &str,
-        &dyn Fn(&mut BoundProfilePackage, &mut Vec<u8>),
-        ErrorReason,
-    ); 3] = [
+    let cases: [(&str, &BppMutation, ErrorReason); 3] = [
         (
             "a bit of the last 86 segment's MAC",
             &|_, der| {
