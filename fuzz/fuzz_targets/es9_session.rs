@@ -93,6 +93,7 @@ fn json_answer(a: Option<Es9Answer>) -> Value {
     match a.expect("an ES9+ path always gets an answer") {
         Es9Answer::Json(body) => serde_json::from_slice(&body).expect("answers are JSON"),
         Es9Answer::NoContent => panic!("only handleNotification answers 204"),
+        Es9Answer::Faulted(..) => panic!("the fuzz orders carry no scripted faults"),
     }
 }
 

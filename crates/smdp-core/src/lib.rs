@@ -14,6 +14,7 @@ pub mod address;
 pub mod clock;
 pub mod es9;
 pub mod export;
+pub mod faults;
 pub mod import;
 pub mod order_options;
 pub mod orders;

@@ -36,6 +36,9 @@ pub struct OrderOptions {
     /// Serve the profile pre-protected with its own PPKs (SGP.22 2.5.4, A2
     /// ReplaceSessionKeys); the keys are made at reservation.
     pub pre_protected: bool,
+    /// Scripted faults ([`crate::faults`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 /// Why an option value is refused; the text names the option and the rule.
@@ -551,6 +554,7 @@ mod tests {
             rebinding: Rebinding::Refused,
             confirmation_code_encoding: CcEncoding::Hex,
             pre_protected: true,
+            faults: crate::faults::parse_list("getBoundProfilePackage:flip-mac=2@1").unwrap(),
         };
         assert_eq!(OrderOptions::from_json(&o.to_json()).unwrap(), o);
         assert_eq!(

@@ -68,6 +68,47 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every row of the table.
+    pub const ALL: [Code; 27] = {
+        use Code::*;
+        [
+            InvalidSmdpAddress,
+            CiPkidNotSupported,
+            SvnNotSupported,
+            NoDpAuthForEuicc,
+            UnknownTransaction,
+            CiUnknown,
+            EumCertificateInvalid,
+            EumCertificateExpired,
+            EuiccCertificateInvalid,
+            EuiccCertificateExpired,
+            EuiccSignatureInvalid,
+            EidRefused,
+            MatchingIdRefused,
+            NoEligibleProfile,
+            InsufficientMemory,
+            ProfileNotReleased,
+            BppRebindingRefused,
+            ConfirmationCodeMissing,
+            ConfirmationCodeRefused,
+            ConfirmationCodeRetriesExceeded,
+            OrderExpired,
+            MaxDownloadAttempts,
+            SmdpOidInvalid,
+            InvalidInput,
+            MandatoryElementMissing,
+            Busy,
+            ExecutionError,
+        ]
+    };
+
+    /// The row with these codes (`"8.2.6"`, `"3.8"`), if the table has one.
+    pub fn from_codes(subject: &str, reason: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.codes() == (subject, reason))
+    }
+
     /// (subjectCode, reasonCode) as the JSON carries them.
     pub fn codes(self) -> (&'static str, &'static str) {
         use Code::*;
@@ -163,6 +204,20 @@ pub fn fail<T>(code: Code, message: impl Into<String>) -> Result<T, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ALL` lists each row once, and `from_codes` finds each.
+    #[test]
+    fn every_row_is_listed_once() {
+        for c in Code::ALL {
+            let (s, r) = c.codes();
+            assert_eq!(Code::from_codes(s, r), Some(c));
+        }
+        let mut pairs: Vec<_> = Code::ALL.iter().map(|c| c.codes()).collect();
+        pairs.sort();
+        pairs.dedup();
+        assert_eq!(pairs.len(), Code::ALL.len());
+        assert_eq!(Code::from_codes("9.9", "9.9"), None);
+    }
 
     /// The codes as the digest's §2 table prints them; `3.10` and `4.10` verbatim.
     #[test]

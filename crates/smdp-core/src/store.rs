@@ -253,6 +253,20 @@ pub struct NotificationRecord {
     pub profile_sid: Option<String>,
 }
 
+/// A scripted fault that fired ([`crate::faults`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredFault {
+    pub profile_id: i64,
+    /// The session it fired in.
+    pub txid: Option<TransactionId>,
+    pub function: String,
+    /// Which call of the function for this order (1-based).
+    pub attempt: u32,
+    /// The fault in its text form.
+    pub fault: String,
+    pub fired_at: i64,
+}
+
 /// The operations the server needs; every method is one transaction.
 pub trait Store: Send + Sync {
     fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile>;
@@ -311,6 +325,14 @@ pub trait Store: Send + Sync {
     fn notifications(&self) -> Result<Vec<NotificationRecord>>;
     /// The notifications recorded against one profile, oldest first.
     fn notifications_for(&self, profile_id: i64) -> Result<Vec<NotificationRecord>>;
+
+    /// Replaces the order's fault plan (its other options unchanged); false if no such order.
+    fn set_faults(&self, id: i64, faults: &[crate::faults::Fault]) -> Result<bool>;
+    fn record_fault(&self, f: &FiredFault) -> Result<()>;
+    /// The faults that fired for one profile, oldest first.
+    fn faults_fired(&self, profile_id: i64) -> Result<Vec<FiredFault>>;
+    /// Whether a scripted fault fired in this session.
+    fn fault_fired_in(&self, txid: &TransactionId) -> Result<bool>;
 }
 
 // ------------------------------------------------------------------ the operator side

@@ -286,7 +286,7 @@ impl Operator {
         };
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
         let allow: &'static str = match segments.as_slice() {
-            ["ESimProfiles"] | ["ESimProfiles", _, "Release"] => "GET, POST",
+            ["ESimProfiles"] | ["ESimProfiles", _, "Release" | "Faults"] => "GET, POST",
             ["ESimProfiles", "Import"] => "POST",
             ["Sims"] | ["Sims", _] | ["Fleets"] | ["Fleets", _] | ["NetworkAccessProfiles"] => {
                 "GET, POST"
@@ -452,6 +452,48 @@ impl Operator {
                 }
                 _ => Err(not_allowed()),
             },
+            ["ESimProfiles", sid, "Faults"] => {
+                // The order's scripted faults and what fired (a simulator extension); POST
+                // replaces the plan (`Faults`: comma-separated, empty for none).
+                let p = is_sid(sid, "HP")
+                    .then(|| self.store.profile_by_sid(&account, sid))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| ApiError::not_found(path))?;
+                let p = match *method {
+                    Method::GET => p,
+                    Method::POST => {
+                        let f = form(body)?;
+                        only(&f, &["Faults"])?;
+                        let plan = smdp_core::faults::parse_list(
+                            f.get("Faults").map(String::as_str).unwrap_or(""),
+                        )
+                        .map_err(|e| ApiError::invalid(e.to_string()))?;
+                        self.smdp.store.set_faults(p.id, &plan)?;
+                        self.store
+                            .profile_by_sid(&account, sid)?
+                            .ok_or_else(|| ApiError::not_found(path))?
+                    }
+                    _ => return Err(not_allowed()),
+                };
+                let fired: Vec<Value> = self
+                    .smdp
+                    .store
+                    .faults_fired(p.id)?
+                    .iter()
+                    .map(|f| {
+                        json!({
+                            "fault": f.fault,
+                            "function": f.function,
+                            "attempt": f.attempt,
+                            "transaction_id": f.txid.as_ref().map(|t| t.to_hex()),
+                            "date_fired": iso8601(f.fired_at),
+                        })
+                    })
+                    .collect();
+                let plan: Vec<String> = p.options.faults.iter().map(ToString::to_string).collect();
+                Ok((StatusCode::OK, json!({"faults": plan, "fired": fired})))
+            }
             ["ESimProfiles", sid, "Notifications"] => match *method {
                 // The eUICC's enable/disable/delete notifications about this profile, as
                 // received over ES9+ HandleNotification (a simulator extension).
@@ -616,6 +658,7 @@ impl Operator {
                 "ProfileClass",
                 "ProfilePolicyRules",
                 "ProfileOwner",
+                "Faults",
             ],
         )?;
         let fields = Fields(f);
@@ -677,6 +720,11 @@ impl Operator {
                 .map(|v| v.parse())
                 .transpose()
                 .map_err(opt)?,
+            faults: parsed("Faults")
+                .map(|v| smdp_core::faults::parse_list(v))
+                .transpose()
+                .map_err(|e| ApiError::invalid(e.to_string()))?
+                .unwrap_or_default(),
             ..Default::default()
         };
         let confirmation_code = parsed("ConfirmationCode").cloned();

@@ -4,7 +4,6 @@
 //! get HTTP status codes; everything about the function itself is HTTP 200 with a JSON header
 //! (`Failed` + subject/reason code), and handleNotification is always 204 (digest §1.2).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +20,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use smdp_core::es9::Es9Answer;
 use smdp_core::es9::Smdp;
 use smdp_core::status::{Code, Failure};
 
@@ -202,12 +202,24 @@ async fn serve_connection<IO>(
     }
 }
 
+/// A scripted fault: close the connection without answering.
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by a scripted fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
 async fn route<B>(
     services: Services,
     req: Request<B>,
     scheme: &'static str,
     max_body: usize,
-) -> Response<Full<Bytes>>
+) -> Result<Response<Full<Bytes>>, Dropped>
 where
     B: Body + Send + 'static,
     B::Data: Send,
@@ -215,12 +227,12 @@ where
 {
     if smdp_operator::rest::is_rest_path(req.uri().path()) {
         if let Some(op) = services.rest {
-            return smdp_operator::service::handle(op, req, scheme, max_body).await;
+            return Ok(smdp_operator::service::handle(op, req, scheme, max_body).await);
         }
     } else if let Some(smdp) = services.es9 {
         return handle(smdp, req, max_body).await;
     }
-    plain(StatusCode::NOT_FOUND, "not served on this listener")
+    Ok(plain(StatusCode::NOT_FOUND, "not served on this listener"))
 }
 
 /// What a listener serves, as a hyper [`hyper::service::Service`] generic over the request
@@ -241,14 +253,15 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
+    /// Only a scripted drop: hyper then closes the connection without an answer.
+    type Error = Dropped;
     type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+        Box<dyn std::future::Future<Output = Result<Self::Response, Dropped>> + Send>,
     >;
 
     fn call(&self, req: Request<B>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { Ok(route(this.services, req, this.scheme, this.max_body).await) })
+        Box::pin(async move { route(this.services, req, this.scheme, this.max_body).await })
     }
 }
 
@@ -281,7 +294,11 @@ fn no_content() -> Response<Full<Bytes>> {
 
 /// One ES9+ request: HTTP-level checks (path, method, content type, admin protocol, body
 /// size), then [`smdp_core::es9::dispatch`] on the blocking pool.
-pub async fn handle<B>(smdp: Arc<Smdp>, req: Request<B>, max_body: usize) -> Response<Full<Bytes>>
+pub async fn handle<B>(
+    smdp: Arc<Smdp>,
+    req: Request<B>,
+    max_body: usize,
+) -> Result<Response<Full<Bytes>>, Dropped>
 where
     B: Body + Send + 'static,
     B::Data: Send,
@@ -289,13 +306,13 @@ where
 {
     let function = req.uri().path().to_string();
     if !path::ALL.contains(&function.as_str()) {
-        return plain(StatusCode::NOT_FOUND, "not an ES9+ path");
+        return Ok(plain(StatusCode::NOT_FOUND, "not an ES9+ path"));
     }
     if req.method() != Method::POST {
         let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "ES9+ functions are POST");
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("POST"));
-        return r;
+        return Ok(r);
     }
     // Any application/json* (lpac, TTCN add parameters); absent is tolerated.
     if let Some(ct) = req.headers().get(CONTENT_TYPE) {
@@ -308,18 +325,18 @@ where
             })
             .unwrap_or(false);
         if !ok {
-            return plain(
+            return Ok(plain(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type must be application/json",
-            );
+            ));
         }
     }
     if let Some(v) = req.headers().get("x-admin-protocol") {
         if !v.to_str().is_ok_and(|s| s.starts_with("gsma/rsp/v")) {
-            return plain(
+            return Ok(plain(
                 StatusCode::BAD_REQUEST,
                 "X-Admin-Protocol must be gsma/rsp/v…",
-            );
+            ));
         }
     }
     let body = match Limited::new(req.into_body(), max_body).collect().await {
@@ -328,9 +345,17 @@ where
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            return Ok(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            ))
         }
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "could not read the request body"),
+        Err(_) => {
+            return Ok(plain(
+                StatusCode::BAD_REQUEST,
+                "could not read the request body",
+            ))
+        }
     };
     let notification = function == path::HANDLE_NOTIFICATION;
     // Off the async threads: it signs, and waits on the store.
@@ -341,13 +366,42 @@ where
                 tracing::error!(error = %e, "handler panicked");
                 None
             });
+    let answer = answer.unwrap_or_else(|| {
+        if notification {
+            Es9Answer::NoContent
+        } else {
+            Es9Answer::Json(smdp_core::es9::failed_body(&Failure::new(
+                Code::ExecutionError,
+                "internal error",
+            )))
+        }
+    });
+    answer_with_faults(answer).await
+}
+
+/// An answer, with a scripted transport fault applied (`smdp_core::faults`).
+async fn answer_with_faults(answer: Es9Answer) -> Result<Response<Full<Bytes>>, Dropped> {
+    use smdp_core::faults::Transport;
     match answer {
-        Some(smdp_core::es9::Es9Answer::Json(body)) => json(body),
-        Some(smdp_core::es9::Es9Answer::NoContent) => no_content(),
-        None if notification => no_content(),
-        None => json(smdp_core::es9::failed_body(&Failure::new(
-            Code::ExecutionError,
-            "internal error",
-        ))),
+        Es9Answer::Json(body) => Ok(json(body)),
+        Es9Answer::NoContent => Ok(no_content()),
+        Es9Answer::Faulted(inner, fault) => match fault {
+            Transport::Delay { ms } => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Box::pin(answer_with_faults(*inner)).await
+            }
+            Transport::Drop => Err(Dropped),
+            Transport::Http { status } => Ok(plain(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "scripted fault",
+            )),
+            Transport::Truncate => match *inner {
+                Es9Answer::Json(mut body) => {
+                    body.truncate(body.len() / 2);
+                    Ok(json(body))
+                }
+                other => Box::pin(answer_with_faults(other)).await,
+            },
+        },
     }
 }

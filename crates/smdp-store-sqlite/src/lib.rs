@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use smdp_core::store::{
-    BindFrom, Binding, Eid, NewProfile, NotificationRecord, OrderOptions, Profile, ProfileStatus,
-    Result, Session, SessionState, Store, StoreError, TransactionId,
+    BindFrom, Binding, Eid, FiredFault, NewProfile, NotificationRecord, OrderOptions, Profile,
+    ProfileStatus, Result, Session, SessionState, Store, StoreError, TransactionId,
 };
 
 /// What a statement can fail with here, turned into a [`StoreError`] at the trait boundary.
@@ -94,7 +94,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -160,6 +160,21 @@ CREATE INDEX IF NOT EXISTS notifications_seq ON notifications(eid, seq_number);
 CREATE INDEX IF NOT EXISTS notifications_profile ON notifications(profile_id, id);
 UPDATE notifications SET profile_id = (SELECT p.id FROM profiles p
     WHERE p.iccid = notifications.iccid AND p.eid = notifications.eid);
+";
+
+/// Version 8 → 9: the log of scripted faults that fired.
+const MIGRATE_8_TO_9: &str = "
+CREATE TABLE IF NOT EXISTS fault_log (
+    id INTEGER PRIMARY KEY,
+    profile_id INTEGER NOT NULL REFERENCES profiles(id),
+    txid TEXT,
+    function TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    fault TEXT NOT NULL,
+    fired_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fault_log_profile ON fault_log(profile_id, id);
+CREATE INDEX IF NOT EXISTS fault_log_txid ON fault_log(txid);
 ";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
@@ -510,6 +525,7 @@ impl SqliteStore {
             MIGRATE_5_TO_6,
             MIGRATE_6_TO_7,
             MIGRATE_7_TO_8,
+            MIGRATE_8_TO_9,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -893,6 +909,73 @@ impl Store for SqliteStore {
 
     fn notifications_for(&self, profile_id: i64) -> Result<Vec<NotificationRecord>> {
         self.notification_rows("WHERE n.profile_id = ?1", &[&profile_id])
+    }
+
+    fn set_faults(&self, id: i64, faults: &[smdp_core::faults::Fault]) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let text: Option<String> = tx
+                .prepare_cached("SELECT options FROM profiles WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(text) = text else {
+                return Ok(false);
+            };
+            let mut options =
+                OrderOptions::from_json(&text).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            options.faults = faults.to_vec();
+            tx.prepare_cached("UPDATE profiles SET options = ?2 WHERE id = ?1")?
+                .execute(params![id, options.to_json()])?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn record_fault(&self, f: &FiredFault) -> Result<()> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO fault_log (profile_id, txid, function, attempt, fault, fired_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                f.profile_id,
+                f.txid.as_ref().map(|t| Text(t.clone())),
+                f.function,
+                f.attempt,
+                f.fault,
+                f.fired_at
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn faults_fired(&self, profile_id: i64) -> Result<Vec<FiredFault>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT profile_id, txid, function, attempt, fault, fired_at FROM fault_log \
+                 WHERE profile_id = ?1 ORDER BY id",
+            )?;
+            let rows = st.query_map([profile_id], |r| {
+                Ok(FiredFault {
+                    profile_id: r.get(0)?,
+                    txid: opt(r, 1)?,
+                    function: r.get(2)?,
+                    attempt: r.get(3)?,
+                    fault: r.get(4)?,
+                    fired_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn fault_fired_in(&self, txid: &TransactionId) -> Result<bool> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT EXISTS (SELECT 1 FROM fault_log WHERE txid = ?1)")?
+                    .query_row([Text(txid.clone())], |r| r.get(0))?,
+            )
+        })
     }
 }
 

@@ -256,6 +256,11 @@ struct AddArgs {
     /// default enable, disable and delete to this SM-DP+; `none` for none).
     #[arg(long)]
     notify: Vec<String>,
+    /// A scripted fault (repeatable): `function:action[@attempt]`, e.g.
+    /// `authenticateClient:status=8.2.6/3.8@1`, `getBoundProfilePackage:flip-mac=2`,
+    /// `handleNotification:ignore-pir` (see the README's "Testing your LPA").
+    #[arg(long = "fault")]
+    faults: Vec<smdp_core::faults::Fault>,
     /// Eligibility: the eUICC's SVN at least this (e.g. 2.2.0).
     #[arg(long)]
     min_euicc_svn: Option<smdp_core::order_options::Version>,
@@ -483,6 +488,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 ppr,
                 owner,
                 notify,
+                faults,
                 min_euicc_svn,
                 require_uicc_capability,
                 require_device_capability,
@@ -530,6 +536,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 },
                 confirmation_code_encoding,
                 pre_protected,
+                faults,
             };
             if let Some(note) = matching_id
                 .as_deref()

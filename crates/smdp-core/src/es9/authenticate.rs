@@ -80,6 +80,11 @@ impl Smdp {
         let CtxParams1::CtxParamsForCommonAuthentication(ctx) = &signed1.ctx_params1;
         let matching_id = ctx.matching_id.as_deref().unwrap_or("");
         let profile = self.select_profile(matching_id, &eid)?;
+        self.fault(
+            &profile,
+            crate::faults::Function::AuthenticateClient,
+            &req.transaction_id,
+        )?;
         self.check_eligibility(&profile, &signed1.euicc_info2, &ctx.device_info)?;
         // 9. profileMetadata and smdpSigned2.
         let keys = self.keys_for(&session.ci_pkid)?;

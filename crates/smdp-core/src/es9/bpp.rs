@@ -65,6 +65,11 @@ impl Smdp {
             .store
             .profile(profile_id)?
             .ok_or_else(|| Failure::new(Code::MatchingIdRefused, "the order no longer exists"))?;
+        let fault = self.fault(
+            &profile,
+            crate::faults::Function::GetBoundProfilePackage,
+            &req.transaction_id,
+        )?;
         // 4. Confirmation code.
         if let Some(cc) = &profile.confirmation_code {
             self.check_confirmation_code(&session, &profile, cc, signed2.hash_cc.as_ref())?;
@@ -89,6 +94,14 @@ impl Smdp {
             self.store
                 .update_session(&next, SessionState::Authenticated)?;
         }
+        // A scripted broken BPP goes out instead of the stored one (which stays intact).
+        let bpp = match fault
+            .as_ref()
+            .and_then(|a| crate::faults::break_bpp(&bpp, a))
+        {
+            Some(broken) => broken,
+            None => bpp,
+        };
         tracing::info!(txid = %session.txid, %eid, profile = %profile.sid, bytes = bpp.len(), "getBoundProfilePackage");
         Ok(GetBoundProfilePackageResponse {
             header: ResponseHeader::success(),

@@ -60,7 +60,22 @@ impl Smdp {
             );
         }
         if let Some(id) = session.profile_id {
-            self.apply_cancel_reason(id, &session.txid, signed.reason)?;
+            let Some(profile) = self.store.profile(id)? else {
+                return done(self);
+            };
+            self.fault(
+                &profile,
+                crate::faults::Function::CancelSession,
+                &req.transaction_id,
+            )?;
+            // After a scripted fault the LPA's cancel is the fault's echo: the order stays
+            // downloadable whatever the reason (crate::faults).
+            let reason = if self.store.fault_fired_in(&session.txid)? {
+                CancelSessionReason::postponed
+            } else {
+                signed.reason
+            };
+            self.apply_cancel_reason(id, &session.txid, reason)?;
         }
         done(self)
     }

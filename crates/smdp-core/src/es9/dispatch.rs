@@ -38,12 +38,24 @@ pub enum Es9Answer {
     Json(Vec<u8>),
     /// HTTP 204 (handleNotification, whatever happened).
     NoContent,
+    /// A scripted transport fault ([`crate::faults`]) on top of the answer.
+    Faulted(Box<Es9Answer>, crate::faults::Transport),
 }
 
 /// One ES9+ function call as the server makes it, without HTTP or TLS: the request body in,
 /// the answer out, `None` when `path` is not an ES9+ function. It runs on the calling thread
 /// (it signs and waits on the store). The HTTP layer and the fuzz target `es9_session` call this.
 pub fn dispatch(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
+    // A fault left behind by a call that panicked must not leak into this one.
+    let _ = crate::faults::take_transport();
+    let answer = dispatch_call(smdp, path, body)?;
+    Some(match crate::faults::take_transport() {
+        Some(t) => Es9Answer::Faulted(Box::new(answer), t),
+        None => answer,
+    })
+}
+
+fn dispatch_call(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
     fn call<Req: DeserializeOwned, Resp: Serialize>(
         smdp: &Smdp,
         body: &[u8],

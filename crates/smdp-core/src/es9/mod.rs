@@ -209,6 +209,50 @@ impl Smdp {
     }
 
     /// The one randomness source (seeded with `--seed`), for everything the server draws.
+    /// The scripted fault of this call of `function` for `profile`, if its plan has one: the
+    /// call is counted per order and function, the fault logged with its session, and its
+    /// transport part handed to the dispatcher. `Err` when the fault is an answer in itself
+    /// (a status, or a drop before anything is done).
+    pub(crate) fn fault(
+        &self,
+        profile: &Profile,
+        function: crate::faults::Function,
+        txid: &TransactionId,
+    ) -> Result<Option<crate::faults::Action>, Failure> {
+        use crate::faults::{select, set_transport, Action};
+        let plan = &profile.options.faults;
+        if !plan.iter().any(|f| f.function == function) {
+            return Ok(None);
+        }
+        let n = self
+            .store
+            .next_serial(&format!("fault:{}:{}", profile.id, function.as_str()))?;
+        let attempt = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        let Some(f) = select(plan, function, attempt) else {
+            return Ok(None);
+        };
+        self.store.record_fault(&crate::store::FiredFault {
+            profile_id: profile.id,
+            txid: Some(txid.clone()),
+            function: function.as_str().into(),
+            attempt,
+            fault: f.to_string(),
+            fired_at: self.clock.unix(),
+        })?;
+        tracing::info!(profile = %profile.sid, %txid, fault = %f, "scripted fault");
+        if let Some(t) = f.action.transport() {
+            set_transport(t);
+        }
+        match &f.action {
+            Action::Status { subject, reason } => {
+                let code = Code::from_codes(subject, reason).unwrap_or(Code::ExecutionError);
+                Err(Failure::new(code, format!("scripted fault {f}")))
+            }
+            Action::DropBefore => Err(Failure::new(Code::ExecutionError, "scripted drop")),
+            a => Ok(Some(a.clone())),
+        }
+    }
+
     pub fn rng(&self) -> std::sync::MutexGuard<'_, Rng> {
         self.rng.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -37,6 +37,12 @@ impl Smdp {
                     self.backend,
                     "euiccSignPIR",
                 )?;
+                if let Some(crate::faults::Action::IgnorePir | crate::faults::Action::RefusePir) =
+                    self.fault(&profile, crate::faults::Function::HandleNotification, &txid)?
+                {
+                    // Ignored (204) or refused (500, the LPA retries): nothing recorded.
+                    return Ok(NotificationOutcome::AlreadyRecorded);
+                }
                 self.store.delete_session(&txid)?;
                 let unix = self.clock.unix();
                 let outcome = match &data.final_result {
@@ -60,6 +66,14 @@ impl Smdp {
                             "install failed: bppCommandId {:?}, errorReason {:?}",
                             e.bpp_command_id, e.error_reason
                         );
+                        // The card's answer to a broken BPP we sent on purpose: the order
+                        // stays downloadable (crate::faults).
+                        if current && self.store.fault_fired_in(&txid)? {
+                            self.store.unbind_session(profile.id, &txid, unix)?;
+                            tracing::info!(%txid, profile = %profile.sid, %reason,
+                                "handleNotification: failure after a scripted fault, order kept");
+                            return Ok(NotificationOutcome::AlreadyRecorded);
+                        }
                         // A superseded binding's failure says nothing about the current one.
                         if !current {
                             tracing::info!(%txid, profile = %profile.sid, %reason,

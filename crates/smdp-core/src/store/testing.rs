@@ -671,6 +671,38 @@ pub fn notifications_are_recorded_once_against_their_profile(
     assert_eq!(all[1].profile_sid, None);
 }
 
+/// An order's fault plan is replaced alone (its other options kept); fired faults are logged
+/// per order in order, and found by session.
+pub fn fault_plans_and_their_log(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let mut o = order("HP1", "1");
+    o.options.pre_protected = true;
+    let p = s.insert_profile(&o, 1).unwrap();
+    let plan = crate::faults::parse_list("getBoundProfilePackage:flip-mac=1@1").unwrap();
+    assert!(s.set_faults(p.id, &plan).unwrap());
+    let back = s.profile(p.id).unwrap().unwrap();
+    assert_eq!(back.options.faults, plan);
+    assert!(back.options.pre_protected, "other options kept");
+    assert!(!s.set_faults(p.id + 100, &plan).unwrap());
+    let fired = |attempt, txid: &str| FiredFault {
+        profile_id: p.id,
+        txid: Some(t(txid)),
+        function: "getBoundProfilePackage".into(),
+        attempt,
+        fault: plan[0].to_string(),
+        fired_at: 5,
+    };
+    s.record_fault(&fired(1, "T1")).unwrap();
+    s.record_fault(&fired(2, "T2")).unwrap();
+    assert_eq!(
+        s.faults_fired(p.id).unwrap(),
+        [fired(1, "T1"), fired(2, "T2")]
+    );
+    assert!(s.fault_fired_in(&t("T1")).unwrap());
+    assert!(!s.fault_fired_in(&t("T3")).unwrap());
+    assert!(s.faults_fired(p.id + 1).unwrap().is_empty());
+}
+
 /// One `#[test]` per conformance case, for a backend's test module.
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -686,7 +718,8 @@ macro_rules! store_conformance_tests {
             callback_claims_are_exclusive_in_order_and_expire,
             preinstalled_imports_are_all_or_nothing_and_idempotent,
             sim_updates_fleets_and_milenage,
-            notifications_are_recorded_once_against_their_profile);
+            notifications_are_recorded_once_against_their_profile,
+            fault_plans_and_their_log);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]

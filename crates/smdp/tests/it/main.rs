@@ -8,6 +8,7 @@ mod common;
 mod es9;
 mod es9_mutations;
 mod es9_rows;
+mod faults;
 mod lpa;
 mod manufactured;
 mod rest;

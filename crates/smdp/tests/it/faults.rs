@@ -1,0 +1,241 @@
+//! Scripted faults, seen from the LPA: each fault kind makes the `lpa` crate (driving the
+//! virtual eUICC through APDUs) see exactly the scripted failure, fires for its order only,
+//! is logged with its attempt and session, and leaves the order downloadable afterwards.
+
+use std::time::Duration;
+
+use crate::common::*;
+use lpa::card::{Es10, VirtualCard};
+use lpa::download::Order;
+use lpa::es9::{Client, Trust};
+use rsp_auth::pki::Pki;
+use rsp_auth::{Backend, Curve};
+use serde_json::Value;
+use veuicc::apdu::Card;
+use veuicc::Euicc;
+
+type VCard = Es10<VirtualCard<rsp_auth::rng::Rng>>;
+
+fn card(server: &TestServer) -> VCard {
+    let pki = Pki::load(&our_pki_dir()).unwrap();
+    let mut c = Card::new(
+        Euicc::from_pki(&pki, Curve::NistP256, Backend::AwsLc, server.clock.now()).unwrap(),
+        rsp_auth::rng::rng(Some(8)),
+    );
+    c.set_time(Some(server.clock.now()));
+    Es10::open(VirtualCard {
+        card: c,
+        state: None,
+    })
+    .unwrap()
+}
+
+/// An order with `faults`, reserved: (sid, its activation-code order).
+async fn order(server: &TestServer, rest: &Rest, faults: &str) -> (String, Order) {
+    let (s, v) = rest
+        .create(&[("GenerateMatchingId", "true"), ("Faults", faults)])
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let v = reserved(rest, v["sid"].as_str().unwrap()).await;
+    let mut o = Order::from_activation_code(v["activation_code"].as_str().unwrap()).unwrap();
+    o.address = server.smdp.address.clone();
+    (v["sid"].as_str().unwrap().to_string(), o)
+}
+
+async fn status(rest: &Rest, sid: &str) -> String {
+    rest.get(&format!("/v1/ESimProfiles/{sid}")).await.1["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn wait_status(rest: &Rest, sid: &str, want: &str) {
+    for _ in 0..300 {
+        if status(rest, sid).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{sid} never {want}: {}", status(rest, sid).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("faults");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
+    let cases: [(&str, &str); 8] = [
+        (
+            "authenticateClient:status=8.2.7/6.4@1",
+            "authenticateClient: 8.2.7/6.4",
+        ),
+        ("authenticateClient:http=503@1", "HTTP 503"),
+        (
+            "authenticateClient:drop-before@1",
+            "authenticateClient: connection error",
+        ),
+        (
+            "authenticateClient:drop-after@1",
+            "authenticateClient: connection error",
+        ),
+        ("getBoundProfilePackage:truncate@1", "not an ES9+ response"),
+        (
+            "getBoundProfilePackage:flip-mac=1@1",
+            "errorReason scp03tSecurityError",
+        ),
+        (
+            "getBoundProfilePackage:oversize-segment=1@1",
+            "errorReason scp03tStructureError",
+        ),
+        (
+            "getBoundProfilePackage:wrong-bf23-signature@1",
+            "bppCommandId initialiseSecureChannel(0), errorReason invalidSignature",
+        ),
+    ];
+    for (fault, seen) in cases {
+        let (sid, o) = order(&server, &rest, fault).await;
+        let mut c = card(&server);
+        let e = lpa::download::download(&mut c, &es9, &o, |_| {})
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(seen), "{fault}: {e}");
+        assert!(c.profiles().unwrap().is_empty(), "{fault}");
+        // Another order, without faults, is not touched meanwhile.
+        let (other, oo) = order(&server, &rest, "").await;
+        let mut c2 = card(&server);
+        lpa::download::download(&mut c2, &es9, &oo, |_| {})
+            .await
+            .unwrap();
+        lpa::notifications::process(&mut c2, &es9, true)
+            .await
+            .unwrap();
+        wait_status(&rest, &other, "installed").await;
+        // The faulted order is still downloadable: the fault fired once (@1).
+        assert_eq!(status(&rest, &sid).await, "available", "{fault}");
+        lpa::download::download(&mut c, &es9, &o, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: second attempt: {e}"));
+        lpa::notifications::process(&mut c, &es9, true)
+            .await
+            .unwrap();
+        wait_status(&rest, &sid, "installed").await;
+        // What fired, and where.
+        let (_, f) = rest.get(&format!("/v1/ESimProfiles/{sid}/Faults")).await;
+        assert_eq!(f["faults"], serde_json::json!([fault]), "{f}");
+        let fired = f["fired"].as_array().unwrap();
+        assert_eq!(fired.len(), 1, "{fault}: {f}");
+        assert_eq!(fired[0]["fault"], fault);
+        assert_eq!(fired[0]["attempt"], 1);
+        assert_eq!(fired[0]["transaction_id"].as_str().unwrap().len(), 32);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delays_pir_faults_and_the_faults_resource() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("faults2");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
+
+    // A delay slows the answer and changes nothing else.
+    let (sid, o) = order(&server, &rest, "getBoundProfilePackage:delay=400").await;
+    let mut c = card(&server);
+    let t = std::time::Instant::now();
+    lpa::download::download(&mut c, &es9, &o, |_| {})
+        .await
+        .unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(400));
+    // refuse-pir: the LPA keeps the notification and delivers it on the next run.
+    rest.send(
+        "POST",
+        &format!("/v1/ESimProfiles/{sid}/Faults"),
+        &[("Faults", "handleNotification:refuse-pir@1")],
+    )
+    .await;
+    let sent = lpa::notifications::process(&mut c, &es9, true)
+        .await
+        .unwrap();
+    assert!(
+        sent[0].outcome.as_ref().unwrap_err().contains("HTTP 500"),
+        "{sent:?}"
+    );
+    assert_eq!(status(&rest, &sid).await, "downloaded");
+    let sent = lpa::notifications::process(&mut c, &es9, true)
+        .await
+        .unwrap();
+    assert!(sent[0].outcome.is_ok());
+    wait_status(&rest, &sid, "installed").await;
+
+    // ignore-pir: answered 204, recorded nothing: the order stays downloaded.
+    let (sid, o) = order(&server, &rest, "handleNotification:ignore-pir").await;
+    let mut c = card(&server);
+    lpa::download::download(&mut c, &es9, &o, |_| {})
+        .await
+        .unwrap();
+    let sent = lpa::notifications::process(&mut c, &es9, true)
+        .await
+        .unwrap();
+    assert!(sent[0].outcome.is_ok());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(status(&rest, &sid).await, "downloaded");
+
+    // The resource: bad plans are refused and change nothing; POST replaces the plan.
+    let (_, f0) = rest.get(&format!("/v1/ESimProfiles/{sid}/Faults")).await;
+    for bad in [
+        "authenticateClient:flip-mac=1",
+        "initiateAuthentication:delay=5",
+        "authenticateClient:status=7.7/7.7",
+        "nonsense",
+    ] {
+        let (s, v) = rest
+            .send(
+                "POST",
+                &format!("/v1/ESimProfiles/{sid}/Faults"),
+                &[("Faults", bad)],
+            )
+            .await;
+        assert_eq!((s, v["code"].as_u64()), (400, Some(20001)), "{bad}: {v}");
+        let (s, v) = rest
+            .create(&[("GenerateMatchingId", "true"), ("Faults", bad)])
+            .await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
+    let (_, f1) = rest.get(&format!("/v1/ESimProfiles/{sid}/Faults")).await;
+    assert_eq!(f0, f1);
+    let (s, f) = rest
+        .send(
+            "POST",
+            &format!("/v1/ESimProfiles/{sid}/Faults"),
+            &[(
+                "Faults",
+                "cancelSession:http=500, authenticateClient:delay=10@2",
+            )],
+        )
+        .await;
+    assert_eq!(s, 200, "{f}");
+    assert_eq!(
+        f["faults"],
+        serde_json::json!(["cancelSession:http=500", "authenticateClient:delay=10@2"])
+    );
+    assert_eq!(
+        f["fired"].as_array().unwrap().len(),
+        1,
+        "the ignore-pir that fired: {f}"
+    );
+    let (s, f) = rest
+        .send(
+            "POST",
+            &format!("/v1/ESimProfiles/{sid}/Faults"),
+            &[("Faults", "")],
+        )
+        .await;
+    assert_eq!((s, f["faults"].clone()), (200, Value::Array(vec![])));
+    // Another account's order is not found.
+    let other = server.account("other");
+    let rest2 = Rest::basic(server.rest(), &other.account_sid, &other.auth_token);
+    let (s, _) = rest2.get(&format!("/v1/ESimProfiles/{sid}/Faults")).await;
+    assert_eq!(s, 404);
+    server.stop().await;
+}
