@@ -61,6 +61,29 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7777")]
         listen: String,
     },
+    /// Make the card misbehave on purpose (for testing an SM-DP+ against it), or `--clear`.
+    /// Codes are SGP.22's integers: AuthenticateErrorCode (2 invalidSignature, 6
+    /// euiccChallengeMismatch, 127 undefinedError), bppCommandId/errorReason (e.g. 5/12
+    /// loadProfileElements / installFailedDueToPEProcessingError).
+    Fault {
+        #[arg(long)]
+        state: PathBuf,
+        /// AuthenticateServer answers this error code.
+        #[arg(long)]
+        refuse_authenticate_server: Option<i64>,
+        /// LoadBoundProfilePackage ends at once with this signed errorResult: CMD/REASON.
+        #[arg(long)]
+        install_error: Option<String>,
+        /// Every signature the card makes is corrupt.
+        #[arg(long)]
+        corrupt_signatures: bool,
+        /// Report and enforce this much free profile memory (bytes).
+        #[arg(long)]
+        free_memory: Option<usize>,
+        /// Remove every fault.
+        #[arg(long)]
+        clear: bool,
+    },
     /// List the card's EID, profiles and pending notifications.
     Show {
         #[arg(long)]
@@ -156,9 +179,44 @@ fn main() -> Result<()> {
                 }
             }
         }
+        Command::Fault {
+            state,
+            refuse_authenticate_server,
+            install_error,
+            corrupt_signatures,
+            free_memory,
+            clear,
+        } => {
+            let (mut file, mut card) = load(&state)?;
+            let mut f = if clear {
+                veuicc::CardFaults::default()
+            } else {
+                card.euicc.faults().clone()
+            };
+            if let Some(c) = refuse_authenticate_server {
+                f.refuse_authenticate_server = Some(c);
+            }
+            if let Some(e) = install_error {
+                let (c, r) = e
+                    .split_once('/')
+                    .and_then(|(c, r)| Some((c.parse().ok()?, r.parse().ok()?)))
+                    .context("--install-error is CMD/REASON, e.g. 5/12")?;
+                f.install_error = Some((c, r));
+            }
+            f.corrupt_signatures |= corrupt_signatures;
+            if free_memory.is_some() {
+                f.free_memory = free_memory;
+            }
+            card.euicc.set_faults(f.clone());
+            file.save(&card.euicc)?;
+            println!("{f:?}");
+        }
         Command::Show { state } => {
             let (_, card) = load(&state)?;
             println!("eid: {}", card.euicc.eid());
+            if *card.euicc.faults() != veuicc::CardFaults::default() {
+                println!("faults: {:?}", card.euicc.faults());
+            }
             if let Some(a) = card.euicc.default_dp_address() {
                 println!("default SM-DP+: {a}");
             }

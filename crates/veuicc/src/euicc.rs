@@ -93,6 +93,24 @@ pub struct InstalledProfile {
     pub nickname: Option<String>,
 }
 
+/// A misbehaving card on purpose, for testing an SM-DP+ against it (kept in the state
+/// file). Codes are SGP.22's integer values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CardFaults {
+    /// AuthenticateServer answers this AuthenticateErrorCode (e.g. 2 invalidSignature,
+    /// 6 euiccChallengeMismatch, 127 undefinedError) whatever the server sent.
+    pub refuse_authenticate_server: Option<i64>,
+    /// LoadBoundProfilePackage ends at once in a signed errorResult with this
+    /// (bppCommandId, errorReason), e.g. (5, 12) loadProfileElements /
+    /// installFailedDueToPEProcessingError.
+    pub install_error: Option<(i64, i64)>,
+    /// Every signature the card makes has one bit flipped.
+    pub corrupt_signatures: bool,
+    /// Free profile memory reported and enforced, in bytes (instead of the card's limit).
+    pub free_memory: Option<usize>,
+}
+
 /// A virtual eUICC. See the crate documentation for the download flow.
 pub struct Euicc {
     pub(crate) eid: Eid,
@@ -124,6 +142,7 @@ pub struct Euicc {
     pub(crate) root_ds_address: String,
     /// The BF36 segments of a LoadBoundProfilePackage in progress (APDU level).
     pub(crate) bpp: Option<crate::es10::BppAssembly>,
+    pub(crate) faults: CardFaults,
 }
 
 impl core::fmt::Debug for Euicc {
@@ -240,6 +259,7 @@ impl Euicc {
             default_dp_address: None,
             root_ds_address: ROOT_DS_ADDRESS.into(),
             bpp: None,
+            faults: CardFaults::default(),
         })
     }
 
@@ -350,6 +370,9 @@ impl Euicc {
 
     /// Bytes of profile memory still free.
     pub fn free_memory(&self) -> usize {
+        if let Some(m) = self.faults.free_memory {
+            return m;
+        }
         let used: usize = self.profiles.iter().map(|p| p.package.len()).sum();
         self.limits.memory.saturating_sub(used)
     }
@@ -380,6 +403,24 @@ impl Euicc {
                 ..ProfileInfo::default()
             })
             .collect()
+    }
+
+    /// The scripted misbehaviour of this card.
+    pub fn faults(&self) -> &CardFaults {
+        &self.faults
+    }
+
+    pub fn set_faults(&mut self, faults: CardFaults) {
+        self.faults = faults;
+    }
+
+    /// SK.EUICC's signature, with a bit flipped when the card is scripted to corrupt them.
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<rsp_auth::RawSignature, rsp_auth::Error> {
+        let mut sig = self.sk_euicc.sign_raw(msg, self.backend)?;
+        if self.faults.corrupt_signatures {
+            sig[0] ^= 0x01;
+        }
+        Ok(sig)
     }
 
     /// The default SM-DP+ address (ES10a GetEuiccConfiguredAddresses).

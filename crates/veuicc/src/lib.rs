@@ -30,7 +30,7 @@ mod session;
 pub mod sima;
 pub mod state;
 
-pub use euicc::{Euicc, EuiccParts, InstalledProfile, Limits};
+pub use euicc::{CardFaults, Euicc, EuiccParts, InstalledProfile, Limits};
 pub use profiles::Preinstalled;
 
 /// Why an eUICC could not be built or a command could not run at all.

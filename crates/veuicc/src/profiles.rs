@@ -266,9 +266,7 @@ impl Euicc {
                 iccid: Some(iccid.clone()),
                 extensions: None,
             })?;
-            let sig = self
-                .sk_euicc
-                .sign_raw(input::euicc_notification(&tbs), self.backend)?;
+            let sig = self.sign(input::euicc_notification(&tbs))?;
             self.notifications
                 .push(PendingNotification::OtherSignedNotification(
                     OtherSignedNotification {

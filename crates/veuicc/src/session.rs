@@ -148,7 +148,17 @@ impl Euicc {
     ) -> AuthenticateServerResponse {
         let challenge = self.challenge.take();
         self.session = None;
-        match self.authenticate_server_checked(req, challenge, now) {
+        let scripted = self.faults.refuse_authenticate_server.map(|c| {
+            (
+                AuthenticateErrorCode(c),
+                "scripted refusal (card faults)".to_string(),
+            )
+        });
+        let checked = match scripted {
+            Some(refusal) => Err(refusal),
+            None => self.authenticate_server_checked(req, challenge, now),
+        };
+        match checked {
             Ok(ok) => AuthenticateServerResponse::AuthenticateResponseOk(Box::new(ok)),
             Err((code, detail)) => {
                 self.refuse("AuthenticateServer", format_args!("{code:?}: {detail}"));
@@ -231,8 +241,7 @@ impl Euicc {
         })
         .map_err(|e| undefined(&e))?;
         let euicc_signature1 = self
-            .sk_euicc
-            .sign_raw(input::euicc_signature1(&euicc_signed1), self.backend)
+            .sign(input::euicc_signature1(&euicc_signed1))
             .map_err(|e| undefined(&e))?;
         self.session = Some(Session {
             transaction_id: signed1.transaction_id.clone(),
@@ -384,11 +393,7 @@ impl Euicc {
         })
         .map_err(|e| undefined(&e))?;
         let euicc_signature2 = self
-            .sk_euicc
-            .sign_raw(
-                &input::euicc_signature2(&euicc_signed2, &smdp_signature2),
-                self.backend,
-            )
+            .sign(&input::euicc_signature2(&euicc_signed2, &smdp_signature2))
             .map_err(|e| undefined(&e))?;
 
         // Keep the key until a profile is installed with it, for a retry in a later session.
@@ -469,9 +474,7 @@ impl Euicc {
         })
         .map_err(Error::from)
         .and_then(|d| {
-            let sig = self
-                .sk_euicc
-                .sign_raw(input::euicc_sign_pir(&d), self.backend)?;
+            let sig = self.sign(input::euicc_sign_pir(&d))?;
             Ok((d, sig))
         });
         let (data, sig) = match signed {
@@ -517,6 +520,14 @@ impl Euicc {
     ) -> Result<InstalledProfile, InstallFailure> {
         use BppCommandId as C;
         use ErrorReason as R;
+        if let Some((cmd, reason)) = self.faults.install_error {
+            return Err(InstallFailure::new(
+                C(cmd),
+                R(reason),
+                None,
+                "scripted install error (card faults)",
+            ));
+        }
         let ot = p.ot_key.key().map_err(|e| {
             InstallFailure::new(
                 C::initialiseSecureChannel,
@@ -646,8 +657,7 @@ impl Euicc {
             extensions: None,
         });
         let signed = signed.map_err(|e| e.to_string()).and_then(|s| {
-            self.sk_euicc
-                .sign_raw(input::euicc_cancel_session(&s), self.backend)
+            self.sign(input::euicc_cancel_session(&s))
                 .map(|sig| (s, sig))
                 .map_err(|e| e.to_string())
         });

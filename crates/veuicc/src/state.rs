@@ -40,6 +40,9 @@ pub struct CardState {
     /// The default SM-DP+ address (ES10a).
     #[serde(default)]
     pub default_dp_address: Option<String>,
+    /// Scripted misbehaviour ([`crate::CardFaults`]).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub faults: crate::CardFaults,
     pub profiles: Vec<ProfileRecord>,
     pub notifications: Vec<String>,
 }
@@ -62,6 +65,10 @@ pub struct ProfileRecord {
     pub package: String,
     #[serde(default)]
     pub nickname: Option<String>,
+}
+
+fn is_default(f: &crate::CardFaults) -> bool {
+    *f == crate::CardFaults::default()
 }
 
 fn bad(what: impl std::fmt::Display) -> Error {
@@ -89,6 +96,7 @@ impl Euicc {
                 .collect(),
             last_seq_number: self.last_seq_number,
             default_dp_address: self.default_dp_address.clone(),
+            faults: self.faults.clone(),
             profiles: self
                 .profiles
                 .iter()
@@ -147,6 +155,7 @@ impl Euicc {
         )?;
         card.last_seq_number = s.last_seq_number;
         card.default_dp_address = s.default_dp_address.clone();
+        card.faults = s.faults.clone();
         for (i, p) in s.profiles.iter().enumerate() {
             let field = |f: &str| format!("profiles[{i}].{f}");
             let metadata_der = unhex(&field("metadata"), &p.metadata)?;

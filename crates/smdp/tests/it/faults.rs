@@ -239,3 +239,79 @@ async fn delays_pir_faults_and_the_faults_resource() {
     assert_eq!(s, 404);
     server.stop().await;
 }
+
+/// The SM-DP+ against a card that misbehaves on purpose (`veuicc fault`): each misbehaviour
+/// gets the answer SGP.22 gives it, and the order is failed only when the card reports an
+/// install failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_smdp_answers_a_misbehaving_card() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("cards");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
+    let cases: [(veuicc::CardFaults, &str, &str); 4] = [
+        (
+            veuicc::CardFaults {
+                refuse_authenticate_server: Some(6),
+                ..Default::default()
+            },
+            "AuthenticateServer: the eUICC refused: euiccChallengeMismatch",
+            "available",
+        ),
+        (
+            veuicc::CardFaults {
+                corrupt_signatures: true,
+                ..Default::default()
+            },
+            "authenticateClient: 8.1/6.1",
+            "available",
+        ),
+        (
+            veuicc::CardFaults {
+                free_memory: Some(100),
+                ..Default::default()
+            },
+            "authenticateClient: 8.1/4.8",
+            "available",
+        ),
+        (
+            veuicc::CardFaults {
+                install_error: Some((5, 12)),
+                ..Default::default()
+            },
+            "errorReason installFailedDueToPEProcessingError",
+            "failed",
+        ),
+    ];
+    for (faults, seen, after) in cases {
+        let (sid, o) = order(&server, &rest, "").await;
+        let mut c = card(&server);
+        c.transport.card.euicc.set_faults(faults.clone());
+        let e = lpa::download::download(&mut c, &es9, &o, |_| {})
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(seen), "{faults:?}: {e}");
+        assert!(c.profiles().unwrap().is_empty());
+        wait_status(&rest, &sid, after).await;
+        if after == "failed" {
+            let (_, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
+            assert!(
+                v["error_message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("installFailedDueToPEProcessingError"),
+                "{v}"
+            );
+        } else {
+            // The same card, healed, downloads the order.
+            c.transport
+                .card
+                .euicc
+                .set_faults(veuicc::CardFaults::default());
+            lpa::download::download(&mut c, &es9, &o, |_| {})
+                .await
+                .unwrap();
+        }
+    }
+    server.stop().await;
+}

@@ -236,3 +236,34 @@ fn tcp_front_end_speaks_the_same_protocol() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn card_faults_persist_in_the_state_file() {
+    let dir = tempdir("faults");
+    let state = new_card(&dir, &[]);
+    let s = state.to_str().unwrap();
+    let run = |args: &[&str]| veuicc().args(args).output().unwrap();
+    let o = run(&[
+        "fault",
+        "--state",
+        s,
+        "--refuse-authenticate-server",
+        "2",
+        "--install-error",
+        "5/12",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shown = String::from_utf8_lossy(&run(&["show", "--state", s]).stdout).into_owned();
+    assert!(
+        shown.contains("refuse_authenticate_server: Some(2)"),
+        "{shown}"
+    );
+    assert!(shown.contains("install_error: Some((5, 12))"), "{shown}");
+    assert!(!run(&["fault", "--state", s, "--install-error", "5"])
+        .status
+        .success());
+    assert!(run(&["fault", "--state", s, "--clear"]).status.success());
+    let shown = String::from_utf8_lossy(&run(&["show", "--state", s]).stdout).into_owned();
+    assert!(!shown.contains("faults:"), "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
