@@ -15,6 +15,7 @@ pub mod clock;
 pub mod es9;
 pub mod export;
 pub mod faults;
+pub mod fixtures;
 pub mod import;
 pub mod order_options;
 pub mod orders;

@@ -39,6 +39,9 @@ pub struct OrderOptions {
     /// Scripted faults ([`crate::faults`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<crate::faults::Fault>,
+    /// The conformance fixture this order stands for ([`crate::fixtures`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixture: Option<String>,
 }
 
 /// Why an option value is refused; the text names the option and the rule.
@@ -555,6 +558,7 @@ mod tests {
             confirmation_code_encoding: CcEncoding::Hex,
             pre_protected: true,
             faults: crate::faults::parse_list("getBoundProfilePackage:flip-mac=2@1").unwrap(),
+            fixture: Some("TEST123".into()),
         };
         assert_eq!(OrderOptions::from_json(&o.to_json()).unwrap(), o);
         assert_eq!(

@@ -326,6 +326,9 @@ pub trait Store: Send + Sync {
     /// The notifications recorded against one profile, oldest first.
     fn notifications_for(&self, profile_id: i64) -> Result<Vec<NotificationRecord>>;
 
+    /// Frees the order's matching ID (a consumed fixture hands it to its replacement): the
+    /// order keeps everything else. False if no such order.
+    fn retire_matching_id(&self, id: i64, now: i64) -> Result<bool>;
     /// Replaces the order's fault plan (its other options unchanged); false if no such order.
     fn set_faults(&self, id: i64, faults: &[crate::faults::Fault]) -> Result<bool>;
     fn record_fault(&self, f: &FiredFault) -> Result<()>;

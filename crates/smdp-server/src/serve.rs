@@ -146,6 +146,10 @@ pub struct Settings {
     /// roots, e.g. a test harness's private CA.
     #[arg(long, env = "SMDP_CALLBACK_CA")]
     pub callback_ca: Option<PathBuf>,
+    /// Conformance fixture orders to provision and keep replenished: `sgp23` (the shipped
+    /// `fixtures/sgp23.toml`) or a fixture file of the same shape.
+    #[arg(long, env = "SMDP_FIXTURES")]
+    pub fixtures: Option<String>,
 }
 
 impl Settings {
@@ -168,6 +172,7 @@ impl Settings {
             rest_on_es9_listener: self.rest_on_es9_listener.or(other.rest_on_es9_listener),
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             callback_ca: self.callback_ca.or(other.callback_ca),
+            fixtures: self.fixtures.or(other.fixtures),
             oauth_token_ttl: self.oauth_token_ttl.or(other.oauth_token_ttl),
             preinstalled_charge_cents: self
                 .preinstalled_charge_cents
@@ -218,6 +223,21 @@ pub struct Config {
     pub oauth_token_ttl: Duration,
     /// What each imported pre-installed profile is charged.
     pub preinstalled_charge_cents: u32,
+    /// Fixture orders kept provisioned.
+    pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
+}
+
+/// A fixture file by name (`sgp23`) or path, parsed and checked.
+pub fn load_fixtures(name_or_path: &str) -> Result<smdp_core::fixtures::FixtureFile> {
+    let text = match name_or_path {
+        "sgp23" => smdp_core::fixtures::SGP23.to_string(),
+        path => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+    };
+    let file: smdp_core::fixtures::FixtureFile =
+        toml::from_str(&text).with_context(|| format!("fixture file {name_or_path}"))?;
+    file.check()
+        .with_context(|| format!("fixture file {name_or_path}"))?;
+    Ok(file)
 }
 
 impl Config {
@@ -283,7 +303,9 @@ impl Config {
         if oauth_token_ttl.is_zero() {
             bail!("--oauth-token-ttl must be at least 1 second");
         }
+        let fixtures = s.fixtures.as_deref().map(load_fixtures).transpose()?;
         Ok(Self {
+            fixtures,
             accounts,
             callback_roots,
             oauth_token_ttl,
@@ -512,9 +534,32 @@ pub async fn start_with(
             operator.clone(),
             smdp_operator::callbacks::Client::new(&cfg.callback_roots)?,
             Duration::from_millis(200),
-            stop_rx,
+            stop_rx.clone(),
         )),
     ];
+    let mut workers = workers;
+    if let Some(file) = cfg.fixtures.clone() {
+        // Provisioned before the listeners open, then kept replenished every second.
+        let created = smdp_core::fixtures::provision(
+            smdp.store.as_ref(),
+            &file,
+            &rsp_saip::NumberPlan::default(),
+            rsp_shared::dir().as_deref(),
+            &mut *smdp.rng(),
+            clock.unix(),
+        )
+        .context("provisioning fixtures")?;
+        tracing::info!(
+            orders = file.orders.len(),
+            created = created.len(),
+            "fixtures"
+        );
+        workers.push(tokio::spawn(replenish_fixtures(
+            smdp.clone(),
+            file,
+            stop_rx,
+        )));
+    }
     // One interface per listener: ES9+ on its TLS listener, the operator API on its own
     // (and on the ES9+ listener only when asked).
     let es9_services = crate::http::Services {
@@ -556,6 +601,39 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Running> {
         SqliteStore::open(&cfg.data).with_context(|| format!("store in {}", cfg.data.display()))?,
     );
     start_with(cfg, store, clock).await
+}
+
+/// Re-creates consumed fixture orders, once a second, until `stop`.
+async fn replenish_fixtures(
+    smdp: Arc<Smdp>,
+    file: smdp_core::fixtures::FixtureFile,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+        let (smdp, file) = (smdp.clone(), file.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            smdp_core::fixtures::provision(
+                smdp.store.as_ref(),
+                &file,
+                &rsp_saip::NumberPlan::default(),
+                rsp_shared::dir().as_deref(),
+                &mut *smdp.rng(),
+                smdp.clock.unix(),
+            )
+        })
+        .await;
+        match done {
+            Ok(Ok(created)) if !created.is_empty() => {
+                tracing::info!(?created, "fixtures replenished")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "fixtures"),
+            _ => {}
+        }
+    }
 }
 
 /// `smdp serve`: runs until Ctrl-C or SIGTERM, then shuts down gracefully.

@@ -625,10 +625,12 @@ impl Store for SqliteStore {
     fn profile_for_eid(&self, eid: &Eid) -> Result<Option<Profile>> {
         let eid = eid.to_string();
         // Downloadable before held (so that a held order answers 8.2/1.2 only when nothing
-        // else is there), a kept binding first (a retry finishes it), then the oldest.
+        // else is there), a default-SM-DP+ order (no matching ID) before an activation-code
+        // one bound to the same EID, a kept binding first (a retry finishes it), the oldest.
         self.one_profile(
             "eid = ?1 AND status IN ('new', 'reserving', 'available', 'downloaded') \
-             ORDER BY status IN ('new', 'reserving'), bound_otpk IS NULL, id LIMIT 1",
+             ORDER BY status IN ('new', 'reserving'), matching_id IS NOT NULL, \
+             bound_otpk IS NULL, id LIMIT 1",
             &eid,
         )
     }
@@ -909,6 +911,16 @@ impl Store for SqliteStore {
 
     fn notifications_for(&self, profile_id: i64) -> Result<Vec<NotificationRecord>> {
         self.notification_rows("WHERE n.profile_id = ?1", &[&profile_id])
+    }
+
+    fn retire_matching_id(&self, id: i64, now: i64) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.prepare_cached(
+                "UPDATE profiles SET matching_id = NULL, updated_at = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, now])?
+                == 1)
+        })
     }
 
     fn set_faults(&self, id: i64, faults: &[smdp_core::faults::Fault]) -> Result<bool> {

@@ -65,6 +65,9 @@ enum Command {
     /// list them.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Conformance fixture orders (SGP.23-derived suites): provision them, or reset them.
+    #[command(subcommand)]
+    Fixtures(FixturesCommand),
     /// Virtual eUICCs as state files: manufacture one with a pre-installed profile, enable,
     /// disable or delete its profiles (queuing the notifications), show it.
     #[command(subcommand)]
@@ -73,6 +76,25 @@ enum Command {
     Eid {
         /// 32 digits to check, or 30 digits to complete.
         eid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Creates every fixture order that has no live order (and replaces consumed ones).
+    Load {
+        /// `sgp23` (the shipped fixtures/sgp23.toml) or a fixture file.
+        #[arg(default_value = "sgp23")]
+        fixtures: String,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+    /// Ends every live fixture order and provisions them all afresh: the initial state.
+    Reset {
+        #[arg(default_value = "sgp23")]
+        fixtures: String,
+        #[arg(long, env = "SMDP_DATA", default_value = "data")]
+        data: PathBuf,
     },
 }
 
@@ -537,6 +559,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 confirmation_code_encoding,
                 pre_protected,
                 faults,
+                fixture: None,
             };
             if let Some(note) = matching_id
                 .as_deref()
@@ -849,6 +872,33 @@ fn main() -> Result<()> {
         }
         Command::Profile(cmd) => profile(cmd),
         Command::Euicc(cmd) => euicc_cmd::run(cmd),
+        Command::Fixtures(cmd) => {
+            let (name, data, reset) = match cmd {
+                FixturesCommand::Load { fixtures, data } => (fixtures, data, false),
+                FixturesCommand::Reset { fixtures, data } => (fixtures, data, true),
+            };
+            let file = smdp_server::serve::load_fixtures(&name)?;
+            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let now = smdp_core::clock::Clock::System.unix();
+            if reset {
+                let n = smdp_core::fixtures::reset(&store, now)?;
+                println!("reset {n} fixture orders");
+            }
+            let created = smdp_core::fixtures::provision(
+                &store,
+                &file,
+                &rsp_saip::NumberPlan::default(),
+                rsp_shared::dir().as_deref(),
+                &mut rsp_auth::rng::rng(None),
+                now,
+            )?;
+            println!(
+                "{} fixture orders, {} created",
+                file.orders.len(),
+                created.len()
+            );
+            Ok(())
+        }
         Command::Eid { eid } => {
             let eid = eid.trim();
             if eid.len() == 30 {

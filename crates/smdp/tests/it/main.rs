@@ -9,6 +9,7 @@ mod es9;
 mod es9_mutations;
 mod es9_rows;
 mod faults;
+mod fixtures;
 mod lpa;
 mod manufactured;
 mod rest;

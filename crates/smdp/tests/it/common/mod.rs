@@ -78,6 +78,8 @@ pub struct Options {
     pub callback_ca: Option<PathBuf>,
     /// Also serve REST on the ES9+ listener.
     pub rest_on_es9: bool,
+    /// Fixture orders to provision.
+    pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             template: "minimal".into(),
             callback_ca: None,
             rest_on_es9: false,
+            fixtures: None,
         }
     }
 }
@@ -110,6 +113,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         rest_tls: false,
         oauth_token_ttl: Duration::from_secs(3600),
         preinstalled_charge_cents: 300,
+        fixtures: opts.fixtures.clone(),
         rest_on_es9: opts.rest_on_es9,
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
