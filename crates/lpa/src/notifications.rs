@@ -12,7 +12,7 @@ use crate::Error;
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub seq_number: i64,
-    pub operation: &'static str,
+    pub operation: String,
     pub address: String,
     pub iccid: Option<String>,
     /// Delivered (and removed, when asked); or why not.
@@ -20,12 +20,8 @@ pub struct Sent {
 }
 
 /// The operation a NotificationMetadata names.
-pub fn operation(m: &NotificationMetadata) -> &'static str {
-    ["install", "enable", "disable", "delete"]
-        .iter()
-        .enumerate()
-        .find(|(i, _)| m.profile_management_operation.is_set(*i))
-        .map_or("unknown", |(_, o)| o)
+pub fn operation(m: &NotificationMetadata) -> String {
+    rsp_asn1::bits::notification_event::names(&m.profile_management_operation)
 }
 
 /// Sends every pending notification; a failure of one does not stop the others.

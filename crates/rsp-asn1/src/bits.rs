@@ -111,6 +111,21 @@ pub mod notification_event {
     pub const ENABLE: usize = 1;
     pub const DISABLE: usize = 2;
     pub const DELETE: usize = 3;
+    /// The events by bit number, as logs and listings name them.
+    pub const NAMES: [&str; 4] = ["install", "enable", "disable", "delete"];
+
+    /// The names of the events set in `bits`, joined with `+` (`"unknown"` for none).
+    pub fn names(bits: &super::NamedBits) -> String {
+        let set: Vec<&str> = (0..NAMES.len())
+            .filter(|&i| bits.is_set(i))
+            .map(|i| NAMES[i])
+            .collect();
+        if set.is_empty() {
+            "unknown".into()
+        } else {
+            set.join("+")
+        }
+    }
 }
 
 /// Bit numbers of `RspCapability`.

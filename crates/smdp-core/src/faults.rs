@@ -8,7 +8,8 @@
 //!   `http=CODE` (done, answered with that HTTP status), `truncate` (done, half the body);
 //! - on getBoundProfilePackage, a broken BPP: `flip-mac=K` (a bit of the K-th 86 segment's
 //!   MAC), `truncate-segment=K`, `oversize-segment=K` (past SGP.22's 1020 bytes),
-//!   `reorder` (the first two 86 segments swapped), `wrong-bf23-signature`;
+//!   `reorder` (the first two 86 segments swapped; a package of one segment goes out
+//!   intact, with a warning), `wrong-bf23-signature`;
 //! - on handleNotification: `refuse-pir` (HTTP 500: the LPA keeps it and retries), or
 //!   `ignore-pir` (204, nothing recorded).
 //!
@@ -103,7 +104,8 @@ impl Action {
         })
     }
 
-    fn is_bpp(&self) -> bool {
+    /// A fault on the BPP itself.
+    pub fn is_bpp(&self) -> bool {
         matches!(
             self,
             Self::FlipMac { .. }

@@ -325,11 +325,7 @@ impl Operator {
                 if *method != Method::GET {
                     return Err(not_allowed());
                 }
-                let p = is_sid(sid, "HP")
-                    .then(|| self.store.profile_by_sid(&account, sid))
-                    .transpose()?
-                    .flatten()
-                    .ok_or_else(|| ApiError::not_found(path))?;
+                let p = self.profile_at(&account, sid, path)?;
                 let Some(code) = self.activation_code(&p) else {
                     return Err(ApiError::not_found(path));
                 };
@@ -416,11 +412,7 @@ impl Operator {
             },
             ["ESimProfiles", sid] => match *method {
                 Method::GET => {
-                    let p = is_sid(sid, "HP")
-                        .then(|| self.store.profile_by_sid(&account, sid))
-                        .transpose()?
-                        .flatten()
-                        .ok_or_else(|| ApiError::not_found(path))?;
+                    let p = self.profile_at(&account, sid, path)?;
                     Ok((StatusCode::OK, self.profile_json(&p, base)))
                 }
                 _ => Err(not_allowed()),
@@ -429,11 +421,7 @@ impl Operator {
                 // Releases a held order (created with Released=false): a simulator extension,
                 // SGP.22 ES2+ ReleaseProfile.
                 Method::POST => {
-                    let p = is_sid(sid, "HP")
-                        .then(|| self.store.profile_by_sid(&account, sid))
-                        .transpose()?
-                        .flatten()
-                        .ok_or_else(|| ApiError::not_found(path))?;
+                    let p = self.profile_at(&account, sid, path)?;
                     if !self
                         .smdp
                         .store
@@ -455,11 +443,7 @@ impl Operator {
             ["ESimProfiles", sid, "Faults"] => {
                 // The order's scripted faults and what fired (a simulator extension); POST
                 // replaces the plan (`Faults`: comma-separated, empty for none).
-                let p = is_sid(sid, "HP")
-                    .then(|| self.store.profile_by_sid(&account, sid))
-                    .transpose()?
-                    .flatten()
-                    .ok_or_else(|| ApiError::not_found(path))?;
+                let p = self.profile_at(&account, sid, path)?;
                 let p = match *method {
                     Method::GET => p,
                     Method::POST => {
@@ -498,11 +482,7 @@ impl Operator {
                 // The eUICC's enable/disable/delete notifications about this profile, as
                 // received over ES9+ HandleNotification (a simulator extension).
                 Method::GET => {
-                    let p = is_sid(sid, "HP")
-                        .then(|| self.store.profile_by_sid(&account, sid))
-                        .transpose()?
-                        .flatten()
-                        .ok_or_else(|| ApiError::not_found(path))?;
+                    let p = self.profile_at(&account, sid, path)?;
                     let items: Vec<Value> = self
                         .store
                         .notifications_for(p.id)?
@@ -822,6 +802,15 @@ impl Operator {
             )),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The account's profile `sid` (an `HP…` sid), or the 404 for `path`.
+    fn profile_at(&self, account: &str, sid: &str, path: &str) -> Result<Profile, ApiError> {
+        is_sid(sid, "HP")
+            .then(|| self.store.profile_by_sid(account, sid))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| ApiError::not_found(path))
     }
 
     /// `1$<address>$<matching id>[$$1]` once the profile is released and has a matching ID.

@@ -193,11 +193,7 @@ pub fn run(cmd: EuiccCommand) -> Result<()> {
                 );
             }
             for n in card.list_notifications() {
-                let op = ["install", "enable", "disable", "delete"]
-                    .iter()
-                    .enumerate()
-                    .find(|(i, _)| n.profile_management_operation.is_set(*i))
-                    .map_or("?", |(_, o)| o);
+                let op = rsp_asn1::bits::notification_event::names(&n.profile_management_operation);
                 println!(
                     "notification {}  {op}  to {}  iccid {}",
                     n.seq_number,

@@ -230,11 +230,7 @@ fn main() -> Result<()> {
                 );
             }
             for n in card.euicc.list_notifications() {
-                let op = ["install", "enable", "disable", "delete"]
-                    .iter()
-                    .enumerate()
-                    .find(|(i, _)| n.profile_management_operation.is_set(*i))
-                    .map_or("?", |(_, o)| o);
+                let op = rsp_asn1::bits::notification_event::names(&n.profile_management_operation);
                 println!(
                     "notification {}  {op}  to {}",
                     n.seq_number, n.notification_address

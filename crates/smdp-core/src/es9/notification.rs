@@ -112,13 +112,8 @@ impl Smdp {
                     "euiccNotificationSignature",
                 )?;
                 let meta = n.tbs_other_notification.value();
-                let operation = ["install", "enable", "disable", "delete"]
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| meta.profile_management_operation.is_set(*i))
-                    .map(|(_, n)| *n)
-                    .collect::<Vec<_>>()
-                    .join("+");
+                let operation =
+                    rsp_asn1::bits::notification_event::names(&meta.profile_management_operation);
                 let eid = verified.eid;
                 let recorded = self.store.record_notification(&NotificationRecord {
                     eid,

@@ -65,7 +65,7 @@ async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
     let acct = server.account("faults");
     let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 9] = [
         (
             "authenticateClient:status=8.2.7/6.4@1",
             "authenticateClient: 8.2.7/6.4",
@@ -83,6 +83,10 @@ async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
         (
             "getBoundProfilePackage:flip-mac=1@1",
             "errorReason scp03tSecurityError",
+        ),
+        (
+            "getBoundProfilePackage:truncate-segment=1@1",
+            "LoadBoundProfilePackage: the eUICC refused",
         ),
         (
             "getBoundProfilePackage:oversize-segment=1@1",

@@ -141,7 +141,7 @@ async fn downloads_by_matching_id_and_by_eid_with_a_confirmation_code_on_both_cu
         let sent = lpa::notifications::process(&mut c, &es9, true)
             .await
             .unwrap();
-        let ops: Vec<&str> = sent.iter().map(|s| s.operation).collect();
+        let ops: Vec<&str> = sent.iter().map(|s| s.operation.as_str()).collect();
         assert_eq!(ops, ["enable", "disable", "delete"]);
         let (_, n) = rest
             .get(&format!(
