@@ -99,7 +99,14 @@ pub async fn download<T: Transport>(
             },
         )
         .await?;
-    let txid = ia.transaction_id.clone();
+    // The card's session carries serverSigned1's transactionId (lpac cancels with that one
+    // too): when the JSON one differs (a broken or hostile server), the card still ends its
+    // session.
+    let txid = rsp_asn1::raw::Signed::<rsp_asn1::auth::ServerSigned1>::from_der(
+        ia.server_signed1.as_bytes(),
+    )
+    .map(|s| s.value().transaction_id.clone())
+    .unwrap_or_else(|_| ia.transaction_id.clone());
     match rest(card, es9, order, &ia, &mut progress).await {
         Ok(i) => Ok(i),
         Err(e) => {

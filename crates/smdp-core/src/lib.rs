@@ -16,6 +16,7 @@ pub mod es9;
 pub mod export;
 pub mod faults;
 pub mod fixtures;
+pub mod hostile;
 pub mod import;
 pub mod order_options;
 pub mod orders;

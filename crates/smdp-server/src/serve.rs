@@ -146,6 +146,10 @@ pub struct Settings {
     /// roots, e.g. a test harness's private CA.
     #[arg(long, env = "SMDP_CALLBACK_CA")]
     pub callback_ca: Option<PathBuf>,
+    /// Hostile mode for fuzzing LPAs: `SEED[:RATE]` (RATE of the ES9+ answers mutated,
+    /// structure-aware, each mutation logged with what reproduces it; default 0.5).
+    #[arg(long, env = "SMDP_HOSTILE")]
+    pub hostile: Option<String>,
     /// Conformance fixture orders to provision and keep replenished: `sgp23` (the shipped
     /// `fixtures/sgp23.toml`) or a fixture file of the same shape.
     #[arg(long, env = "SMDP_FIXTURES")]
@@ -173,6 +177,7 @@ impl Settings {
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             callback_ca: self.callback_ca.or(other.callback_ca),
             fixtures: self.fixtures.or(other.fixtures),
+            hostile: self.hostile.or(other.hostile),
             oauth_token_ttl: self.oauth_token_ttl.or(other.oauth_token_ttl),
             preinstalled_charge_cents: self
                 .preinstalled_charge_cents
@@ -225,6 +230,8 @@ pub struct Config {
     pub preinstalled_charge_cents: u32,
     /// Fixture orders kept provisioned.
     pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
+    /// Hostile mode's (seed, rate).
+    pub hostile: Option<(u64, f64)>,
 }
 
 /// A fixture file by name (`sgp23`) or path, parsed and checked.
@@ -304,7 +311,17 @@ impl Config {
             bail!("--oauth-token-ttl must be at least 1 second");
         }
         let fixtures = s.fixtures.as_deref().map(load_fixtures).transpose()?;
+        let hostile = s
+            .hostile
+            .as_deref()
+            .map(|h| {
+                h.parse::<smdp_core::hostile::Hostile>()
+                    .map(|h| (h.seed, h.rate))
+                    .map_err(ServeError)
+            })
+            .transpose()?;
         Ok(Self {
+            hostile,
             fixtures,
             accounts,
             callback_roots,
@@ -431,6 +448,17 @@ pub fn build(
         backend,
         cfg.policy.clone(),
     )?;
+    let smdp = match &cfg.hostile {
+        Some(h) => {
+            tracing::warn!(
+                seed = h.0,
+                rate = h.1,
+                "hostile mode: answers will be mutated"
+            );
+            smdp.with_hostile(smdp_core::hostile::Hostile::new(h.0, h.1))
+        }
+        None => smdp,
+    };
     Ok((Arc::new(smdp), tls))
 }
 

@@ -405,6 +405,12 @@ impl Euicc {
             .collect()
     }
 
+    /// Whether an RSP session is open (AuthenticateServer succeeded and neither a result nor a
+    /// cancel has ended it).
+    pub fn in_session(&self) -> bool {
+        self.session.is_some()
+    }
+
     /// The scripted misbehaviour of this card.
     pub fn faults(&self) -> &CardFaults {
         &self.faults

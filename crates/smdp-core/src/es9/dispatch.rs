@@ -48,7 +48,12 @@ pub enum Es9Answer {
 pub fn dispatch(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
     // A fault left behind by a call that panicked must not leak into this one.
     let _ = crate::faults::take_transport();
-    let answer = dispatch_call(smdp, path, body)?;
+    let mut answer = dispatch_call(smdp, path, body)?;
+    if let (Some(h), Es9Answer::Json(body)) = (&smdp.hostile, &answer) {
+        if let Some((mutated, _)) = h.mutate(body) {
+            answer = Es9Answer::Json(mutated);
+        }
+    }
     Some(match crate::faults::take_transport() {
         Some(t) => Es9Answer::Faulted(Box::new(answer), t),
         None => answer,

@@ -115,6 +115,8 @@ pub struct Smdp {
     backend: Backend,
     engine: Engine,
     pub policy: Policy,
+    /// Hostile mode: a share of the answers mutated ([`crate::hostile`]).
+    pub hostile: Option<crate::hostile::Hostile>,
 }
 
 /// What a notification did (the HTTP answer is 204 whatever it is).
@@ -181,7 +183,14 @@ impl Smdp {
             backend,
             engine: Engine::Auto,
             policy,
+            hostile: None,
         })
+    }
+
+    /// Turns hostile mode on ([`crate::hostile`]).
+    pub fn with_hostile(mut self, h: crate::hostile::Hostile) -> Self {
+        self.hostile = Some(h);
+        self
     }
 
     pub fn curves(&self) -> &[CurveKeys] {

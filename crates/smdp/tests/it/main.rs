@@ -10,6 +10,7 @@ mod es9_mutations;
 mod es9_rows;
 mod faults;
 mod fixtures;
+mod hostile;
 mod lpa;
 mod manufactured;
 mod rest;

@@ -80,6 +80,8 @@ pub struct Options {
     pub rest_on_es9: bool,
     /// Fixture orders to provision.
     pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
+    /// Hostile mode (seed, rate).
+    pub hostile: Option<(u64, f64)>,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             callback_ca: None,
             rest_on_es9: false,
             fixtures: None,
+            hostile: None,
         }
     }
 }
@@ -114,6 +117,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         oauth_token_ttl: Duration::from_secs(3600),
         preinstalled_charge_cents: 300,
         fixtures: opts.fixtures.clone(),
+        hostile: opts.hostile,
         rest_on_es9: opts.rest_on_es9,
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
