@@ -10,6 +10,7 @@
 //!   MAC), `truncate-segment=K`, `oversize-segment=K` (past SGP.22's 1020 bytes),
 //!   `reorder` (the first two 86 segments swapped; a package of one segment goes out
 //!   intact, with a warning), `wrong-bf23-signature`;
+//! - on authenticateClient, `wrong-smdp-signature2` (the card answers invalidSignature);
 //! - on handleNotification: `refuse-pir` (HTTP 500: the LPA keeps it and retries), or
 //!   `ignore-pir` (204, nothing recorded).
 //!
@@ -63,6 +64,7 @@ pub enum Action {
     OversizeSegment { segment: usize },
     Reorder,
     WrongBf23Signature,
+    WrongSmdpSignature2,
     RefusePir,
     IgnorePir,
 }
@@ -214,6 +216,7 @@ impl FromStr for Fault {
             },
             ("reorder", None) => Action::Reorder,
             ("wrong-bf23-signature", None) => Action::WrongBf23Signature,
+            ("wrong-smdp-signature2", None) => Action::WrongSmdpSignature2,
             ("refuse-pir", None) => Action::RefusePir,
             ("ignore-pir", None) => Action::IgnorePir,
             _ => return Err(err("unknown action")),
@@ -239,6 +242,9 @@ impl Fault {
             (Action::RefusePir | Action::IgnorePir, f) if f != HandleNotification => {
                 Err("PIR faults are for handleNotification".into())
             }
+            (Action::WrongSmdpSignature2, f) if f != AuthenticateClient => {
+                Err("wrong-smdp-signature2 is for authenticateClient".into())
+            }
             // handleNotification always answers 204 without a body (SGP.22 6.5.2.4).
             (Action::Status { .. } | Action::Truncate, HandleNotification) => {
                 Err("handleNotification has no JSON answer to fail or truncate".into())
@@ -263,6 +269,7 @@ impl fmt::Display for Fault {
             Action::OversizeSegment { segment } => write!(f, "oversize-segment={segment}")?,
             Action::Reorder => f.write_str("reorder")?,
             Action::WrongBf23Signature => f.write_str("wrong-bf23-signature")?,
+            Action::WrongSmdpSignature2 => f.write_str("wrong-smdp-signature2")?,
             Action::RefusePir => f.write_str("refuse-pir")?,
             Action::IgnorePir => f.write_str("ignore-pir")?,
         }
@@ -270,6 +277,47 @@ impl fmt::Display for Fault {
             write!(f, "@{n}")?;
         }
         Ok(())
+    }
+}
+
+/// A server-wide fault from a scenario file (`smdp serve --scenario FILE`): for every order
+/// with this matching ID, or downloaded by this EID (neither: every order).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFault {
+    #[serde(deserialize_with = "fault_text")]
+    pub fault: Fault,
+    #[serde(default)]
+    pub matching_id: Option<String>,
+    #[serde(default)]
+    pub eid: Option<String>,
+}
+
+fn fault_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Fault, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+/// A scenario file: `[[fault]]` tables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<ScenarioFault>,
+}
+
+impl ScenarioFault {
+    /// Whether it applies to an order with `matching_id` downloaded by `eid`.
+    pub fn applies_to(&self, matching_id: Option<&str>, eid: Option<&rsp_asn1::ids::Eid>) -> bool {
+        let mid_ok = self
+            .matching_id
+            .as_deref()
+            .is_none_or(|m| Some(m) == matching_id);
+        let eid_ok = self
+            .eid
+            .as_deref()
+            .is_none_or(|e| eid.is_some_and(|x| x.to_string() == e));
+        mid_ok && eid_ok
     }
 }
 
@@ -360,6 +408,7 @@ mod tests {
             "handleNotification:ignore-pir",
             "handleNotification:refuse-pir@1",
             "cancelSession:http=503",
+            "authenticateClient:wrong-smdp-signature2@1",
             "authenticateClient:drop-before",
             "authenticateClient:truncate",
         ] {
@@ -380,6 +429,7 @@ mod tests {
             "authenticateClient:ignore-pir",
             "authenticateClient:delay=1@0",
             "authenticateClient:frobnicate",
+            "getBoundProfilePackage:wrong-smdp-signature2",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }

@@ -146,6 +146,11 @@ pub struct Settings {
     /// roots, e.g. a test harness's private CA.
     #[arg(long, env = "SMDP_CALLBACK_CA")]
     pub callback_ca: Option<PathBuf>,
+    /// Scripted faults for every order they name (by matching ID or EID), from a TOML file of
+    /// `[[fault]]` tables: `fault = "authenticateClient:status=8.2.6/3.8@1"`, optional
+    /// `matching_id`, `eid`.
+    #[arg(long, env = "SMDP_SCENARIO")]
+    pub scenario: Option<PathBuf>,
     /// Hostile mode for fuzzing LPAs: `SEED[:RATE]` (RATE of the ES9+ answers mutated,
     /// structure-aware, each mutation logged with what reproduces it; default 0.5).
     #[arg(long, env = "SMDP_HOSTILE")]
@@ -178,6 +183,7 @@ impl Settings {
             callback_ca: self.callback_ca.or(other.callback_ca),
             fixtures: self.fixtures.or(other.fixtures),
             hostile: self.hostile.or(other.hostile),
+            scenario: self.scenario.or(other.scenario),
             oauth_token_ttl: self.oauth_token_ttl.or(other.oauth_token_ttl),
             preinstalled_charge_cents: self
                 .preinstalled_charge_cents
@@ -232,6 +238,8 @@ pub struct Config {
     pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
     /// Hostile mode's (seed, rate).
     pub hostile: Option<(u64, f64)>,
+    /// Server-wide scripted faults.
+    pub scenario: Vec<smdp_core::faults::ScenarioFault>,
 }
 
 /// A fixture file by name (`sgp23`) or path, parsed and checked.
@@ -320,7 +328,18 @@ impl Config {
                     .map_err(ServeError)
             })
             .transpose()?;
+        let scenario = match &s.scenario {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str::<smdp_core::faults::Scenario>(&text)
+                    .with_context(|| format!("scenario {}", path.display()))?
+                    .faults
+            }
+        };
         Ok(Self {
+            scenario,
             hostile,
             fixtures,
             accounts,
@@ -448,6 +467,7 @@ pub fn build(
         backend,
         cfg.policy.clone(),
     )?;
+    let smdp = smdp.with_scenario(cfg.scenario.clone());
     let smdp = match &cfg.hostile {
         Some(h) => {
             tracing::warn!(

@@ -80,8 +80,9 @@ impl Smdp {
         let CtxParams1::CtxParamsForCommonAuthentication(ctx) = &signed1.ctx_params1;
         let matching_id = ctx.matching_id.as_deref().unwrap_or("");
         let profile = self.select_profile(matching_id, &eid)?;
-        self.fault(
+        let fault = self.fault(
             &profile,
+            Some(&eid),
             crate::faults::Function::AuthenticateClient,
             &req.transaction_id,
         )?;
@@ -130,6 +131,11 @@ impl Smdp {
             );
         }
         tracing::info!(txid = %next.txid, %eid, profile = %profile.sid, "authenticateClient");
+        // A scripted wrong smdpSignature2: sent, while the session keeps the real one.
+        let mut sig2 = sig2;
+        if fault == Some(crate::faults::Action::WrongSmdpSignature2) {
+            sig2[0] ^= 0x01;
+        }
         Ok(AuthenticateClientResponse {
             header: ResponseHeader::success(),
             transaction_id: req.transaction_id.clone(),

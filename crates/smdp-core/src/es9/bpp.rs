@@ -67,6 +67,7 @@ impl Smdp {
             .ok_or_else(|| Failure::new(Code::MatchingIdRefused, "the order no longer exists"))?;
         let fault = self.fault(
             &profile,
+            Some(eid),
             crate::faults::Function::GetBoundProfilePackage,
             &req.transaction_id,
         )?;

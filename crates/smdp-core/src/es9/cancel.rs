@@ -65,6 +65,7 @@ impl Smdp {
             };
             self.fault(
                 &profile,
+                session.eid.as_ref(),
                 crate::faults::Function::CancelSession,
                 &req.transaction_id,
             )?;

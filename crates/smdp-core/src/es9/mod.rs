@@ -117,6 +117,8 @@ pub struct Smdp {
     pub policy: Policy,
     /// Hostile mode: a share of the answers mutated ([`crate::hostile`]).
     pub hostile: Option<crate::hostile::Hostile>,
+    /// Server-wide scripted faults by matching ID or EID (`smdp serve --scenario`).
+    pub scenario: Vec<crate::faults::ScenarioFault>,
 }
 
 /// What a notification did (the HTTP answer is 204 whatever it is).
@@ -184,7 +186,14 @@ impl Smdp {
             engine: Engine::Auto,
             policy,
             hostile: None,
+            scenario: Vec::new(),
         })
+    }
+
+    /// Server-wide scripted faults ([`crate::faults::ScenarioFault`]).
+    pub fn with_scenario(mut self, s: Vec<crate::faults::ScenarioFault>) -> Self {
+        self.scenario = s;
+        self
     }
 
     /// Turns hostile mode on ([`crate::hostile`]).
@@ -225,11 +234,21 @@ impl Smdp {
     pub(crate) fn fault(
         &self,
         profile: &Profile,
+        eid: Option<&Eid>,
         function: crate::faults::Function,
         txid: &TransactionId,
     ) -> Result<Option<crate::faults::Action>, Failure> {
         use crate::faults::{select, set_transport, Action};
-        let plan = &profile.options.faults;
+        // The order's own plan, then the scenario's faults for its matching ID or EID.
+        let mut plan = profile.options.faults.clone();
+        let eid = eid.or(profile.eid.as_ref());
+        plan.extend(
+            self.scenario
+                .iter()
+                .filter(|s| s.applies_to(profile.matching_id.as_deref(), eid))
+                .map(|s| s.fault.clone()),
+        );
+        let plan = &plan;
         if !plan.iter().any(|f| f.function == function) {
             return Ok(None);
         }

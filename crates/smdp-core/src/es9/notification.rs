@@ -38,7 +38,12 @@ impl Smdp {
                     "euiccSignPIR",
                 )?;
                 if let Some(crate::faults::Action::IgnorePir | crate::faults::Action::RefusePir) =
-                    self.fault(&profile, crate::faults::Function::HandleNotification, &txid)?
+                    self.fault(
+                        &profile,
+                        profile.eid.as_ref(),
+                        crate::faults::Function::HandleNotification,
+                        &txid,
+                    )?
                 {
                     // Ignored (204) or refused (500, the LPA retries): nothing recorded.
                     return Ok(NotificationOutcome::AlreadyRecorded);

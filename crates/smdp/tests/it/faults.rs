@@ -319,3 +319,81 @@ async fn the_smdp_answers_a_misbehaving_card() {
     }
     server.stop().await;
 }
+
+/// A scenario file's faults hit the orders they name, by matching ID or by the EID that
+/// downloads, and no others; wrong-smdp-signature2 is refused by the card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_faults_by_matching_id_and_eid() {
+    let pki = Pki::load(&our_pki_dir()).unwrap();
+    let eid = pki
+        .by_curve(Curve::NistP256)
+        .unwrap()
+        .euicc
+        .as_ref()
+        .unwrap()
+        .cert
+        .subject_serial_number
+        .clone()
+        .unwrap();
+    let scenario: smdp_core::faults::Scenario = toml::from_str(&format!(
+        "[[fault]]\nfault = \"authenticateClient:status=8.2.6/3.8@1\"\nmatching_id = \"SCN-1\"\n\
+         [[fault]]\nfault = \"authenticateClient:wrong-smdp-signature2@2\"\neid = \"{eid}\"\n"
+    ))
+    .unwrap();
+    assert!(toml::from_str::<smdp_core::faults::Scenario>(
+        "[[fault]]\nfault = \"authenticateClient:flip-mac=1\"\n"
+    )
+    .is_err());
+    let server = TestServer::start(Options {
+        scenario: scenario.faults,
+        ..Options::default()
+    })
+    .await;
+    let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
+    let order = |mid: &str| Order {
+        address: server.smdp.address.clone(),
+        matching_id: Some(mid.into()),
+        confirmation_code: None,
+    };
+    for mid in ["SCN-1", "SCN-2"] {
+        server.reserve(by_matching_id(mid));
+    }
+    // Our NIST card (the scenario's EID): SCN-1 answers the status, then the signature fault.
+    let mut c = card(&server);
+    let e = lpa::download::download(&mut c, &es9, &order("SCN-1"), |_| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("8.2.6/3.8"), "{e}");
+    let e = lpa::download::download(&mut c, &es9, &order("SCN-1"), |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("PrepareDownload: the eUICC refused: invalidSignature"),
+        "{e}"
+    );
+    lpa::download::download(&mut c, &es9, &order("SCN-1"), |_| {})
+        .await
+        .unwrap();
+    // A brainpool card (another EID) downloads SCN-2 untouched.
+    let mut b = Card::new(
+        Euicc::from_pki(
+            &pki,
+            Curve::BrainpoolP256r1,
+            Backend::AwsLc,
+            server.clock.now(),
+        )
+        .unwrap(),
+        rsp_auth::rng::rng(Some(9)),
+    );
+    b.set_time(Some(server.clock.now()));
+    let mut b = Es10::open(VirtualCard {
+        card: b,
+        state: None,
+    })
+    .unwrap();
+    lpa::download::download(&mut b, &es9, &order("SCN-2"), |_| {})
+        .await
+        .unwrap();
+    server.stop().await;
+}

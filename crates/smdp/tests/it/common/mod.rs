@@ -82,6 +82,8 @@ pub struct Options {
     pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
     /// Hostile mode (seed, rate).
     pub hostile: Option<(u64, f64)>,
+    /// Server-wide scripted faults.
+    pub scenario: Vec<smdp_core::faults::ScenarioFault>,
 }
 
 impl Default for Options {
@@ -97,6 +99,7 @@ impl Default for Options {
             rest_on_es9: false,
             fixtures: None,
             hostile: None,
+            scenario: Vec::new(),
         }
     }
 }
@@ -118,6 +121,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         preinstalled_charge_cents: 300,
         fixtures: opts.fixtures.clone(),
         hostile: opts.hostile,
+        scenario: opts.scenario.clone(),
         rest_on_es9: opts.rest_on_es9,
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
