@@ -5,7 +5,9 @@
 //!
 //! It claims work from the store with a lease (and is woken on create), so that several
 //! workers on one database reserve each order once, and profiles left `new` or `reserving` by
-//! a stopped server are picked up again when its lease expires.
+//! a stopped server are picked up again when its lease expires. Up to 256 orders are in
+//! flight at once, each waiting the simulated delay on its own: the delay is how long one
+//! order stays `reserving`, not a cap on orders per second.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +37,12 @@ pub struct Settings {
     pub delay: Duration,
 }
 
+/// Reservations in flight at once: each waits its delay concurrently, so the delay is a
+/// latency per profile, not a rate.
+const MAX_IN_FLIGHT: usize = 256;
+/// Orders claimed per poll.
+const CLAIM_BATCH: usize = 64;
+
 /// Runs until `stop` turns true; `wake` is what the operator's [`crate::rest::Wake`] notifies.
 pub async fn run(
     op: Arc<Operator>,
@@ -42,10 +50,13 @@ pub async fn run(
     wake: Arc<tokio::sync::Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut in_flight = tokio::task::JoinSet::new();
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
+        while in_flight.try_join_next().is_some() {}
         complete_sim_updates(&op).await;
         let store = op.store.clone();
         let now = op.smdp.clock.unix();
@@ -53,51 +64,76 @@ pub async fn run(
             owner: op.node.clone(),
             until: now + LEASE_SECS,
         };
-        let batch = tokio::task::spawn_blocking(move || store.claim_reservations(&lease, now, 16))
-            .await
-            .ok()
-            .and_then(|r| {
-                r.map_err(|e| tracing::error!(error = %e, "reservation poll"))
-                    .ok()
-            })
-            .unwrap_or_default();
+        // Claim only what can start now: every claimed order gets a permit.
+        let room = permits.available_permits().min(CLAIM_BATCH);
+        let batch = if room == 0 {
+            Vec::new()
+        } else {
+            tokio::task::spawn_blocking(move || store.claim_reservations(&lease, now, room))
+                .await
+                .ok()
+                .and_then(|r| {
+                    r.map_err(|e| tracing::error!(error = %e, "reservation poll"))
+                        .ok()
+                })
+                .unwrap_or_default()
+        };
         if batch.is_empty() {
             tokio::select! {
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop.changed() => return,
+                _ = tokio::time::sleep(Duration::from_millis(if room == 0 { 20 } else { 1000 })) => {}
+                _ = stop.changed() => break,
             }
             continue;
         }
         for p in batch {
-            let now = op.smdp.clock.unix();
-            if p.status == ProfileStatus::New {
-                let store = op.smdp.store.clone();
-                let id = p.id;
-                let moved = tokio::task::spawn_blocking(move || {
-                    store.set_status(
-                        id,
-                        &[ProfileStatus::New],
-                        ProfileStatus::Reserving,
-                        None,
-                        now,
-                    )
-                })
-                .await;
-                if !matches!(moved, Ok(Ok(true))) {
-                    continue;
-                }
-            }
-            if !settings.delay.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(settings.delay) => {}
-                    _ = stop.changed() => return,
-                }
-            }
-            let (op2, s2) = (op.clone(), settings.clone());
-            let _ = tokio::task::spawn_blocking(move || reserve_one(&op2, &s2, &p)).await;
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (op, settings, mut stop) = (op.clone(), settings.clone(), stop.clone());
+            in_flight.spawn(async move {
+                let _permit = permit;
+                reserve_after_delay(&op, &settings, p, &mut stop).await;
+            });
         }
     }
+    // Stopping: the delays end at once (they watch `stop`); reservations being written finish.
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// One order: `new` → `reserving`, the simulated delay, then the reservation.
+async fn reserve_after_delay(
+    op: &Arc<Operator>,
+    settings: &Settings,
+    p: Profile,
+    stop: &mut watch::Receiver<bool>,
+) {
+    if p.status == ProfileStatus::New {
+        let store = op.smdp.store.clone();
+        let (id, now) = (p.id, op.smdp.clock.unix());
+        let moved = tokio::task::spawn_blocking(move || {
+            store.set_status(
+                id,
+                &[ProfileStatus::New],
+                ProfileStatus::Reserving,
+                None,
+                now,
+            )
+        })
+        .await;
+        if !matches!(moved, Ok(Ok(true))) {
+            return;
+        }
+    }
+    if !settings.delay.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(settings.delay) => {}
+            // Left `reserving` under this node's lease: picked up again once it expires.
+            _ = stop.changed() => return,
+        }
+    }
+    let (op2, s2) = (op.clone(), settings.clone());
+    let _ = tokio::task::spawn_blocking(move || reserve_one(&op2, &s2, &p)).await;
 }
 
 /// Completes the Sims' scheduled status changes (woken like reservations): each completes
