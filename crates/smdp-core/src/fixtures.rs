@@ -103,7 +103,17 @@ pub fn provision(
         for p in mine.iter().filter(|p| p.matching_id.is_some()) {
             store.retire_matching_id(p.id, now)?;
         }
+        // The replacement's sid follows from the fixture and its generation, so that two
+        // provisioners racing (a CLI beside a serving --fixtures server, or two nodes) insert
+        // the same order once: the second meets its sid taken and moves on.
+        let generation = mine.len();
+        let sid = {
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(format!("smdp-sim fixture {}:{generation}", f.name));
+            format!("HP{}", hex::encode(&h[..16]))
+        };
         let req = OrderRequest {
+            sid: Some(sid),
             eid: f
                 .eid
                 .as_deref()
@@ -124,8 +134,17 @@ pub fn provision(
             },
             ..Default::default()
         };
-        let p = reserve(store, plan, shared, &req, rng, now)?;
-        created.push(p.sid);
+        match reserve(store, plan, shared, &req, rng, now) {
+            Ok(p) => created.push(p.sid),
+            Err(crate::orders::OrderError::Store(crate::store::StoreError::Duplicate {
+                ..
+            })) => {}
+            // Another provisioner took the matching ID between our look and our insert.
+            Err(e) => match &f.matching_id {
+                Some(m) if store.profile_by_matching_id(m)?.is_some() => {}
+                _ => return Err(e.into()),
+            },
+        }
     }
     Ok(created)
 }

@@ -45,6 +45,8 @@ const MATCHING_ID_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// What an order asks for.
 #[derive(Debug, Clone)]
 pub struct OrderRequest {
+    /// The order's sid (`HP…`); drawn at random when `None`.
+    pub sid: Option<String>,
     pub account_sid: String,
     /// 32 digits with valid check digits.
     pub eid: Option<Eid>,
@@ -65,6 +67,7 @@ pub struct OrderRequest {
 impl Default for OrderRequest {
     fn default() -> Self {
         Self {
+            sid: None,
             account_sid: "AC00000000000000000000000000000000".into(),
             eid: None,
             matching_id: None,
@@ -199,7 +202,7 @@ pub fn reserve(
     let der = package.to_der();
     let ppk = req.options.pre_protected.then(|| new_ppk(rng));
     let p = NewProfile {
-        sid: new_sid("HP", rng),
+        sid: req.sid.clone().unwrap_or_else(|| new_sid("HP", rng)),
         account_sid: req.account_sid.clone(),
         // Held orders are reserved (numbers, package) but not released: `reserving` until
         // `smdp profile release`, which is what ES9+ reports as 8.2/1.2.
