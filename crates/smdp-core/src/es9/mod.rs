@@ -239,6 +239,11 @@ impl Smdp {
         txid: &TransactionId,
     ) -> Result<Option<crate::faults::Action>, Failure> {
         use crate::faults::{select, set_transport, Action};
+        // Every download asks: answer the common case (no faults anywhere) without
+        // allocating.
+        if profile.options.faults.is_empty() && self.scenario.is_empty() {
+            return Ok(None);
+        }
         // The order's own plan, then the scenario's faults for its matching ID or EID.
         let mut plan = profile.options.faults.clone();
         let eid = eid.or(profile.eid.as_ref());
