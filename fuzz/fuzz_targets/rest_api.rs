@@ -56,6 +56,7 @@ fn operator() -> Arc<Operator> {
         node: "fuzz".into(),
         token_ttl: 3600,
         preinstalled_charge_cents: 300,
+        fixtures: None,
     })
 }
 

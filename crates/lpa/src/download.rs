@@ -116,6 +116,7 @@ pub async fn download<T: Transport>(
             let reason = match &e {
                 Error::Input(_) => CancelSessionReason::postponed,
                 Error::Transport { .. } => CancelSessionReason::timeout,
+                Error::MetadataMismatch(_) => CancelSessionReason::metadataMismatch,
                 _ => CancelSessionReason::endUserRejection,
             };
             cancel(card, es9, address, &txid, reason).await;
@@ -201,6 +202,19 @@ async fn rest<T: Transport>(
     }
     let gb = answer?;
     let bpp = gb.bound_profile_package.as_bytes();
+    // Digest §9 item 3: the 88 segments are MACed, not encrypted, so the LPA can hold the
+    // StoreMetadataRequest in them against the announced one (a BPP that does not parse is
+    // left to the card, which answers for it).
+    if let Some(inside) = bpp_metadata(bpp) {
+        if inside != ac.profile_metadata.as_bytes() {
+            return Err(Error::MetadataMismatch(format!(
+                "the BPP's StoreMetadataRequest ({} bytes) is not the profileMetadata announced \
+                 in authenticateClient ({} bytes)",
+                inside.len(),
+                ac.profile_metadata.as_bytes().len()
+            )));
+        }
+    }
     progress(Step::Install { bytes: bpp.len() });
     let pir = card.load_bpp(bpp)?;
     let data = pir.profile_installation_result_data.value();
@@ -235,6 +249,17 @@ async fn rest<T: Transport>(
             })
         }
     }
+}
+
+/// The StoreMetadataRequest of a BPP: its 88 segments' values without their 8-byte MACs.
+fn bpp_metadata(bpp: &[u8]) -> Option<Vec<u8>> {
+    let b: rsp_asn1::download::BoundProfilePackage = rsp_asn1::decode(bpp).ok()?;
+    let mut out = Vec::new();
+    for s in &b.sequence_of88 {
+        let v: &[u8] = s.0.as_ref();
+        out.extend_from_slice(v.get(..v.len().checked_sub(8)?)?);
+    }
+    Some(out)
 }
 
 /// Best effort: CancelSession on the card, its answer to the SM-DP+.

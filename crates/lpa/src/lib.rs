@@ -41,6 +41,9 @@ pub enum Error {
     /// Bad input from the user or the peer (activation code, DER, base64).
     #[error("{0}")]
     Input(String),
+    /// The BPP's StoreMetadataRequest is not the profileMetadata the SM-DP+ announced.
+    #[error("getBoundProfilePackage: {0}")]
+    MetadataMismatch(String),
 }
 
 impl Error {

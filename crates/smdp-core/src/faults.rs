@@ -9,8 +9,14 @@
 //! - on getBoundProfilePackage, a broken BPP: `flip-mac=K` (a bit of the K-th 86 segment's
 //!   MAC), `truncate-segment=K`, `oversize-segment=K` (past SGP.22's 1020 bytes),
 //!   `reorder` (the first two 86 segments swapped; a package of one segment goes out
-//!   intact, with a warning), `wrong-bf23-signature`;
-//! - on authenticateClient, `wrong-smdp-signature2` (the card answers invalidSignature);
+//!   intact, with a warning), `wrong-bf23-signature`, `metadata-mismatch` (the
+//!   StoreMetadataRequest in the 88 segments is not the profileMetadata announced: another
+//!   profileName; an LPA that compares them cancels with metadataMismatch, SGP.22 5.6.5),
+//!   `wrong-metadata-iccid` (its ICCID is not the profile's);
+//! - on authenticateClient, `wrong-smdp-signature2` (the card answers invalidSignature), and
+//!   `wrong-metadata-iccid`: the session's metadata itself carries another ICCID, announced
+//!   and in the BPP alike, so only the eUICC can see it against the ProfileHeader (SGP.22
+//!   2.5.6: installFailedDueToDataMismatch on loadProfileElements);
 //! - on handleNotification: `refuse-pir` (HTTP 500: the LPA keeps it and retries), or
 //!   `ignore-pir` (204, nothing recorded).
 //!
@@ -64,6 +70,8 @@ pub enum Action {
     OversizeSegment { segment: usize },
     Reorder,
     WrongBf23Signature,
+    MetadataMismatch,
+    WrongMetadataIccid,
     WrongSmdpSignature2,
     RefusePir,
     IgnorePir,
@@ -115,7 +123,15 @@ impl Action {
                 | Self::OversizeSegment { .. }
                 | Self::Reorder
                 | Self::WrongBf23Signature
+                | Self::MetadataMismatch
+                | Self::WrongMetadataIccid
         )
+    }
+
+    /// A BPP fault that needs the package rebuilt around other metadata (the 88 segments
+    /// are MACed in the chain, so they cannot be patched afterwards).
+    pub fn is_metadata(&self) -> bool {
+        matches!(self, Self::MetadataMismatch | Self::WrongMetadataIccid)
     }
 }
 
@@ -216,6 +232,8 @@ impl FromStr for Fault {
             },
             ("reorder", None) => Action::Reorder,
             ("wrong-bf23-signature", None) => Action::WrongBf23Signature,
+            ("metadata-mismatch", None) => Action::MetadataMismatch,
+            ("wrong-metadata-iccid", None) => Action::WrongMetadataIccid,
             ("wrong-smdp-signature2", None) => Action::WrongSmdpSignature2,
             ("refuse-pir", None) => Action::RefusePir,
             ("ignore-pir", None) => Action::IgnorePir,
@@ -236,6 +254,7 @@ impl Fault {
     fn check(&self) -> Result<(), String> {
         use Function::*;
         match (&self.action, self.function) {
+            (Action::WrongMetadataIccid, AuthenticateClient) => Ok(()),
             (a, f) if a.is_bpp() && f != GetBoundProfilePackage => {
                 Err("BPP faults are for getBoundProfilePackage".into())
             }
@@ -269,6 +288,8 @@ impl fmt::Display for Fault {
             Action::OversizeSegment { segment } => write!(f, "oversize-segment={segment}")?,
             Action::Reorder => f.write_str("reorder")?,
             Action::WrongBf23Signature => f.write_str("wrong-bf23-signature")?,
+            Action::MetadataMismatch => f.write_str("metadata-mismatch")?,
+            Action::WrongMetadataIccid => f.write_str("wrong-metadata-iccid")?,
             Action::WrongSmdpSignature2 => f.write_str("wrong-smdp-signature2")?,
             Action::RefusePir => f.write_str("refuse-pir")?,
             Action::IgnorePir => f.write_str("ignore-pir")?,
@@ -281,7 +302,9 @@ impl fmt::Display for Fault {
 }
 
 /// A server-wide fault from a scenario file (`smdp serve --scenario FILE`): for every order
-/// with this matching ID, or downloaded by this EID (neither: every order).
+/// with this matching ID, downloaded by this EID, and/or in the server run's n-th ES9+
+/// session (numbered from 1 at initiateAuthentication, by the server process that started
+/// it); with none of the three, for every order.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFault {
@@ -291,6 +314,17 @@ pub struct ScenarioFault {
     pub matching_id: Option<String>,
     #[serde(default)]
     pub eid: Option<String>,
+    #[serde(default, deserialize_with = "session_number")]
+    pub session: Option<i64>,
+}
+
+fn session_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match i64::deserialize(d)? {
+        n if n >= 1 => Ok(Some(n)),
+        n => Err(serde::de::Error::custom(format!(
+            "session {n}: sessions are numbered from 1"
+        ))),
+    }
 }
 
 fn fault_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Fault, D::Error> {
@@ -307,8 +341,14 @@ pub struct Scenario {
 }
 
 impl ScenarioFault {
-    /// Whether it applies to an order with `matching_id` downloaded by `eid`.
-    pub fn applies_to(&self, matching_id: Option<&str>, eid: Option<&rsp_asn1::ids::Eid>) -> bool {
+    /// Whether it applies to an order with `matching_id` downloaded by `eid` in session
+    /// number `session`.
+    pub fn applies_to(
+        &self,
+        matching_id: Option<&str>,
+        eid: Option<&rsp_asn1::ids::Eid>,
+        session: Option<i64>,
+    ) -> bool {
         let mid_ok = self
             .matching_id
             .as_deref()
@@ -317,7 +357,8 @@ impl ScenarioFault {
             .eid
             .as_deref()
             .is_none_or(|e| eid.is_some_and(|x| x.to_string() == e));
-        mid_ok && eid_ok
+        let session_ok = self.session.is_none_or(|n| Some(n) == session);
+        mid_ok && eid_ok && session_ok
     }
 }
 
@@ -348,6 +389,32 @@ pub(crate) fn set_transport(t: Transport) {
 
 pub(crate) fn take_transport() -> Option<Transport> {
     TRANSPORT.with(|c| c.borrow_mut().take())
+}
+
+/// The StoreMetadataRequest a metadata fault puts in the BPP (or, for
+/// `wrong-metadata-iccid` on authenticateClient, in the whole session) instead of `meta`:
+/// another profileName, or an ICCID one off in its last digit before the check digit (with
+/// the Luhn digit recomputed, so that only the comparison with the profile can tell).
+pub fn alter_metadata(
+    meta: &rsp_asn1::download::StoreMetadataRequest,
+    action: &Action,
+) -> Option<rsp_asn1::download::StoreMetadataRequest> {
+    let mut m = meta.clone();
+    match action {
+        Action::MetadataMismatch => {
+            let name: String = m.profile_name.chars().take(54).collect();
+            m.profile_name = format!("{name} (altered)");
+        }
+        Action::WrongMetadataIccid => {
+            let digits = m.iccid.digits().ok()?;
+            let mut payload: Vec<u8> = digits.as_bytes()[..digits.len() - 1].to_vec();
+            let last = payload.last_mut()?;
+            *last = b'0' + (*last - b'0' + 1) % 10;
+            m.iccid = rsp_asn1::ids::Iccid::with_luhn(std::str::from_utf8(&payload).ok()?).ok()?;
+        }
+        _ => return None,
+    }
+    Some(m)
 }
 
 /// Breaks a BPP as `action` says; `None` when the action is not a BPP fault or the package
@@ -405,6 +472,9 @@ mod tests {
             "getBoundProfilePackage:delay=1500@3",
             "getBoundProfilePackage:reorder",
             "getBoundProfilePackage:wrong-bf23-signature",
+            "getBoundProfilePackage:metadata-mismatch",
+            "getBoundProfilePackage:wrong-metadata-iccid",
+            "authenticateClient:wrong-metadata-iccid",
             "handleNotification:ignore-pir",
             "handleNotification:refuse-pir@1",
             "cancelSession:http=503",
@@ -430,6 +500,8 @@ mod tests {
             "authenticateClient:delay=1@0",
             "authenticateClient:frobnicate",
             "getBoundProfilePackage:wrong-smdp-signature2",
+            "handleNotification:metadata-mismatch",
+            "authenticateClient:metadata-mismatch",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
@@ -439,5 +511,32 @@ mod tests {
         assert!(select(&plan, Function::AuthenticateClient, 1).is_none());
         assert!(select(&plan, Function::AuthenticateClient, 2).is_some());
         assert!(select(&plan, Function::GetBoundProfilePackage, 7).is_some());
+    }
+
+    #[test]
+    fn metadata_faults_change_one_field() {
+        use rsp_asn1::download::StoreMetadataRequest;
+        use rsp_asn1::ids::Iccid;
+        let meta = StoreMetadataRequest {
+            iccid: Iccid::with_luhn("898820000000000009").unwrap(),
+            service_provider_name: "SP".into(),
+            profile_name: "x".repeat(64),
+            icon_type: None,
+            icon: None,
+            profile_class: rsp_asn1::download::ProfileClass::default_operational(),
+            notification_configuration_info: None,
+            profile_owner: None,
+            profile_policy_rules: None,
+            extensions: None,
+        };
+        let m = alter_metadata(&meta, &Action::MetadataMismatch).unwrap();
+        assert_eq!(m.iccid, meta.iccid);
+        assert_ne!(m.profile_name, meta.profile_name);
+        assert!(m.profile_name.chars().count() <= 64);
+        let w = alter_metadata(&meta, &Action::WrongMetadataIccid).unwrap();
+        // 9 → 0 in the last payload digit, the Luhn digit recomputed.
+        assert_eq!(w.iccid, Iccid::with_luhn("898820000000000000").unwrap());
+        assert_eq!(w.profile_name, meta.profile_name);
+        assert!(alter_metadata(&meta, &Action::Reorder).is_none());
     }
 }

@@ -87,7 +87,7 @@ pub fn provision(
     rng: &mut impl CryptoRng,
     now: i64,
 ) -> Result<Vec<String>, FixtureError> {
-    let all = store.profiles()?;
+    let all = store.fixture_profiles()?;
     let mut created = Vec::new();
     for f in &file.orders {
         let mine: Vec<&Profile> = all
@@ -153,7 +153,7 @@ pub fn provision(
 /// creates them all afresh; the number reset.
 pub fn reset(store: &dyn Store, now: i64) -> Result<usize, FixtureError> {
     let mut n = 0;
-    for p in store.profiles()? {
+    for p in store.fixture_profiles()? {
         if p.options.fixture.is_some()
             && !matches!(p.status, ProfileStatus::Installed | ProfileStatus::Failed)
         {

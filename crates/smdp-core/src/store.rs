@@ -215,6 +215,9 @@ pub struct Session {
     /// The StoreMetadataRequest bytes sent in authenticateClient; the BPP carries the same.
     pub metadata: Option<Vec<u8>>,
     pub cc_attempts: i64,
+    /// The session's number in its server run (1, 2, …; a scenario fault can be keyed by
+    /// it); 0 for sessions of a store written before numbers were kept.
+    pub number: i64,
 }
 
 /// What a binding replaces: the profile as the caller read it. [`Store::bind`] succeeds only
@@ -257,8 +260,9 @@ pub struct NotificationRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FiredFault {
     pub profile_id: i64,
-    /// The session it fired in.
+    /// The session it fired in, and that session's number.
     pub txid: Option<TransactionId>,
+    pub session: Option<i64>,
     pub function: String,
     /// Which call of the function for this order (1-based).
     pub attempt: u32,
@@ -284,6 +288,9 @@ pub trait Store: Send + Sync {
     /// The BPP of the current binding (as issued to `bound_txid`).
     fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>>;
     fn profiles(&self) -> Result<Vec<Profile>>;
+    /// The orders that stand for a conformance fixture (an index, not a scan: the
+    /// replenisher asks every second).
+    fn fixture_profiles(&self) -> Result<Vec<Profile>>;
     /// Binds the order to one eUICC (`downloaded`, the BPP kept) if it is still as `from`
     /// says (compare-and-set: of concurrent callers that read the same state, exactly one
     /// wins), the EID matches or is unset, the order has not expired and, for a new binding,

@@ -13,6 +13,7 @@ pub mod accounts;
 #[cfg(feature = "runtime")]
 pub mod callbacks;
 pub mod export;
+pub mod fixtures;
 pub mod fleets;
 pub mod oauth;
 pub mod params;

@@ -48,6 +48,9 @@ pub struct Operator {
     pub token_ttl: i64,
     /// What each imported pre-installed profile is charged (0: nothing).
     pub preinstalled_charge_cents: i64,
+    /// The conformance fixtures the server keeps (`smdp serve --fixtures`), for
+    /// `/v1/Fixtures`.
+    pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
 }
 
 /// A Twilio error: HTTP status, code, message.
@@ -287,7 +290,7 @@ impl Operator {
         let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
         let allow: &'static str = match segments.as_slice() {
             ["ESimProfiles"] | ["ESimProfiles", _, "Release" | "Faults"] => "GET, POST",
-            ["ESimProfiles", "Import"] => "POST",
+            ["ESimProfiles", "Import"] | ["Fixtures", "Reset"] => "POST",
             ["Sims"] | ["Sims", _] | ["Fleets"] | ["Fleets", _] | ["NetworkAccessProfiles"] => {
                 "GET, POST"
             }
@@ -471,6 +474,7 @@ impl Operator {
                             "function": f.function,
                             "attempt": f.attempt,
                             "transaction_id": f.txid.as_ref().map(|t| t.to_hex()),
+                            "session": f.session,
                             "date_fired": iso8601(f.fired_at),
                         })
                     })
@@ -572,6 +576,14 @@ impl Operator {
                         .collect();
                     Ok((StatusCode::OK, json!({ "callbacks": items })))
                 }
+                _ => Err(not_allowed()),
+            },
+            ["Fixtures"] => match *method {
+                Method::GET => self.list_fixtures(path),
+                _ => Err(not_allowed()),
+            },
+            ["Fixtures", "Reset"] => match *method {
+                Method::POST => self.reset_fixtures(path),
                 _ => Err(not_allowed()),
             },
             ["Fleets"] => match *method {

@@ -565,6 +565,7 @@ pub async fn start_with(
         node: node_name(),
         token_ttl: cfg.oauth_token_ttl.as_secs() as i64,
         preinstalled_charge_cents: i64::from(cfg.preinstalled_charge_cents),
+        fixtures: cfg.fixtures.clone(),
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let workers = vec![

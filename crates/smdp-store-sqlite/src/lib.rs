@@ -94,7 +94,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -175,6 +175,15 @@ CREATE TABLE IF NOT EXISTS fault_log (
 );
 CREATE INDEX IF NOT EXISTS fault_log_profile ON fault_log(profile_id, id);
 CREATE INDEX IF NOT EXISTS fault_log_txid ON fault_log(txid);
+";
+
+/// Version 9 → 10: sessions numbered in their server run (scenario faults keyed by session),
+/// and the number in the fault log; fixture orders indexed.
+const MIGRATE_9_TO_10: &str = "
+ALTER TABLE sessions ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE fault_log ADD COLUMN session INTEGER;
+CREATE INDEX IF NOT EXISTS profiles_fixture ON profiles(json_extract(options, '$.fixture'))
+    WHERE json_extract(options, '$.fixture') IS NOT NULL;
 ";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
@@ -446,7 +455,8 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
 }
 
 const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \
-    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts";
+    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts, \
+    number";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -463,6 +473,7 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         smdp_signature2: r.get(10)?,
         metadata: r.get(11)?,
         cc_attempts: r.get(12)?,
+        number: r.get(13)?,
     })
 }
 
@@ -526,6 +537,7 @@ impl SqliteStore {
             MIGRATE_6_TO_7,
             MIGRATE_7_TO_8,
             MIGRATE_8_TO_9,
+            MIGRATE_9_TO_10,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -676,6 +688,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn fixture_profiles(&self) -> Result<Vec<Profile>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles INDEXED BY profiles_fixture \
+                 WHERE json_extract(options, '$.fixture') IS NOT NULL ORDER BY id"
+            ))?;
+            let rows = st.query_map([], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn bind(&self, id: i64, b: &Binding, from: &BindFrom, now: i64) -> Result<bool> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -808,7 +831,7 @@ impl Store for SqliteStore {
         self.with(|c| {
             c.prepare_cached(&format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ))?
             .execute(params![
                 s.txid.to_hex(),
@@ -823,7 +846,8 @@ impl Store for SqliteStore {
                 s.profile_id,
                 s.smdp_signature2,
                 s.metadata,
-                s.cc_attempts
+                s.cc_attempts,
+                s.number
             ])?;
             Ok(())
         })
@@ -946,8 +970,8 @@ impl Store for SqliteStore {
     fn record_fault(&self, f: &FiredFault) -> Result<()> {
         self.with(|c| {
             c.prepare_cached(
-                "INSERT INTO fault_log (profile_id, txid, function, attempt, fault, fired_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO fault_log (profile_id, txid, function, attempt, fault, fired_at, \
+                 session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 f.profile_id,
@@ -955,7 +979,8 @@ impl Store for SqliteStore {
                 f.function,
                 f.attempt,
                 f.fault,
-                f.fired_at
+                f.fired_at,
+                f.session
             ])?;
             Ok(())
         })
@@ -964,7 +989,8 @@ impl Store for SqliteStore {
     fn faults_fired(&self, profile_id: i64) -> Result<Vec<FiredFault>> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT profile_id, txid, function, attempt, fault, fired_at FROM fault_log \
+                "SELECT profile_id, txid, function, attempt, fault, fired_at, session \
+                 FROM fault_log \
                  WHERE profile_id = ?1 ORDER BY id",
             )?;
             let rows = st.query_map([profile_id], |r| {
@@ -975,6 +1001,7 @@ impl Store for SqliteStore {
                     attempt: r.get(3)?,
                     fault: r.get(4)?,
                     fired_at: r.get(5)?,
+                    session: r.get(6)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -1045,6 +1072,25 @@ mod tests {
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn fixture_orders_are_found_by_index_not_by_scan() {
+        let s = SqliteStore::in_memory().unwrap();
+        let plan: Vec<String> = s
+            .with(|c| {
+                let mut st = c.prepare(
+                    "EXPLAIN QUERY PLAN SELECT id FROM profiles INDEXED BY profiles_fixture \
+                     WHERE json_extract(options, '$.fixture') IS NOT NULL ORDER BY id",
+                )?;
+                let rows = st.query_map([], |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .unwrap();
+        assert!(
+            plan.iter().any(|l| l.contains("profiles_fixture")),
+            "{plan:?}"
+        );
     }
 
     #[test]

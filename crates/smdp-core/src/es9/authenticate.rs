@@ -89,7 +89,12 @@ impl Smdp {
         self.check_eligibility(&profile, &signed1.euicc_info2, &ctx.device_info)?;
         // 9. profileMetadata and smdpSigned2.
         let keys = self.keys_for(&session.ci_pkid)?;
-        let metadata = rsp_asn1::encode(&self.metadata(&profile)?).map_err(internal)?;
+        let mut meta = self.metadata(&profile)?;
+        if let Some(a @ crate::faults::Action::WrongMetadataIccid) = &fault {
+            // Scripted: this session announces, and its BPP carries, another ICCID.
+            meta = crate::faults::alter_metadata(&meta, a).unwrap_or(meta);
+        }
+        let metadata = rsp_asn1::encode(&meta).map_err(internal)?;
         // A kept binding for this eUICC: offer its otPK.EUICC back (SGP.22 5.6.2 bppEuiccOtpk),
         // so that an eUICC that kept otSK.EUICC can finish the same binding.
         let retry_otpk = profile

@@ -96,13 +96,14 @@ impl Smdp {
                 .update_session(&next, SessionState::Authenticated)?;
         }
         // A scripted broken BPP goes out instead of the stored one (which stays intact).
-        let bpp = match fault
-            .as_ref()
-            .and_then(|a| crate::faults::break_bpp(&bpp, a))
-        {
-            Some(broken) => broken,
-            None => bpp,
+        let broken = match &fault {
+            Some(a) if a.is_metadata() => {
+                self.rebuild_with_metadata(profile_id, &req.transaction_id, keys, metadata, a)?
+            }
+            Some(a) => crate::faults::break_bpp(&bpp, a),
+            None => None,
         };
+        let bpp = broken.unwrap_or(bpp);
         tracing::info!(txid = %session.txid, %eid, profile = %profile.sid, bytes = bpp.len(), "getBoundProfilePackage");
         Ok(GetBoundProfilePackageResponse {
             header: ResponseHeader::success(),
@@ -209,6 +210,39 @@ impl Smdp {
             );
         }
         Ok(bpp)
+    }
+
+    /// The BPP of this binding again (same otPK.DP, so the same session keys and BF23) but
+    /// around the StoreMetadataRequest a metadata fault makes of `metadata`; `None` when
+    /// the fault does not apply.
+    fn rebuild_with_metadata(
+        &self,
+        profile_id: i64,
+        txid: &TransactionId,
+        keys: &CurveKeys,
+        metadata: &[u8],
+        action: &crate::faults::Action,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let meta: StoreMetadataRequest = rsp_asn1::decode(metadata).map_err(internal)?;
+        let Some(altered) = crate::faults::alter_metadata(&meta, action) else {
+            return Ok(None);
+        };
+        let bound = self
+            .store
+            .profile(profile_id)?
+            .ok_or_else(|| Failure::new(Code::MatchingIdRefused, "the order no longer exists"))?;
+        let (Some(otpk), Some(otsk), Some(eid)) = (
+            bound.bound_otpk.as_deref(),
+            bound.bound_otsk.as_deref(),
+            bound.eid.as_ref(),
+        ) else {
+            return Ok(None);
+        };
+        let scalar: [u8; 32] = otsk.try_into().map_err(internal)?;
+        let ot = EphemeralKey::from_scalar(keys.curve, scalar).map_err(internal)?;
+        let altered = rsp_asn1::encode(&altered).map_err(internal)?;
+        self.build_bpp(&bound, txid, keys, &altered, otpk, eid, &ot)
+            .map(Some)
     }
 
     pub(super) fn check_confirmation_code(

@@ -107,6 +107,7 @@ impl Smdp {
             smdp_signature2: None,
             metadata: None,
             cc_attempts: 0,
+            number: self.sessions_started.fetch_add(1, Ordering::Relaxed) as i64 + 1,
         })?;
         tracing::info!(%txid, curve = %keys.curve, "initiateAuthentication");
         // 7. Response.

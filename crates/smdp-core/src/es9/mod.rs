@@ -4,6 +4,7 @@
 //! the error table; they do no HTTP. All state is in the [`Store`]; randomness comes from the
 //! one seeded-or-not RNG and time from the [`Clock`], so a seeded run replays byte for byte.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -119,6 +120,8 @@ pub struct Smdp {
     pub hostile: Option<crate::hostile::Hostile>,
     /// Server-wide scripted faults by matching ID or EID (`smdp serve --scenario`).
     pub scenario: Vec<crate::faults::ScenarioFault>,
+    /// Sessions this server started (their numbers, for scenario faults keyed by session).
+    sessions_started: AtomicU64,
 }
 
 /// What a notification did (the HTTP answer is 204 whatever it is).
@@ -187,6 +190,7 @@ impl Smdp {
             policy,
             hostile: None,
             scenario: Vec::new(),
+            sessions_started: AtomicU64::new(0),
         })
     }
 
@@ -226,7 +230,6 @@ impl Smdp {
             .ok_or_else(|| Failure::new(Code::ExecutionError, "session CI no longer configured"))
     }
 
-    /// The one randomness source (seeded with `--seed`), for everything the server draws.
     /// The scripted fault of this call of `function` for `profile`, if its plan has one: the
     /// call is counted per order and function, the fault logged with its session, and its
     /// transport part handed to the dispatcher. `Err` when the fault is an answer in itself
@@ -247,12 +250,27 @@ impl Smdp {
         // The order's own plan, then the scenario's faults for its matching ID or EID.
         let mut plan = profile.options.faults.clone();
         let eid = eid.or(profile.eid.as_ref());
-        plan.extend(
-            self.scenario
-                .iter()
-                .filter(|s| s.applies_to(profile.matching_id.as_deref(), eid))
-                .map(|s| s.fault.clone()),
-        );
+        // The session's number, read only when a fault may need it.
+        let mut number = None;
+        let mut session_number = || -> Result<Option<i64>, Failure> {
+            if number.is_none() {
+                number = Some(
+                    self.store
+                        .session(txid, self.clock.unix())?
+                        .map(|s| s.number),
+                );
+            }
+            Ok(number.flatten())
+        };
+        for s in &self.scenario {
+            let n = match s.session {
+                Some(_) => session_number()?,
+                None => None,
+            };
+            if s.applies_to(profile.matching_id.as_deref(), eid, n) {
+                plan.push(s.fault.clone());
+            }
+        }
         let plan = &plan;
         if !plan.iter().any(|f| f.function == function) {
             return Ok(None);
@@ -267,12 +285,15 @@ impl Smdp {
         self.store.record_fault(&crate::store::FiredFault {
             profile_id: profile.id,
             txid: Some(txid.clone()),
+            session: session_number()?,
             function: function.as_str().into(),
             attempt,
             fault: f.to_string(),
             fired_at: self.clock.unix(),
         })?;
-        tracing::info!(profile = %profile.sid, %txid, fault = %f, "scripted fault");
+        // The session's trace: this line (with the transactionId every ES9+ log line of
+        // the session carries) and the fault log row.
+        tracing::info!(profile = %profile.sid, %txid, fault = %f, attempt, "scripted fault");
         if let Some(t) = f.action.transport() {
             set_transport(t);
         }

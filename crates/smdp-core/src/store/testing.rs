@@ -156,8 +156,10 @@ pub fn sessions_expire_and_updates_are_compare_and_set(make: &dyn Fn() -> Box<dy
         smdp_signature2: None,
         metadata: None,
         cc_attempts: 0,
+        number: 7,
     };
     s.insert_session(&sess).unwrap();
+    assert_eq!(s.session(&t("AB"), 99).unwrap().unwrap().number, 7);
     assert!(s.session(&t("AB"), 99).unwrap().is_some());
     assert!(s.session(&t("AB"), 100).unwrap().is_none());
     let next = Session {
@@ -687,6 +689,7 @@ pub fn fault_plans_and_their_log(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     let fired = |attempt, txid: &str| FiredFault {
         profile_id: p.id,
         txid: Some(t(txid)),
+        session: Some(i64::from(attempt) + 10),
         function: "getBoundProfilePackage".into(),
         attempt,
         fault: plan[0].to_string(),
@@ -701,6 +704,18 @@ pub fn fault_plans_and_their_log(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     assert!(s.fault_fired_in(&t("T1")).unwrap());
     assert!(!s.fault_fired_in(&t("T3")).unwrap());
     assert!(s.faults_fired(p.id + 1).unwrap().is_empty());
+}
+
+pub fn fixture_orders_are_listed(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let mut f = order("HP1", "1");
+    f.options.fixture = Some("TEST123".into());
+    s.insert_profile(&f, 0).unwrap();
+    s.insert_profile(&order("HP2", "2"), 0).unwrap();
+    let found = s.fixture_profiles().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].sid, "HP1");
+    assert_eq!(found[0].options.fixture.as_deref(), Some("TEST123"));
 }
 
 /// One `#[test]` per conformance case, for a backend's test module.
@@ -719,7 +734,8 @@ macro_rules! store_conformance_tests {
             preinstalled_imports_are_all_or_nothing_and_idempotent,
             sim_updates_fleets_and_milenage,
             notifications_are_recorded_once_against_their_profile,
-            fault_plans_and_their_log);
+            fault_plans_and_their_log,
+            fixture_orders_are_listed);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]

@@ -65,7 +65,7 @@ async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
     let acct = server.account("faults");
     let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
-    let cases: [(&str, &str); 9] = [
+    let cases: [(&str, &str); 12] = [
         (
             "authenticateClient:status=8.2.7/6.4@1",
             "authenticateClient: 8.2.7/6.4",
@@ -95,6 +95,20 @@ async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
         (
             "getBoundProfilePackage:wrong-bf23-signature@1",
             "bppCommandId initialiseSecureChannel(0), errorReason invalidSignature",
+        ),
+        // The LPA holds the BPP's StoreMetadataRequest against the announced one.
+        (
+            "getBoundProfilePackage:metadata-mismatch@1",
+            "getBoundProfilePackage: the BPP's StoreMetadataRequest",
+        ),
+        (
+            "getBoundProfilePackage:wrong-metadata-iccid@1",
+            "getBoundProfilePackage: the BPP's StoreMetadataRequest",
+        ),
+        // Announced and packaged alike: only the card sees it against the ProfileHeader.
+        (
+            "authenticateClient:wrong-metadata-iccid@1",
+            "bppCommandId loadProfileElements(5), errorReason installFailedDueToDataMismatch",
         ),
     ];
     for (fault, seen) in cases {
@@ -132,6 +146,47 @@ async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
         assert_eq!(fired[0]["fault"], fault);
         assert_eq!(fired[0]["attempt"], 1);
         assert_eq!(fired[0]["transaction_id"].as_str().unwrap().len(), 32);
+    }
+    server.stop().await;
+}
+
+/// Segment faults past the first segment, on a profile of several 86 segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_faults_on_a_multi_segment_package() {
+    let server = TestServer::start(Options {
+        template: "minimal:4k".into(),
+        ..Options::default()
+    })
+    .await;
+    let acct = server.account("segments");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
+    for (fault, seen) in [
+        // The MAC chain runs across segments: the second segment first fails its MAC.
+        (
+            "getBoundProfilePackage:reorder@1",
+            "errorReason scp03tSecurityError",
+        ),
+        (
+            "getBoundProfilePackage:flip-mac=3@1",
+            "errorReason scp03tSecurityError",
+        ),
+        (
+            "getBoundProfilePackage:truncate-segment=2@1",
+            "LoadBoundProfilePackage: the eUICC refused",
+        ),
+    ] {
+        let (sid, o) = order(&server, &rest, fault).await;
+        let mut c = card(&server);
+        let e = lpa::download::download(&mut c, &es9, &o, |_| {})
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(seen), "{fault}: {e}");
+        assert!(c.profiles().unwrap().is_empty(), "{fault}");
+        assert_eq!(status(&rest, &sid).await, "available", "{fault}");
+        lpa::download::download(&mut c, &es9, &o, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: second attempt: {e}"));
     }
     server.stop().await;
 }
@@ -320,10 +375,11 @@ async fn the_smdp_answers_a_misbehaving_card() {
     server.stop().await;
 }
 
-/// A scenario file's faults hit the orders they name, by matching ID or by the EID that
-/// downloads, and no others; wrong-smdp-signature2 is refused by the card.
+/// A scenario file's faults hit the orders they name, by matching ID, by the EID that
+/// downloads or by the session's number, and no others; wrong-smdp-signature2 is refused by
+/// the card.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scenario_faults_by_matching_id_and_eid() {
+async fn scenario_faults_by_matching_id_eid_and_session() {
     let pki = Pki::load(&our_pki_dir()).unwrap();
     let eid = pki
         .by_curve(Curve::NistP256)
@@ -337,11 +393,16 @@ async fn scenario_faults_by_matching_id_and_eid() {
         .unwrap();
     let scenario: smdp_core::faults::Scenario = toml::from_str(&format!(
         "[[fault]]\nfault = \"authenticateClient:status=8.2.6/3.8@1\"\nmatching_id = \"SCN-1\"\n\
-         [[fault]]\nfault = \"authenticateClient:wrong-smdp-signature2@2\"\neid = \"{eid}\"\n"
+         [[fault]]\nfault = \"authenticateClient:wrong-smdp-signature2@2\"\neid = \"{eid}\"\n\
+         [[fault]]\nfault = \"getBoundProfilePackage:flip-mac=1\"\nsession = 4\n"
     ))
     .unwrap();
     assert!(toml::from_str::<smdp_core::faults::Scenario>(
         "[[fault]]\nfault = \"authenticateClient:flip-mac=1\"\n"
+    )
+    .is_err());
+    assert!(toml::from_str::<smdp_core::faults::Scenario>(
+        "[[fault]]\nfault = \"authenticateClient:drop-before\"\nsession = 0\n"
     )
     .is_err());
     let server = TestServer::start(Options {
@@ -375,7 +436,8 @@ async fn scenario_faults_by_matching_id_and_eid() {
     lpa::download::download(&mut c, &es9, &order("SCN-1"), |_| {})
         .await
         .unwrap();
-    // A brainpool card (another EID) downloads SCN-2 untouched.
+    // A brainpool card (another EID) downloads SCN-2, but the server's fourth session
+    // carries the session-keyed fault; the fifth does not.
     let mut b = Card::new(
         Euicc::from_pki(
             &pki,
@@ -392,8 +454,22 @@ async fn scenario_faults_by_matching_id_and_eid() {
         state: None,
     })
     .unwrap();
+    let e = lpa::download::download(&mut b, &es9, &order("SCN-2"), |_| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("scp03tSecurityError"), "{e}");
     lpa::download::download(&mut b, &es9, &order("SCN-2"), |_| {})
         .await
         .unwrap();
+    let scn2 = server
+        .smdp
+        .store
+        .profile_by_matching_id("SCN-2")
+        .unwrap()
+        .unwrap();
+    let fired = server.smdp.store.faults_fired(scn2.id).unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].session, Some(4));
+    assert_eq!(fired[0].fault, "getBoundProfilePackage:flip-mac=1");
     server.stop().await;
 }

@@ -147,5 +147,53 @@ async fn every_sgp23_fixture_answers_as_named_and_replenishes() {
             .count();
         assert_eq!(live, 1, "{}: live again after the reset, once", f.name);
     }
+
+    // The same over REST: list, reset (provisioned within the call), list again.
+    let acct = server.account("fixtures");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let (code, listed) = rest.get("/v1/Fixtures").await;
+    assert_eq!(code, 200, "{listed}");
+    let items = listed["fixtures"].as_array().unwrap().clone();
+    assert_eq!(items.len(), fixtures.orders.len());
+    let test123 = items.iter().find(|f| f["name"] == "TEST123").unwrap();
+    assert_eq!(test123["matching_id"], "TEST123");
+    assert_eq!(test123["status"], "available", "{test123}");
+    let (code, done) = rest.send("POST", "/v1/Fixtures/Reset", &[]).await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["reset"], fixtures.orders.len(), "{done}");
+    let (_, after) = rest.get("/v1/Fixtures").await;
+    assert_eq!(after["fixtures"], done["fixtures"]);
+    for (old, new) in items.iter().zip(after["fixtures"].as_array().unwrap()) {
+        assert_ne!(old["esim_profile_sid"], new["esim_profile_sid"], "{new}");
+        assert_ne!(new["status"], "failed", "{new}");
+    }
+    // The reset order still downloads.
+    lpa::download::download(
+        &mut c,
+        &es9,
+        &order(Some("TEST123"), Some("12345678")),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    let (code, _) = rest.send("GET", "/v1/Fixtures/Reset", &[]).await;
+    assert_eq!(code, 405);
+    let stranger = Rest::basic(server.rest(), &acct.account_sid, "wrong");
+    assert_eq!(stranger.get("/v1/Fixtures").await.0, 401);
+    server.stop().await;
+}
+
+/// A server without fixtures has no fixtures resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_fixtures_no_fixtures_resource() {
+    let server = TestServer::start(Options::default()).await;
+    let acct = server.account("nofixtures");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let (code, body) = rest.send("POST", "/v1/Fixtures/Reset", &[]).await;
+    assert_eq!(code, 404, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("--fixtures"),
+        "{body}"
+    );
     server.stop().await;
 }
