@@ -3,9 +3,14 @@
 //! JSON in and out. Unlike lpac (which disables verification), the server certificate is
 //! verified: against the CIs given (SGP.22 2.6.6: DPtls chains to a CI), or the system
 //! roots; `insecure` turns verification off only when asked.
+//!
+//! Connections are kept alive and reused (HTTP/1.1, one request at a time each), unless
+//! [`Client::new_connection_per_call`] models the LPAs (lpac) that reconnect every call; the
+//! rustls client keeps TLS sessions for resumption either way.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -19,13 +24,25 @@ use crate::Error;
 pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.2";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+/// Idle connections by pool key.
+type Idle = Arc<Mutex<HashMap<String, Vec<Sender>>>>;
+
+/// What a call took, for load reports: the function, the time from the first byte sent (or
+/// the connect) to the last byte received, and whether a new connection was opened.
+pub type Observer = Arc<dyn Fn(&'static str, Duration, bool) + Send + Sync>;
+
 /// An ES9+ client.
 #[derive(Clone)]
 pub struct Client {
     tls: tokio_rustls::TlsConnector,
     /// Addresses reached at another socket (curl's `--resolve`): the name stays in SNI,
     /// Host and smdpAddress.
-    resolve: std::collections::HashMap<String, std::net::SocketAddr>,
+    resolve: HashMap<String, std::net::SocketAddr>,
+    /// Idle kept-alive connections by address and the socket it resolves to; `None`: a new
+    /// connection for every call.
+    idle: Option<Idle>,
+    observer: Option<Observer>,
 }
 
 /// How the server certificate is checked.
@@ -108,7 +125,91 @@ impl Client {
         Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
             resolve: Default::default(),
+            idle: Some(Default::default()),
+            observer: None,
         })
+    }
+
+    /// A new TCP and TLS connection for every call (TLS sessions are still resumed), as
+    /// lpac does.
+    pub fn new_connection_per_call(mut self) -> Self {
+        self.idle = None;
+        self
+    }
+
+    /// Calls `f` after every exchange (see [`Observer`]).
+    pub fn observe(mut self, f: Observer) -> Self {
+        self.observer = Some(f);
+        self
+    }
+
+    /// Another client with the same TLS settings (and session cache) but its own idle
+    /// connections: one per simulated LPA.
+    pub fn fork(&self) -> Self {
+        Self {
+            idle: self.idle.as_ref().map(|_| Default::default()),
+            ..self.clone()
+        }
+    }
+
+    async fn connect(
+        &self,
+        function: &'static str,
+        address: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<Sender, Error> {
+        let t = |e: &dyn std::fmt::Display| Error::transport(function, e);
+        let tcp = match self.resolve.get(&address.to_ascii_lowercase()) {
+            Some(to) => tokio::net::TcpStream::connect(to).await,
+            None => tokio::net::TcpStream::connect((host, port)).await,
+        }
+        .map_err(|e| t(&format!("connect {address}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(host.to_string()).map_err(|e| t(&e))?;
+        let tls = self
+            .tls
+            .connect(name, tcp)
+            .await
+            .map_err(|e| t(&format!("TLS with {address}: {e}")))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| t(&e))?;
+        tokio::spawn(conn);
+        Ok(sender)
+    }
+
+    fn pool_key(&self, address: &str) -> String {
+        let a = address.to_ascii_lowercase();
+        match self.resolve.get(&a) {
+            Some(to) => format!("{a}@{to}"),
+            None => a,
+        }
+    }
+
+    /// An idle connection to `address` that is still open.
+    fn take_idle(&self, address: &str) -> Option<Sender> {
+        let mut idle = self
+            .idle
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(&self.pool_key(address))?;
+        while let Some(s) = list.pop() {
+            if !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, address: &str, s: Sender) {
+        if let Some(idle) = &self.idle {
+            if !s.is_closed() {
+                let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+                idle.entry(self.pool_key(address)).or_default().push(s);
+            }
+        }
     }
 
     /// Connects to `to` whenever `address` (`host[:port]`) is called, as curl's `--resolve`.
@@ -130,23 +231,10 @@ impl Client {
         let (host, port) = split_address(address).ok_or_else(|| {
             Error::Input(format!("SM-DP+ address {address:?} is not host[:port]"))
         })?;
+        let started = Instant::now();
+        let mut fresh = false;
         let exchange = async {
-            let tcp = match self.resolve.get(&address.to_ascii_lowercase()) {
-                Some(to) => tokio::net::TcpStream::connect(to).await,
-                None => tokio::net::TcpStream::connect((host.as_str(), port)).await,
-            }
-            .map_err(|e| t(&format!("connect {address}: {e}")))?;
-            let name = ServerName::try_from(host.clone()).map_err(|e| t(&e))?;
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| t(&format!("TLS with {address}: {e}")))?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-                .await
-                .map_err(|e| t(&e))?;
-            tokio::spawn(conn);
-            let req = hyper::Request::builder()
+            let mut req = hyper::Request::builder()
                 .method("POST")
                 .uri(path)
                 .header("host", address)
@@ -155,7 +243,28 @@ impl Client {
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| t(&e))?;
-            let resp = sender.send_request(req).await.map_err(|e| t(&e))?;
+            // A kept connection the server closed meanwhile hands the request back unsent:
+            // then, and only then, it goes out once more on a new connection.
+            let (sender, resp) = loop {
+                let (mut sender, reused) = match self.take_idle(address) {
+                    Some(s) => (s, true),
+                    None => {
+                        fresh = true;
+                        (self.connect(function, address, &host, port).await?, false)
+                    }
+                };
+                if sender.ready().await.is_err() && reused {
+                    continue;
+                }
+                match sender.try_send_request(req).await {
+                    Ok(resp) => break (sender, resp),
+                    Err(mut e) if reused => match e.take_message() {
+                        Some(unsent) => req = unsent,
+                        None => return Err(t(e.error())),
+                    },
+                    Err(e) => return Err(t(e.error())),
+                }
+            };
             let status = resp.status().as_u16();
             let body = resp
                 .into_body()
@@ -164,11 +273,16 @@ impl Client {
                 .map_err(|e| t(&e))?
                 .to_bytes()
                 .to_vec();
+            self.put_idle(address, sender);
             Ok((status, body))
         };
-        tokio::time::timeout(TIMEOUT, exchange)
+        let out = tokio::time::timeout(TIMEOUT, exchange)
             .await
-            .map_err(|_| t(&"no answer in 30 s"))?
+            .map_err(|_| t(&"no answer in 30 s"))?;
+        if let Some(o) = &self.observer {
+            o(function, started.elapsed(), fresh);
+        }
+        out
     }
 
     /// One ES9+ function: the typed response, or the server's `Failed` as [`Error::Es9`].

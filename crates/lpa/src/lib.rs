@@ -1,7 +1,9 @@
 //! An SGP.22 LPA (Local Profile Assistant) as a library: the card side is ES10 over ISO 7816
 //! APDUs ([`card`]: STORE DATA framing as lpac does it, to any [`card::Transport`]), the
 //! network side ES9+ over HTTPS ([`es9`]: rustls, the server certificate verified against the
-//! CIs), and the LPA's procedures on top ([`download`], [`notifications`]).
+//! CIs), and the LPA's procedures on top ([`download`], [`notifications`]). [`load`] runs
+//! many downloads at once against a server on loopback and measures them, on orders
+//! [`reserve`]d through the REST API.
 //!
 //! The `lpa` command drives the virtual eUICC (a `veuicc` state file in process, or a
 //! `veuicc tcp` server) with them.
@@ -9,7 +11,9 @@
 pub mod card;
 pub mod download;
 pub mod es9;
+pub mod load;
 pub mod notifications;
+pub mod reserve;
 
 /// Why an LPA operation stopped.
 #[derive(Debug, thiserror::Error)]

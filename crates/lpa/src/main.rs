@@ -2,6 +2,8 @@
 //! process) or a `veuicc tcp` server; the SM-DP+ is reached over HTTPS with its certificate
 //! verified against the CIs. `--json` prints one JSON object per result for scripts.
 
+mod load_cmd;
+
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -83,6 +85,10 @@ enum Command {
     Delete { iccid: String },
     /// SM-DS event discovery (ES11): not implemented yet.
     Discovery,
+    /// Load: reserve N orders, then run N complete downloads (fresh virtual eUICCs, C at
+    /// once) against an SM-DP+ on loopback; sessions/s, errors, latency percentiles, the
+    /// server's CPU per session and peak RSS.
+    Load(Box<load_cmd::LoadArgs>),
 }
 
 /// Either card.
@@ -168,9 +174,23 @@ fn iccid(s: &str) -> Result<ProfileIdentifier> {
     ))
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Load(args) = &cli.command {
+        let outcome = match es9(&cli) {
+            Ok(client) => load_cmd::run(args, client, cli.json).await,
+            Err(e) => Err(e),
+        };
+        return match outcome {
+            Ok(true) => std::process::ExitCode::SUCCESS,
+            Ok(false) => std::process::ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("lpa load: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     match run(&cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -328,6 +348,7 @@ async fn run(cli: &Cli) -> Result<()> {
             out(format!("deleted {i}"), json!({"ok": true, "deleted": i}));
         }
         Command::Discovery => bail!("SM-DS discovery (ES11) is not implemented yet"),
+        Command::Load(_) => unreachable!("handled before a card is opened"),
     }
     card.close()?;
     Ok(())

@@ -185,7 +185,10 @@ pub struct SigningKey {
 
 enum SigningInner {
     P256 {
-        rc: p256::ecdsa::SigningKey,
+        scalar: [u8; 32],
+        /// Built on first use: deriving its public point in pure Rust costs more than the
+        /// rest of an eUICC's manufacture, and only RFC 6979 signing needs it.
+        rc: std::sync::OnceLock<p256::ecdsa::SigningKey>,
         aws: EcdsaKeyPair,
     },
     Bp256(ecdsa::SigningKey<bp256::BrainpoolP256r1>),
@@ -221,21 +224,35 @@ impl SigningKey {
 
     fn from_p256(sk: p256::SecretKey) -> Result<Self, Error> {
         let curve = Curve::NistP256;
-        let scalar = sk.to_bytes();
-        let rc = p256::ecdsa::SigningKey::from(sk);
-        let point = rc.verifying_key().as_affine().to_sec1_point(false);
-        let aws = EcdsaKeyPair::from_private_key_and_public_key(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            scalar.as_slice(),
-            point.as_bytes(),
-        )
-        .map_err(|e| Error::Key(format!("aws-lc rejected the P-256 key: {e}")))?;
-        let public = PublicKey::from_sec1(curve, point.as_bytes())?;
-        debug_assert_eq!(aws.public_key().as_ref(), public.sec1_uncompressed());
+        let scalar: [u8; 32] = sk.to_bytes().into();
+        // RFC 5915 ECPrivateKey without its public key: aws-lc derives the point.
+        let mut der = Vec::with_capacity(51);
+        der.extend_from_slice(&[0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20]);
+        der.extend_from_slice(&scalar);
+        der.extend_from_slice(&[
+            0xA0, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07,
+        ]);
+        let aws = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+            .map_err(|e| Error::Key(format!("aws-lc rejected the P-256 key: {e}")))?;
+        let public = PublicKey::from_sec1(curve, aws.public_key().as_ref())?;
         Ok(Self {
             curve,
             public,
-            inner: SigningInner::P256 { rc, aws },
+            inner: SigningInner::P256 {
+                scalar,
+                rc: std::sync::OnceLock::new(),
+                aws,
+            },
+        })
+    }
+
+    /// The RustCrypto key of a P-256 scalar (checked valid when the key was made).
+    fn p256_rc<'a>(
+        scalar: &[u8; 32],
+        rc: &'a std::sync::OnceLock<p256::ecdsa::SigningKey>,
+    ) -> &'a p256::ecdsa::SigningKey {
+        rc.get_or_init(|| {
+            p256::ecdsa::SigningKey::from_slice(scalar).expect("a scalar aws-lc accepted")
         })
     }
 
@@ -297,7 +314,8 @@ impl SigningKey {
     pub fn to_sec1_pem(&self) -> Result<String, Error> {
         use p256::elliptic_curve::pkcs8::LineEnding;
         let pem = match &self.inner {
-            SigningInner::P256 { rc, .. } => p256::SecretKey::from(rc.as_nonzero_scalar())
+            SigningInner::P256 { scalar, .. } => p256::SecretKey::from_slice(scalar)
+                .map_err(|e| Error::Key(format!("P-256 scalar: {e}")))?
                 .to_sec1_pem(LineEnding::LF)
                 .map(|z| z.to_string()),
             SigningInner::Bp256(rc) => bp256::r1::SecretKey::from(rc.as_nonzero_scalar())
@@ -325,8 +343,8 @@ impl SigningKey {
                 .map_err(|_| Error::Signature("aws-lc signing failed".into()))?
                 .as_ref()
                 .to_vec(),
-            (SigningInner::P256 { rc, .. }, Backend::RustCrypto) => {
-                let s: p256::ecdsa::Signature = rc.sign(msg);
+            (SigningInner::P256 { scalar, rc, .. }, Backend::RustCrypto) => {
+                let s: p256::ecdsa::Signature = Self::p256_rc(scalar, rc).sign(msg);
                 s.to_bytes().to_vec()
             }
             (SigningInner::Bp256(rc), _) => {
@@ -345,11 +363,10 @@ impl SigningKey {
 
     /// The 32-byte private scalar.
     pub fn scalar(&self) -> [u8; 32] {
-        let bytes = match &self.inner {
-            SigningInner::P256 { rc, .. } => rc.to_bytes().to_vec(),
-            SigningInner::Bp256(rc) => rc.to_bytes().to_vec(),
-        };
-        bytes.try_into().unwrap_or([0; 32])
+        match &self.inner {
+            SigningInner::P256 { scalar, .. } => *scalar,
+            SigningInner::Bp256(rc) => rc.to_bytes().to_vec().try_into().unwrap_or([0; 32]),
+        }
     }
 }
 

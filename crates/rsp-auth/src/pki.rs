@@ -77,6 +77,18 @@ impl CurvePki {
         eid: &Eid,
         rng: &mut R,
     ) -> Result<Issued, Error> {
+        self.issue_euicc_with(eid, rng, Backend::RustCrypto)
+    }
+
+    /// [`Self::issue_euicc`] with CERT.EUICC signed by `backend`: aws-lc for load runs that
+    /// manufacture an eUICC per session (its signature is randomised, so the same seed no
+    /// longer gives the same certificate).
+    pub fn issue_euicc_with<R: CryptoRng + ?Sized>(
+        &self,
+        eid: &Eid,
+        rng: &mut R,
+        backend: Backend,
+    ) -> Result<Issued, Error> {
         let (Some(eum), Some(eum_key)) = (&self.eum, &self.eum_key) else {
             return Err(Error::Key(format!(
                 "the {} EUM certificate and key are not loaded",
@@ -100,11 +112,12 @@ impl CurvePki {
             .subject_organization
             .clone()
             .unwrap_or_else(|| "smdp-sim Test EUM".into());
-        let cert = issue(
+        let cert = crate::generate::issue_with(
             &euicc_profile(eum.not_before, eum.not_after, org, eid, self.curve),
             &key,
             Some(&issuer),
             rng,
+            backend,
         )?;
         Ok(Issued { cert, key })
     }

@@ -86,6 +86,9 @@ pub struct BppRequest<'a> {
     /// The StoreMetadataRequest exactly as sent in authenticateClient's profileMetadata.
     pub store_metadata_der: &'a [u8],
     pub profile: ProfileSource<'a>,
+    /// The smdpSign of an earlier build of this same binding for this same transaction: the
+    /// BPP is then rebuilt byte for byte (a resend) without keeping its bytes. `None`: sign.
+    pub smdp_sign: Option<[u8; 64]>,
 }
 
 /// Builds the BPP.
@@ -107,10 +110,14 @@ pub fn build(req: &BppRequest<'_>) -> Result<BoundProfilePackage, Error> {
         smdp_sign: vec![0u8; 64].into(),
         extensions: None,
     };
-    let unsigned = Signed::new(isc.clone())?;
-    let sig = req
-        .dp_pb_key
-        .sign_raw(&input::smdp_sign(&unsigned, req.euicc_otpk)?, req.backend)?;
+    let sig = match req.smdp_sign {
+        Some(sig) => sig,
+        None => {
+            let unsigned = Signed::new(isc.clone())?;
+            req.dp_pb_key
+                .sign_raw(&input::smdp_sign(&unsigned, req.euicc_otpk)?, req.backend)?
+        }
+    };
     isc.smdp_sign = sig.to_vec().into();
 
     let mut bsp = Bsp::from_session_keys(&keys, req.engine);

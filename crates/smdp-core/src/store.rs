@@ -106,6 +106,9 @@ pub struct Profile {
     pub bound_otpk: Option<Vec<u8>>,
     /// otSK.DP of the current binding: a retry with the same otPK.EUICC reuses it.
     pub bound_otsk: Option<Vec<u8>>,
+    /// smdpSign (r‖s) of the BPP issued to `bound_txid`: with the kept keys it rebuilds that
+    /// BPP byte for byte for a resend in the same session, so the BPP itself is not stored.
+    pub bound_smdp_sign: Option<Vec<u8>>,
     /// CERT.EUICC of the binding, to verify the install notification after the session ends.
     pub euicc_cert: Option<Vec<u8>>,
     pub error_code: Option<i64>,
@@ -239,7 +242,8 @@ pub struct Binding {
     pub txid: TransactionId,
     pub otpk: Vec<u8>,
     pub otsk: Vec<u8>,
-    pub bpp: Vec<u8>,
+    /// smdpSign of the BPP issued (see [`Profile::bound_smdp_sign`]).
+    pub smdp_sign: Vec<u8>,
     pub euicc_cert: Vec<u8>,
 }
 
@@ -285,8 +289,6 @@ pub trait Store: Send + Sync {
     fn profile_by_binding_txid(&self, txid: &TransactionId) -> Result<Option<Profile>>;
     /// The personalised profile package of an order.
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>>;
-    /// The BPP of the current binding (as issued to `bound_txid`).
-    fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>>;
     fn profiles(&self) -> Result<Vec<Profile>>;
     /// The orders that stand for a conformance fixture (an index, not a scan: the
     /// replenisher asks every second).

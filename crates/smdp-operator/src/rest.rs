@@ -53,6 +53,23 @@ pub struct Operator {
     pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
 }
 
+/// The `Template` of a REST order (a simulator extension, e.g. `minimal:50k` for load
+/// runs): a generated or TS.48 template only, never a path on the server, and at most 1 MiB.
+fn rest_template(t: &str) -> Result<String, ApiError> {
+    use smdp_core::template::TemplateSource;
+    let refuse = |why: String| ApiError::invalid(format!("Template {t:?}: {why}"));
+    match t.parse::<TemplateSource>() {
+        Ok(TemplateSource::Minimal { size: Some(n) }) if n > 1 << 20 => {
+            Err(refuse("at most 1m".into()))
+        }
+        Ok(s @ (TemplateSource::Minimal { .. } | TemplateSource::Ts48 { .. })) => Ok(s.to_string()),
+        Ok(TemplateSource::File(_)) => Err(refuse(
+            "one of minimal, minimal:<size> or ts48[:<variant>]".into(),
+        )),
+        Err(e) => Err(refuse(e.to_string())),
+    }
+}
+
 /// A Twilio error: HTTP status, code, message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -651,6 +668,7 @@ impl Operator {
                 "ProfilePolicyRules",
                 "ProfileOwner",
                 "Faults",
+                "Template",
             ],
         )?;
         let fields = Fields(f);
@@ -658,6 +676,10 @@ impl Operator {
             Ok(fields.boolean(name)?.unwrap_or(default))
         };
         let parsed = |name: &str| f.get(name).filter(|v| !v.is_empty());
+        let template = match parsed("Template") {
+            None => self.template.clone(),
+            Some(t) => rest_template(t)?,
+        };
         let eid = f
             .get("Eid")
             .filter(|e| !e.is_empty())
@@ -757,7 +779,7 @@ impl Operator {
             eid,
             matching_id,
             confirmation_code,
-            template: self.template.clone(),
+            template,
             service_provider_name,
             profile_name,
             max_attempts: self.max_attempts,

@@ -441,6 +441,10 @@ pub fn tls_config(
         .with_no_client_auth()
         .with_single_cert(vec![CertificateDer::from(cert)], key)?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Resumption for LPAs that reconnect every call (lpac): stateless tickets (keys rotated
+    // by rustls, per process), and a session cache for TLS 1.2 clients without tickets.
+    cfg.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+    cfg.session_storage = rustls::server::ServerSessionMemoryCache::new(16_384);
     Ok(Arc::new(cfg))
 }
 

@@ -94,7 +94,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -184,6 +184,14 @@ ALTER TABLE sessions ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE fault_log ADD COLUMN session INTEGER;
 CREATE INDEX IF NOT EXISTS profiles_fixture ON profiles(json_extract(options, '$.fixture'))
     WHERE json_extract(options, '$.fixture') IS NOT NULL;
+";
+
+/// Version 10 → 11: a binding keeps its BPP's smdpSign (64 bytes) instead of the BPP (the
+/// size of the profile): a resend is rebuilt from the kept keys byte for byte. A BPP issued
+/// by an older version and resent is signed afresh (the eUICC accepts either).
+const MIGRATE_10_TO_11: &str = "
+ALTER TABLE profiles ADD COLUMN bound_smdp_sign BLOB;
+DROP TABLE IF EXISTS bpps;
 ";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
@@ -393,7 +401,8 @@ CREATE TABLE IF NOT EXISTS notifications (
 const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
     iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
     attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
-    created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk";
+    created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk, \
+    bound_smdp_sign";
 
 /// A TEXT column holding one of an enum's names; anything else is a corrupt row.
 pub(crate) fn text_enum<T>(
@@ -451,6 +460,7 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
             })?
         },
         ppk: r.get(28)?,
+        bound_smdp_sign: r.get(29)?,
     })
 }
 
@@ -519,6 +529,9 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Reads (the package at every getBoundProfilePackage) from mapped pages rather than a
+        // pread and a copy each; 256 MiB of address space, not of memory.
+        conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
         // Every statement is prepared once: parsing SQL cost more than running it.
         conn.set_prepared_statement_cache_capacity(64);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -538,6 +551,7 @@ impl SqliteStore {
             MIGRATE_7_TO_8,
             MIGRATE_8_TO_9,
             MIGRATE_9_TO_10,
+            MIGRATE_10_TO_11,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -668,16 +682,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn bpp(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        self.with(|c| {
-            Ok(
-                c.prepare_cached("SELECT der FROM bpps WHERE profile_id = ?1")?
-                    .query_row([id], |r| r.get(0))
-                    .optional()?,
-            )
-        })
-    }
-
     fn profiles(&self) -> Result<Vec<Profile>> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
@@ -706,7 +710,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE profiles SET status = 'downloaded', eid = ?2, bound_txid = ?3, \
                      bound_otpk = ?4, bound_otsk = ?5, euicc_cert = ?6, \
-                     attempts = attempts + ?10, updated_at = ?7 \
+                     attempts = attempts + ?10, updated_at = ?7, bound_smdp_sign = ?11 \
                      WHERE id = ?1 AND status = ?8 AND bound_txid IS ?9 \
                      AND (eid IS NULL OR eid = ?2) AND released \
                      AND (?10 = 0 OR attempts < max_attempts) \
@@ -722,13 +726,12 @@ impl Store for SqliteStore {
                     now,
                     from.status.as_str(),
                     from.bound_txid.as_ref().map(TransactionId::to_hex),
-                    i64::from(from.new_binding)
+                    i64::from(from.new_binding),
+                    b.smdp_sign
                 ])?;
             if n != 1 {
                 return Ok(false);
             }
-            tx.prepare_cached("INSERT OR REPLACE INTO bpps (profile_id, der) VALUES (?1, ?2)")?
-                .execute(params![id, b.bpp])?;
             tx.prepare_cached(
                 "INSERT INTO bindings (txid, profile_id, eid, created_at) \
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT(txid) DO NOTHING",

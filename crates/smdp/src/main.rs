@@ -239,6 +239,13 @@ struct AddArgs {
     /// Generate a matching ID (the activation code is printed).
     #[arg(long)]
     generate_matching_id: bool,
+    /// Make this many orders alike (with --generate-matching-id, or --matching-id-prefix),
+    /// one line each: sid, ICCID, activation code.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    count: u32,
+    /// Matching IDs <prefix>1 … <prefix>N for --count N orders.
+    #[arg(long, conflicts_with_all = ["matching_id", "generate_matching_id"])]
+    matching_id_prefix: Option<String>,
     /// Require this confirmation code at download.
     #[arg(long)]
     confirmation_code: Option<String>,
@@ -498,6 +505,8 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 eid,
                 matching_id,
                 generate_matching_id,
+                count,
+                matching_id_prefix,
                 confirmation_code,
                 confirmation_code_encoding,
                 unreleased,
@@ -591,12 +600,50 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                     .meta(smdp_server::serve::ADDRESS_META)?
                     .unwrap_or_else(|| "localhost:8443".into()),
             };
+            let mut rng = rsp_auth::rng::rng(seed);
+            if count > 1 || matching_id_prefix.is_some() {
+                if req.eid.is_some() || !(generate_matching_id || matching_id_prefix.is_some()) {
+                    anyhow::bail!(
+                        "--count makes orders by matching ID: give --generate-matching-id or \
+                         --matching-id-prefix (and no --eid)"
+                    );
+                }
+                // All or nothing: every matching ID free before the first order is made.
+                if let Some(prefix) = &matching_id_prefix {
+                    for i in 1..=count {
+                        let m = format!("{prefix}{i}");
+                        smdp_core::orders::check_matching_id(&m)?;
+                        if store.profile_by_matching_id(&m)?.is_some() {
+                            anyhow::bail!("matching ID {m} is taken: nothing was made");
+                        }
+                    }
+                }
+                for i in 1..=count {
+                    let req = smdp_core::orders::OrderRequest {
+                        matching_id: matching_id_prefix.as_ref().map(|p| format!("{p}{i}")),
+                        ..req.clone()
+                    };
+                    let p = smdp_core::orders::reserve(
+                        &store,
+                        &rsp_saip::NumberPlan::default(),
+                        rsp_shared::dir().as_deref(),
+                        &req,
+                        &mut rng,
+                        now,
+                    )?;
+                    let ac = smdp_core::orders::activation_code(&address, &p)
+                        .map(|ac| ac.to_qr_text())
+                        .unwrap_or_default();
+                    println!("{}  {}  {ac}", p.sid, p.iccid.as_deref().unwrap_or("-"));
+                }
+                return Ok(());
+            }
             let p = smdp_core::orders::reserve(
                 &store,
                 &rsp_saip::NumberPlan::default(),
                 rsp_shared::dir().as_deref(),
                 &req,
-                &mut rsp_auth::rng::rng(seed),
+                &mut rng,
                 now,
             )?;
             println!("profile:         {}", p.sid);

@@ -201,3 +201,125 @@ async fn lpa_command_downloads_notifies_and_manages_profiles() {
     running.shutdown(Duration::from_secs(2)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `lpa load` as CI runs it: orders reserved through REST, then complete downloads (with the
+/// PIR) from fresh virtual eUICCs, several at once; every session succeeds. Timing is not
+/// asserted (benchmarks measure it), only that every figure is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lpa_load_runs_every_session_without_an_error() {
+    let dir = tempdir("load");
+    let account = "AC0123456789abcdef0123456789abcdef";
+    let cfg = smdp_server::serve::Config::from_settings(smdp_server::serve::Settings {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        rest_listen: Some("127.0.0.1:0".parse().unwrap()),
+        data: Some(dir.join("data")),
+        pki: Some(certs()),
+        reservation_delay_ms: Some(0),
+        accounts: vec![format!("{account}:load-token")],
+        ..Default::default()
+    })
+    .unwrap();
+    let running = smdp_server::serve::start(&cfg, smdp_core::clock::Clock::System)
+        .await
+        .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "--ca",
+            &ci("NIST"),
+            "--ca",
+            &ci("BRP"),
+            "--json",
+            "load",
+            "--smdp",
+            &running.smdp.address,
+            "--connect",
+            &running.addr().to_string(),
+            "--rest",
+            &running.rest_addr().to_string(),
+            "--account",
+            account,
+            "--token",
+            "load-token",
+            "--pki",
+            &certs().to_string_lossy(),
+            "--profile-size",
+            "12k",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        lpa(args)
+    };
+    for (extra, sessions) in [
+        (&["--sessions", "200", "--concurrency", "16"][..], 200),
+        (
+            &[
+                "--sessions",
+                "30",
+                "--concurrency",
+                "4",
+                "--by-eid",
+                "--curve",
+                "brp",
+            ][..],
+            30,
+        ),
+        (
+            &[
+                "--sessions",
+                "30",
+                "--concurrency",
+                "4",
+                "--new-connection-per-call",
+            ][..],
+            30,
+        ),
+    ] {
+        let (ok, out, err) = run(extra).await;
+        assert!(ok, "{extra:?}: {out} {err}");
+        let r: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(r["sessions"], sessions, "{r}");
+        assert_eq!(r["ok"], sessions, "{r}");
+        assert_eq!(r["errors"], 0, "{r}");
+        assert_eq!(r["reservation"]["orders"], sessions, "{r}");
+        let functions = r["function_latency"].as_object().unwrap();
+        for f in [
+            "initiateAuthentication",
+            "authenticateClient",
+            "getBoundProfilePackage",
+            "handleNotification",
+        ] {
+            assert_eq!(functions[f]["count"], sessions, "{f}: {r}");
+        }
+        // The server is this process, found by its listening socket.
+        assert_eq!(r["server_pid"], std::process::id(), "{r}");
+        assert!(r["server_cpu"]["seconds"].as_f64().is_some(), "{r}");
+        let connections = r["connections"].as_u64().unwrap();
+        if extra.contains(&"--new-connection-per-call") {
+            assert_eq!(connections, 4 * sessions, "{r}");
+        } else {
+            assert!(connections <= 16, "kept alive: {r}");
+        }
+    }
+    // Loopback only.
+    let (ok, _, err) = lpa(vec![
+        "--insecure".into(),
+        "load".into(),
+        "--connect".into(),
+        "192.0.2.1:8443".into(),
+    ])
+    .await;
+    assert!(!ok && err.contains("loopback"), "{err}");
+    let installed = running
+        .smdp
+        .store
+        .profiles()
+        .unwrap()
+        .iter()
+        .filter(|p| p.status == ProfileStatus::Installed)
+        .count();
+    assert_eq!(installed, 260);
+    running.shutdown(Duration::from_secs(2)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

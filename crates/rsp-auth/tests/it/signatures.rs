@@ -160,6 +160,13 @@ proptest! {
     #[test]
     fn backends_agree(seed in any::<u64>(), msg in prop::collection::vec(any::<u8>(), 0..300)) {
         let key = SigningKey::generate(Curve::NistP256, &mut rng(seed));
+        // The public point aws-lc derived is the one RustCrypto derives.
+        {
+            use p256::elliptic_curve::sec1::ToSec1Point as _;
+            let rc = p256::SecretKey::from_slice(&key.scalar()).unwrap().public_key();
+            let point = rc.to_sec1_point(false);
+            prop_assert_eq!(point.as_bytes(), key.public_key().sec1_uncompressed());
+        }
         for signer in BACKENDS {
             let sig = key.sign_raw(&msg, signer).unwrap();
             for verifier in BACKENDS {

@@ -83,6 +83,7 @@ fn make(s: &Session, profile: ProfileSource<'_>, engine: Engine) -> BoundProfile
         configure_isdp: &s.isdp,
         store_metadata_der: &s.metadata,
         profile,
+        smdp_sign: None,
     })
     .unwrap()
 }
@@ -168,6 +169,48 @@ fn engines_give_identical_bytes() {
     let a = rsp_asn1::encode(&make(&s, ProfileSource::Plain(&p), Engine::Auto)).unwrap();
     let b = rsp_asn1::encode(&make(&s, ProfileSource::Plain(&p), Engine::Portable)).unwrap();
     assert_eq!(a, b);
+}
+
+/// A resend rebuilt from the kept smdpSign is the first BPP byte for byte, whatever the
+/// signing backend (aws-lc's ECDSA is randomized: a second signature would differ).
+#[test]
+fn a_kept_smdp_sign_rebuilds_the_same_bytes() {
+    let s = session(Curve::NistP256, 4);
+    let p = profile(20_000);
+    let req = |smdp_sign| BppRequest {
+        transaction_id: s.txid.clone(),
+        host_id: b"smdp-sim",
+        eid: s.eid,
+        smdp_ot_key: &s.smdp,
+        euicc_otpk: s.euicc.public_point(),
+        dp_pb_key: &s.dp_pb,
+        backend: Backend::AwsLc,
+        engine: Engine::Auto,
+        configure_isdp: &s.isdp,
+        store_metadata_der: &s.metadata,
+        profile: ProfileSource::Plain(&p),
+        smdp_sign,
+    };
+    let first = build(&req(None)).unwrap();
+    let sign: [u8; 64] = first
+        .initialise_secure_channel_request
+        .value()
+        .smdp_sign
+        .as_ref()
+        .try_into()
+        .unwrap();
+    let again = build(&req(Some(sign))).unwrap();
+    assert_eq!(
+        rsp_asn1::encode(&first).unwrap(),
+        rsp_asn1::encode(&again).unwrap()
+    );
+    open(&s, &again).expect("the rebuilt BPP installs");
+    let fresh = build(&req(None)).unwrap();
+    assert_ne!(
+        fresh.initialise_secure_channel_request.value().smdp_sign,
+        first.initialise_secure_channel_request.value().smdp_sign,
+        "aws-lc signs with a fresh nonce"
+    );
 }
 
 proptest! {

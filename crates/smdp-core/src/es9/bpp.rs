@@ -159,14 +159,6 @@ impl Smdp {
             );
         }
         let retry = profile.kept_binding_for(eid) && profile.bound_otpk.as_deref() == Some(otpk);
-        if retry
-            && profile.status == ProfileStatus::Downloaded
-            && profile.bound_txid.as_ref() == Some(txid)
-        {
-            if let Some(b) = self.store.bpp(profile.id)? {
-                return Ok(b);
-            }
-        }
         let ot = if retry {
             let scalar: [u8; 32] = profile
                 .bound_otsk
@@ -184,13 +176,30 @@ impl Smdp {
             self.check_order_open(profile, false)?;
             self.ephemeral(keys.curve)
         };
-        let bpp = self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot)?;
+        // A resend in the session that was issued the BPP: the same keys, metadata and
+        // smdpSign rebuild the same bytes (the package is not kept twice).
+        if retry
+            && profile.status == ProfileStatus::Downloaded
+            && profile.bound_txid.as_ref() == Some(txid)
+        {
+            if let Some(sign) = profile
+                .bound_smdp_sign
+                .as_deref()
+                .and_then(|s| <[u8; 64]>::try_from(s).ok())
+            {
+                let (bpp, _) =
+                    self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot, Some(sign))?;
+                return Ok(bpp);
+            }
+        }
+        let (bpp, smdp_sign) =
+            self.build_bpp(profile, txid, keys, metadata, otpk, eid, &ot, None)?;
         let binding = Binding {
             eid: *eid,
             txid: txid.clone(),
             otpk: otpk.to_vec(),
             otsk: ot.scalar().to_vec(),
-            bpp: bpp.clone(),
+            smdp_sign: smdp_sign.to_vec(),
             euicc_cert: euicc_cert.to_vec(),
         };
         let from = BindFrom {
@@ -241,8 +250,8 @@ impl Smdp {
         let scalar: [u8; 32] = otsk.try_into().map_err(internal)?;
         let ot = EphemeralKey::from_scalar(keys.curve, scalar).map_err(internal)?;
         let altered = rsp_asn1::encode(&altered).map_err(internal)?;
-        self.build_bpp(&bound, txid, keys, &altered, otpk, eid, &ot)
-            .map(Some)
+        self.build_bpp(&bound, txid, keys, &altered, otpk, eid, &ot, None)
+            .map(|(bpp, _)| Some(bpp))
     }
 
     pub(super) fn check_confirmation_code(
@@ -298,7 +307,8 @@ impl Smdp {
         otpk: &[u8],
         eid: &Eid,
         ot: &EphemeralKey,
-    ) -> Result<Vec<u8>, Failure> {
+        smdp_sign: Option<[u8; 64]>,
+    ) -> Result<(Vec<u8>, [u8; 64]), Failure> {
         let package = self
             .store
             .package(profile.id)?
@@ -342,6 +352,7 @@ impl Smdp {
                 Some(ppp) => ProfileSource::PreProtected(ppp),
                 None => ProfileSource::Plain(&package),
             },
+            smdp_sign,
         })
         .map_err(|e| match e {
             // A bad otPK.EUICC (off the curve) is the eUICC's fault, not ours.
@@ -350,6 +361,13 @@ impl Smdp {
             }
             other => internal(other),
         })?;
-        rsp_asn1::encode(&bpp).map_err(internal)
+        let sign: [u8; 64] = bpp
+            .initialise_secure_channel_request
+            .value()
+            .smdp_sign
+            .as_ref()
+            .try_into()
+            .map_err(internal)?;
+        Ok((rsp_asn1::encode(&bpp).map_err(internal)?, sign))
     }
 }

@@ -37,7 +37,7 @@ fn binding(eid: &str, txid: &str) -> Binding {
         txid: t(txid),
         otpk: vec![4; 65],
         otsk: vec![1; 32],
-        bpp: vec![0xBF, 0x36, 0],
+        smdp_sign: vec![0x5A; 64],
         euicc_cert: vec![0x30, 0],
     }
 }
@@ -64,7 +64,7 @@ pub fn binding_is_won_once_and_attempts_are_capped(make: &dyn Fn() -> Box<dyn Op
     assert_eq!(got.status, Downloaded);
     assert_eq!(got.eid, Some(e("E1")));
     assert_eq!(s.profile_by_bound_txid(&t("T1")).unwrap().unwrap().id, p.id);
-    assert_eq!(s.bpp(p.id).unwrap().unwrap(), vec![0xBF, 0x36, 0]);
+    assert_eq!(got.bound_smdp_sign, Some(vec![0x5A; 64]));
     // Postponed: back to available, the binding kept (and still bound to E1).
     assert!(
         !s.unbind_session(p.id, &t("T0"), 12).unwrap(),

@@ -460,3 +460,56 @@ fn profile_import_is_all_or_nothing_and_idempotent_and_exports_its_keys() {
     let _ = std::fs::remove_file(&bad);
     let _ = std::fs::remove_file(&out);
 }
+
+#[test]
+fn profile_add_count_makes_many_orders_by_matching_id() {
+    let dir = std::env::temp_dir().join(format!("smdp-cli-count-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().unwrap();
+    let o = smdp(
+        &[
+            "profile",
+            "add",
+            "--data",
+            data,
+            "--count",
+            "3",
+            "--matching-id-prefix",
+            "BATCH-",
+            "--template",
+            "minimal:4k",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.starts_with("HP"), "{l}");
+        assert!(l.ends_with(&format!("$BATCH-{}", i + 1)), "{l}");
+    }
+    // BATCH-4 is free but BATCH-1…3 are taken: nothing is made.
+    let o = smdp(
+        &[
+            "profile",
+            "add",
+            "--data",
+            data,
+            "--count",
+            "4",
+            "--matching-id-prefix",
+            "BATCH-",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("BATCH-1 is taken"));
+    // --count needs matching IDs to make.
+    let o = smdp(&["profile", "add", "--data", data, "--count", "2"], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--count"));
+    let o = smdp(&["profile", "list", "--data", data], None);
+    assert_eq!(stdout(&o).lines().count(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

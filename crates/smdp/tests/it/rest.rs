@@ -199,6 +199,10 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
             ("GenerateMatchingId", "true"),
             ("ServiceProviderName", &"x".repeat(33)),
         ],
+        // A template is generated or TS.48, never a path on the server; at most 1 MiB.
+        vec![("GenerateMatchingId", "true"), ("Template", "/etc/passwd")],
+        vec![("GenerateMatchingId", "true"), ("Template", "minimal:2m")],
+        vec![("GenerateMatchingId", "true"), ("Template", "ts48:nope")],
     ] {
         let (s, v) = rest.create(&form).await;
         assert_eq!(s, 400, "{form:?}: {v}");
@@ -209,6 +213,29 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
     }
     let (_, l) = rest.get("/v1/ESimProfiles").await;
     assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 0);
+    // A sized template (the load generator's): the package is that size.
+    let (s, v) = rest
+        .create(&[("GenerateMatchingId", "true"), ("Template", "minimal:8k")])
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["sid"].as_str().unwrap().to_string();
+    reserved(&rest, &sid).await;
+    use smdp_core::store::Store as _;
+    let p = server
+        .smdp
+        .store
+        .profiles()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.sid == sid)
+        .unwrap();
+    assert_eq!(p.template, "minimal:8192");
+    let package = server.smdp.store.package(p.id).unwrap().unwrap();
+    assert!(
+        (8192..8192 + 1024).contains(&package.len()),
+        "{}",
+        package.len()
+    );
     server.stop().await;
 }
 

@@ -262,6 +262,7 @@ pub fn bpp(
         },
         store_metadata_der: metadata_der,
         profile: ProfileSource::Plain(profile),
+        smdp_sign: None,
     })
     .unwrap()
 }
