@@ -220,7 +220,6 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
     assert_eq!(s, 201, "{v}");
     let sid = v["sid"].as_str().unwrap().to_string();
     reserved(&rest, &sid).await;
-    use smdp_core::store::Store as _;
     let p = server
         .smdp
         .store
