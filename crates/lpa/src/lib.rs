@@ -11,6 +11,7 @@
 pub mod card;
 pub mod download;
 pub mod es9;
+pub mod floor;
 pub mod load;
 pub mod notifications;
 pub mod reserve;

@@ -110,6 +110,23 @@ fn progress_line(label: &'static str) -> impl Fn(Progress) + Send + 'static {
     }
 }
 
+/// `12k`, `50k`, `256k`, `1m`, or bytes.
+fn size_bytes(s: &str) -> Result<usize> {
+    let l = s.to_ascii_lowercase();
+    let (n, mult) = match l.trim_end_matches("ib").trim_end_matches('b') {
+        n if n.ends_with('k') => (n[..n.len() - 1].to_string(), 1024),
+        n if n.ends_with('m') => (n[..n.len() - 1].to_string(), 1 << 20),
+        n => (n.to_string(), 1),
+    };
+    let n: usize = n
+        .parse()
+        .with_context(|| format!("--profile-size {s:?}: e.g. 12k, 50k, 256k"))?;
+    match n.checked_mul(mult) {
+        Some(b) if (1..=1 << 20).contains(&b) => Ok(b),
+        _ => bail!("--profile-size {s:?}: at most 1m"),
+    }
+}
+
 pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<bool> {
     if a.sessions == 0 || a.sessions > lpa::load::MAX_SESSIONS {
         bail!("--sessions is 1 to {}", lpa::load::MAX_SESSIONS);
@@ -120,7 +137,8 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<
         c => bail!("--curve {c:?}: nist or brp"),
     };
     let size = a.profile_size.trim();
-    let template = format!("minimal:{size}");
+    let profile_bytes = size_bytes(size)?;
+    let template = format!("minimal:{profile_bytes}");
     let connect = match a.connect {
         Some(c) if c.ip().is_loopback() => c,
         Some(c) => bail!("--connect {c} is not a loopback address"),
@@ -243,6 +261,9 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<
             .collect(),
         r => bail!("--reserve {r:?}: rest, cli or none"),
     };
+    // The crypto floor, timed now (nothing else runs) with the server's libraries.
+    let nist = pki.by_curve(rsp_auth::Curve::NistP256);
+    let floor = lpa::floor::measure(curve, profile_bytes, nist.and_then(|c| c.dp_tls.as_ref()))?;
     let mut es9 = es9.resolve(&a.smdp, connect);
     if a.new_connection_per_call {
         es9 = es9.new_connection_per_call();
@@ -263,8 +284,14 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<
         progress_line("download"),
     )
     .await?;
+    let ratio = report
+        .server_cpu
+        .as_ref()
+        .map(|c| c.ms_per_session / floor.session_ms);
     if json_out {
         let mut v = serde_json::to_value(&report)?;
+        v["crypto_floor"] = serde_json::to_value(&floor)?;
+        v["server_cpu_to_floor"] = json!(ratio);
         v["ok_run"] = json!(report.errors == 0);
         v["run"] = json!(run);
         v["curve"] = json!(a.curve);
@@ -285,6 +312,24 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<
             },
             report.text()
         );
+        println!(
+            "crypto floor {:.3} ms/session: 4 signs × {:.1} µs, 5 verifies × {:.1} µs, keygen+ECDH \
+             {:.1} µs, KDF {:.1} µs, BSP over {} bytes {:.1} µs, TLS handshake {:.1} µs",
+            floor.session_ms,
+            floor.sign_us,
+            floor.verify_us,
+            floor.keygen_ecdh_us,
+            floor.kdf_us,
+            floor.profile_bytes,
+            floor.bsp_us,
+            floor.tls_handshake_us
+        );
+        if let Some(r) = ratio {
+            println!(
+                "lpa-load-floor floor_ms={:.3} server_cpu_to_floor={r:.2}",
+                floor.session_ms
+            );
+        }
     }
     Ok(report.errors == 0 && report.sessions == a.sessions.min(report.sessions.max(1)))
 }

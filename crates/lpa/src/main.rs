@@ -2,6 +2,13 @@
 //! process) or a `veuicc tcp` server; the SM-DP+ is reached over HTTPS with its certificate
 //! verified against the CIs. `--json` prints one JSON object per result for scripts.
 
+/// mimalloc: the load generator allocates and frees buffers the size of a profile for every
+/// call; measured with `lpa load` (5,000 sessions, C=64), glibc malloc was 8-9 % of its CPU
+/// and mimalloc takes its CPU per session from 1.40 to 1.19-1.26 ms. Not in the server: its
+/// blocking pool's many threads each keep a mimalloc heap (peak RSS 58 MiB -> 1.8 GiB).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod load_cmd;
 
 use std::path::PathBuf;

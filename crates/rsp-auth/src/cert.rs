@@ -132,6 +132,60 @@ fn time(t: &x509_cert::time::Time) -> SystemTime {
 impl Cert {
     /// Parses a DER certificate. Only EC keys on the two SGP.22 curves and ECDSA-SHA256
     /// signatures are accepted.
+    /// The subject public key of a certificate this process parsed and verified before (a
+    /// session's CERT.EUICC): found by walking the TLVs to the SubjectPublicKeyInfo, without
+    /// the full X.509 parse (a fifth of a download's certificate work). Anything unexpected
+    /// is an error, never a guess.
+    pub fn public_key_of(der: &[u8]) -> Result<PublicKey, Error> {
+        let outer = Tlv::read_exact(der).map_err(|e| bad(format!("not one DER TLV: {e}")))?;
+        let tbs = outer
+            .children()
+            .next()
+            .ok_or_else(|| bad("empty certificate"))?
+            .map_err(|e| bad(format!("tbsCertificate: {e}")))?;
+        // version [0] (optional), serialNumber, signature, issuer, validity, subject, SPKI.
+        let mut fields = tbs.children().peekable();
+        if let Some(Ok(v)) = fields.peek() {
+            if v.tag == [0xA0] {
+                fields.next();
+            }
+        }
+        let spki = fields
+            .nth(5)
+            .ok_or_else(|| bad("no subjectPublicKeyInfo"))?
+            .map_err(|e| bad(format!("tbsCertificate: {e}")))?;
+        let mut parts = spki.children();
+        let alg = parts
+            .next()
+            .ok_or_else(|| bad("no SPKI algorithm"))?
+            .map_err(|e| bad(e.to_string()))?;
+        let key = parts
+            .next()
+            .ok_or_else(|| bad("no SPKI key"))?
+            .map_err(|e| bad(e.to_string()))?;
+        let mut oids = alg.children();
+        let mut oid = || -> Result<ObjectIdentifier, Error> {
+            let t = oids
+                .next()
+                .ok_or_else(|| bad("SPKI algorithm without parameters"))?
+                .map_err(|e| bad(e.to_string()))?;
+            if t.tag != [0x06] {
+                return Err(bad("SPKI algorithm is not OIDs"));
+            }
+            ObjectIdentifier::from_bytes(t.value).map_err(|e| bad(e.to_string()))
+        };
+        if oid()? != OID_EC_PUBLIC_KEY {
+            return Err(bad("key algorithm is not EC"));
+        }
+        let curve_oid = oid()?;
+        let curve = Curve::from_oid(&curve_oid)
+            .ok_or_else(|| bad(format!("curve {curve_oid} is not SGP.22")))?;
+        match (key.tag, key.value.split_first()) {
+            ([0x03], Some((0, point))) => PublicKey::from_sec1(curve, point),
+            _ => Err(bad("public key is not a BIT STRING without unused bits")),
+        }
+    }
+
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
         let outer = Tlv::read_exact(der).map_err(|e| bad(format!("not one DER TLV: {e}")))?;
         let tbs = outer

@@ -153,6 +153,34 @@ impl ProfilePackage {
         Ok(Self { elements })
     }
 
+    /// The first element of a package (or of a prefix of one that holds it whole): enough
+    /// for [`Self::header`] without parsing, or even reading, the rest.
+    pub fn parse_first(der: &[u8]) -> Result<Self, Error> {
+        let tlv = Children::new(der)
+            .next()
+            .ok_or_else(|| Error::Malformed {
+                index: 0,
+                offset: 0,
+                msg: "empty profile package".into(),
+            })?
+            .map_err(|e| Error::Malformed {
+                index: 0,
+                offset: 0,
+                msg: e.to_string(),
+            })?;
+        rsp_asn1::tlv::check_der(tlv.raw).map_err(|e| Error::Malformed {
+            index: 0,
+            offset: 0,
+            msg: e.to_string(),
+        })?;
+        let pe = ProfileElement::from_tlv(&tlv).map_err(|msg| Error::Malformed {
+            index: 0,
+            offset: 0,
+            msg,
+        })?;
+        Ok(Self { elements: vec![pe] })
+    }
+
     /// The package bytes: the elements' TLVs concatenated, as parsed.
     pub fn to_der(&self) -> Vec<u8> {
         self.elements

@@ -175,7 +175,8 @@ pub enum SessionState {
     Initiated,
     /// After authenticateClient: the eUICC is known and a profile chosen.
     Authenticated,
-    /// After getBoundProfilePackage: a BPP was issued in this session.
+    /// After getBoundProfilePackage in stores written before 2026-12-02; sessions now stay
+    /// `Authenticated` (the profile's `bound_txid` says a BPP was issued).
     Bound,
 }
 
@@ -289,6 +290,9 @@ pub trait Store: Send + Sync {
     fn profile_by_binding_txid(&self, txid: &TransactionId) -> Result<Option<Profile>>;
     /// The personalised profile package of an order.
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    /// The package's length and at most its first `max` bytes (its ProfileHeader), without
+    /// reading the rest: eligibility needs no more.
+    fn package_head(&self, id: i64, max: usize) -> Result<Option<(usize, Vec<u8>)>>;
     fn profiles(&self) -> Result<Vec<Profile>>;
     /// The orders that stand for a conformance fixture (an index, not a scan: the
     /// replenisher asks every second).

@@ -529,9 +529,6 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Reads (the package at every getBoundProfilePackage) from mapped pages rather than a
-        // pread and a copy each; 256 MiB of address space, not of memory.
-        conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
         // Every statement is prepared once: parsing SQL cost more than running it.
         conn.set_prepared_statement_cache_capacity(64);
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -670,6 +667,22 @@ impl Store for SqliteStore {
             "id = (SELECT profile_id FROM bindings WHERE txid = ?1)",
             &txid.to_hex(),
         )
+    }
+
+    fn package_head(&self, id: i64, max: usize) -> Result<Option<(usize, Vec<u8>)>> {
+        self.with(|c| {
+            // length() of a blob is read from its record header, not its overflow pages.
+            let len: Option<i64> = c
+                .prepare_cached("SELECT length(der) FROM packages WHERE profile_id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(len) = len else { return Ok(None) };
+            let len = usize::try_from(len).unwrap_or(0);
+            let blob = c.blob_open(rusqlite::MAIN_DB, "packages", "der", id, true)?;
+            let mut head = vec![0u8; len.min(max)];
+            blob.read_at_exact(&mut head, 0)?;
+            Ok(Some((len, head)))
+        })
     }
 
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>> {

@@ -255,3 +255,42 @@ fn distinguished_names_print_short() {
     );
     assert_eq!(c.issuer, "CN=smdp-sim EUM NIST,O=smdp-sim Test EUM,C=XZ");
 }
+
+/// The TLV walk to a verified certificate's key finds the key the full parse finds, for every
+/// certificate of our PKI and of SGP.26, and refuses what is not a certificate.
+#[test]
+fn public_key_of_agrees_with_the_full_parse() {
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs")];
+    if let Some(shared) = rsp_shared::dir() {
+        dirs.push(shared.join("pki/sgp26"));
+    }
+    let mut seen = 0;
+    let mut walk = vec![];
+    for d in dirs {
+        walk.push(d);
+        while let Some(d) = walk.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk.push(p);
+                } else if p.extension().is_some_and(|x| x == "der") {
+                    let der = std::fs::read(&p).unwrap();
+                    let Ok(full) = Cert::from_der(&der) else {
+                        continue;
+                    };
+                    let quick = Cert::public_key_of(&der).unwrap();
+                    assert_eq!(
+                        quick.sec1_uncompressed(),
+                        full.public_key().sec1_uncompressed(),
+                        "{}",
+                        p.display()
+                    );
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert!(seen >= 10, "{seen} certificates");
+    assert!(Cert::public_key_of(&[0x30, 0x00]).is_err());
+    assert!(Cert::public_key_of(b"not DER").is_err());
+}

@@ -204,24 +204,35 @@ impl Smdp {
         info2: &EUICCInfo2,
         device: &DeviceInfo,
     ) -> Result<(), Failure> {
-        let package = self
+        // The length and the ProfileHeader (the first element: a few hundred bytes) are all
+        // eligibility reads of the package; the whole of it is read once, for the BPP.
+        const HEAD: usize = 4096;
+        let (len, head) = self
             .store
-            .package(p.id)?
+            .package_head(p.id, HEAD)?
             .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "no profile package"))?;
         if let Some(free) = free_non_volatile_memory(info2.ext_card_resource.as_ref()) {
-            if package.len() as u64 > free {
+            if len as u64 > free {
                 return fail(
                     Code::InsufficientMemory,
-                    format!(
-                        "the profile needs {} bytes, the eUICC has {free}",
-                        package.len()
-                    ),
+                    format!("the profile needs {len} bytes, the eUICC has {free}"),
                 );
             }
         }
-        let header = ProfilePackage::parse(&package)
-            .and_then(|pkg| pkg.header())
-            .map_err(internal)?;
+        let header = match ProfilePackage::parse_first(&head).and_then(|pkg| pkg.header()) {
+            Ok(h) => h,
+            // A header longer than the head read: read it all.
+            Err(_) if len > HEAD => {
+                let all = self
+                    .store
+                    .package(p.id)?
+                    .ok_or_else(|| Failure::new(Code::ProfileNotReleased, "no profile package"))?;
+                ProfilePackage::parse_first(&all)
+                    .and_then(|pkg| pkg.header())
+                    .map_err(internal)?
+            }
+            Err(e) => return Err(internal(e)),
+        };
         let svn = version(&info2.svn);
         let v25 = svn >= Version([2, 5, 0]);
         let defined = |bit: usize| {

@@ -44,10 +44,11 @@ impl Smdp {
                 )
             }
         };
-        let cert = Cert::from_der(euicc_cert).map_err(internal)?;
+        // The session's CERT.EUICC was parsed and chain-verified at authenticateClient.
+        let key = Cert::public_key_of(euicc_cert).map_err(internal)?;
         let smdp_sig2: [u8; 64] = smdp_sig2.as_slice().try_into().map_err(internal)?;
         verify_euicc_signature(
-            cert.public_key(),
+            &key,
             &input::euicc_signature2(&ok.euicc_signed2, &smdp_sig2),
             ok.euicc_signature2.as_ref(),
             self.backend,
@@ -87,14 +88,8 @@ impl Smdp {
             eid,
             euicc_cert,
         )?;
-        if session.state == SessionState::Authenticated {
-            let next = Session {
-                state: SessionState::Bound,
-                ..session.clone()
-            };
-            self.store
-                .update_session(&next, SessionState::Authenticated)?;
-        }
+        // The session stays `authenticated`: that a BPP was issued in it is the profile's
+        // bound_txid, written by the binding itself (one commit fewer per download).
         // A scripted broken BPP goes out instead of the stored one (which stays intact).
         let broken = match &fault {
             Some(a) if a.is_metadata() => {

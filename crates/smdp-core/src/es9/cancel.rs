@@ -37,9 +37,9 @@ impl Smdp {
         let Some(cert) = &session.euicc_cert else {
             return done(self);
         };
-        let cert = Cert::from_der(cert).map_err(internal)?;
+        let key = Cert::public_key_of(cert).map_err(internal)?;
         verify_euicc_signature(
-            cert.public_key(),
+            &key,
             input::euicc_cancel_session(&ok.euicc_cancel_session_signed),
             ok.euicc_cancel_session_signature.as_ref(),
             self.backend,

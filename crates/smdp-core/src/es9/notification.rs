@@ -25,13 +25,14 @@ impl Smdp {
                     )
                 })?;
                 let current = profile.bound_txid.as_ref() == Some(&txid);
-                let cert = profile
+                // The binding's CERT.EUICC, verified when the profile was bound.
+                let key = profile
                     .euicc_cert
                     .as_deref()
                     .ok_or_else(|| Failure::new(Code::UnknownTransaction, "no bound eUICC"))
-                    .and_then(|c| Cert::from_der(c).map_err(internal))?;
+                    .and_then(|c| Cert::public_key_of(c).map_err(internal))?;
                 verify_euicc_signature(
-                    cert.public_key(),
+                    &key,
                     input::euicc_sign_pir(&pir.profile_installation_result_data),
                     pir.euicc_sign_pir.as_ref(),
                     self.backend,

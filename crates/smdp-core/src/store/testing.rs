@@ -192,8 +192,15 @@ pub fn reserving_gives_unique_numbers_and_valid_codes(make: &dyn Fn() -> Box<dyn
     let ac = activation_code("smdp.test", &a).unwrap();
     assert_eq!(ActivationCode::parse(&ac.to_string()).unwrap(), ac);
     // The package carries the allocated numbers.
-    let pkg = rsp_saip::ProfilePackage::parse(&store.package(a.id).unwrap().unwrap()).unwrap();
+    let der = store.package(a.id).unwrap().unwrap();
+    let pkg = rsp_saip::ProfilePackage::parse(&der).unwrap();
     assert_eq!(pkg.values().ef_iccid, a.iccid);
+    // Its head: the length and the first bytes, no more.
+    let (len, head) = store.package_head(a.id, 64).unwrap().unwrap();
+    assert_eq!((len, head.as_slice()), (der.len(), &der[..64]));
+    let (_, all) = store.package_head(a.id, der.len() + 10).unwrap().unwrap();
+    assert_eq!(all, der);
+    assert!(store.package_head(a.id + 1000, 64).unwrap().is_none());
     assert!(a.sid.starts_with("HP") && a.sid.len() == 34);
 
     for bad in [
