@@ -115,6 +115,8 @@ pub struct Report {
     pub server_cpu: Option<Cpu>,
     pub client_cpu: Cpu,
     pub server_peak_rss_mib: Option<f64>,
+    /// The server's RSS as the run went: (sessions done, MiB) at each tenth, for a leak check.
+    pub server_rss_mib_by_sessions: Vec<(u64, f64)>,
     /// The first few error messages, for a human.
     pub first_errors: Vec<String>,
 }
@@ -277,13 +279,30 @@ pub async fn run(
     let started = Instant::now();
     // The progress line and the RSS sampler.
     let peak_rss = Arc::new(AtomicU64::new(0));
+    let rss_samples = Arc::new(Mutex::new(Vec::new()));
     let ticker = {
-        let (done, errors, stop, peak_rss) =
-            (done.clone(), errors.clone(), stop.clone(), peak_rss.clone());
+        let (done, errors, stop, peak_rss, rss_samples) = (
+            done.clone(),
+            errors.clone(),
+            stop.clone(),
+            peak_rss.clone(),
+            rss_samples.clone(),
+        );
         tokio::spawn(async move {
+            let mut next_tenth = 1;
             loop {
                 if let Some(kib) = server.and_then(proc_rss_kib) {
                     peak_rss.fetch_max(kib, Ordering::Relaxed);
+                    let d = done.load(Ordering::Relaxed);
+                    if next_tenth <= 10 && d * 10 >= total * next_tenth {
+                        rss_samples
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((d, kib as f64 / 1024.0));
+                        while next_tenth <= 10 && d * 10 >= total * next_tenth {
+                            next_tenth += 1;
+                        }
+                    }
                 }
                 progress(Progress {
                     done: done.load(Ordering::Relaxed),
@@ -373,6 +392,7 @@ pub async fn run(
         },
     };
     let rss = peak_rss.load(Ordering::Relaxed);
+    let samples = std::mem::take(&mut *rss_samples.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(Report {
         sessions,
         ok: m.ok,
@@ -391,6 +411,7 @@ pub async fn run(
         server_cpu: server_cpu.map(per),
         client_cpu: per(client_cpu),
         server_peak_rss_mib: (rss > 0).then(|| rss as f64 / 1024.0),
+        server_rss_mib_by_sessions: samples,
         first_errors: m.first_errors.clone(),
     })
 }
@@ -438,6 +459,14 @@ impl Report {
                 )
             }
             None => out += "  server CPU not measured (no --server-pid, none found)\n",
+        }
+        if !self.server_rss_mib_by_sessions.is_empty() {
+            let by: Vec<String> = self
+                .server_rss_mib_by_sessions
+                .iter()
+                .map(|(n, m)| format!("{n}: {m:.1}"))
+                .collect();
+            out += &format!("  server RSS MiB by sessions done: {}\n", by.join(", "));
         }
         out += &format!(
             "  client CPU {:.2} s, {:.3} ms/session\n",

@@ -64,6 +64,41 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
 
+/// The JSON of a getBoundProfilePackage response, byte for byte what serde_json writes, with
+/// the BPP's base64 appended straight into the buffer: serde_json would scan its ~70 KB for
+/// characters to escape, and the base64 alphabet has none (a twelfth of the server's
+/// instructions per download, measured with callgrind).
+pub fn bound_profile_package_json(
+    r: &GetBoundProfilePackageResponse,
+) -> serde_json::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Head<'a> {
+        header: &'a ResponseHeader,
+        transaction_id: &'a TransactionId,
+    }
+    let bpp = r.bound_profile_package.as_bytes();
+    let mut out = Vec::with_capacity(bpp.len() * 4 / 3 + 256);
+    serde_json::to_writer(
+        &mut out,
+        &Head {
+            header: &r.header,
+            transaction_id: &r.transaction_id,
+        },
+    )?;
+    // `{"header":…,"transactionId":"…"}` → `…,"boundProfilePackage":"<base64>"}`.
+    out.pop();
+    out.extend_from_slice(b",\"boundProfilePackage\":\"");
+    let start = out.len();
+    out.resize(start + base64::encoded_len(bpp.len(), true).unwrap_or(0), 0);
+    let n = B64
+        .encode_slice(bpp, &mut out[start..])
+        .map_err(serde::ser::Error::custom)?;
+    out.truncate(start + n);
+    out.extend_from_slice(b"\"}");
+    Ok(out)
+}
+
 /// A base64 JSON field holding the complete DER TLV of a `T`.
 pub struct Der<T> {
     bytes: Vec<u8>,

@@ -90,7 +90,12 @@ where
 /// SQLite in WAL mode: one connection behind a mutex (statements take microseconds; the
 /// handlers' crypto dominates).
 pub struct SqliteStore {
+    /// The one writer (SQLite has one at a time), which also reads when there are no readers.
     conn: Mutex<Connection>,
+    /// WAL readers (a file store only: an in-memory database is one connection): reads run
+    /// beside the writer and each other instead of queueing behind one mutex.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
@@ -511,8 +516,21 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Invalid(format!("creating {}: {e}", dir.display())))?;
-        let conn = Connection::open(dir.join("smdp.sqlite3")).map_err(SqlError::from)?;
-        Ok(Self::init(conn)?)
+        let path = dir.join("smdp.sqlite3");
+        let conn = Connection::open(&path).map_err(SqlError::from)?;
+        let mut store = Self::init(conn)?;
+        // One reader per core (at most four): enough that a read rarely waits.
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        for _ in 0..n {
+            let c = Connection::open(&path).map_err(SqlError::from)?;
+            c.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(SqlError::from)?;
+            c.pragma_update(None, "query_only", "ON")
+                .map_err(SqlError::from)?;
+            c.set_prepared_statement_cache_capacity(64);
+            store.readers.push(Mutex::new(c));
+        }
+        Ok(store)
     }
 
     /// A private in-memory database (tests, benchmarks).
@@ -568,7 +586,31 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: Default::default(),
         })
+    }
+
+    /// Runs the read-only `f` on a reader (a free one if any; the writer without readers).
+    /// Each statement reads the latest committed state, so a read after a write sees it.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Connection) -> SqlResult<T>) -> Result<T> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.with(f);
+        }
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % n;
+        for i in 0..n {
+            if let Ok(mut c) = self.readers[(start + i) % n].try_lock() {
+                return f(&mut c).map_err(Into::into);
+            }
+        }
+        let mut c = self.readers[start]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        f(&mut c).map_err(Into::into)
     }
 
     /// Runs `f` on the connection (one caller at a time).
@@ -580,7 +622,7 @@ impl SqliteStore {
     }
 
     fn one_profile(&self, clause: &str, p: &dyn rusqlite::ToSql) -> Result<Option<Profile>> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {PROFILE_COLUMNS} FROM profiles WHERE {clause}"
             ))?
@@ -670,7 +712,7 @@ impl Store for SqliteStore {
     }
 
     fn package_head(&self, id: i64, max: usize) -> Result<Option<(usize, Vec<u8>)>> {
-        self.with(|c| {
+        self.read(|c| {
             // length() of a blob is read from its record header, not its overflow pages.
             let len: Option<i64> = c
                 .prepare_cached("SELECT length(der) FROM packages WHERE profile_id = ?1")?
@@ -686,7 +728,7 @@ impl Store for SqliteStore {
     }
 
     fn package(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT der FROM packages WHERE profile_id = ?1")?
                     .query_row([id], |r| r.get(0))
@@ -696,7 +738,7 @@ impl Store for SqliteStore {
     }
 
     fn profiles(&self) -> Result<Vec<Profile>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY id"
             ))?;
@@ -706,7 +748,7 @@ impl Store for SqliteStore {
     }
 
     fn fixture_profiles(&self) -> Result<Vec<Profile>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {PROFILE_COLUMNS} FROM profiles INDEXED BY profiles_fixture \
                  WHERE json_extract(options, '$.fixture') IS NOT NULL ORDER BY id"
@@ -812,7 +854,7 @@ impl Store for SqliteStore {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
                 .query_row([key], |r| r.get(0))
                 .optional()?)
@@ -871,7 +913,7 @@ impl Store for SqliteStore {
 
     fn session(&self, txid: &TransactionId, now: i64) -> Result<Option<Session>> {
         let txid = txid.to_hex();
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions WHERE txid = ?1 AND expires_at > ?2"
             ))?
@@ -1003,7 +1045,7 @@ impl Store for SqliteStore {
     }
 
     fn faults_fired(&self, profile_id: i64) -> Result<Vec<FiredFault>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT profile_id, txid, function, attempt, fault, fired_at, session \
                  FROM fault_log \
@@ -1025,7 +1067,7 @@ impl Store for SqliteStore {
     }
 
     fn fault_fired_in(&self, txid: &TransactionId) -> Result<bool> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT EXISTS (SELECT 1 FROM fault_log WHERE txid = ?1)")?
                     .query_row([Text(txid.clone())], |r| r.get(0))?,
@@ -1040,7 +1082,7 @@ impl SqliteStore {
         filter: &str,
         args: &[&dyn ToSql],
     ) -> Result<Vec<NotificationRecord>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT n.eid, n.iccid, n.operation, n.seq_number, n.received_at, p.sid \
                  FROM notifications n LEFT JOIN profiles p ON p.id = n.profile_id {filter} \
@@ -1068,6 +1110,42 @@ mod tests {
     smdp_core::store_conformance_tests!(|| -> Box<dyn smdp_core::store::OperatorStore> {
         Box::new(SqliteStore::in_memory().unwrap())
     });
+
+    /// The same contract on a data folder: reads go to the WAL readers, writes to the
+    /// writer, and every read sees the writes before it.
+    mod file_backed {
+        use super::*;
+
+        fn fresh() -> Box<dyn smdp_core::store::OperatorStore> {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "smdp-store-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            let s = SqliteStore::open(&dir).unwrap();
+            assert!(!s.readers.is_empty());
+            Box::new(s)
+        }
+
+        smdp_core::store_conformance_tests!(fresh);
+
+        #[test]
+        fn readers_refuse_writes() {
+            let dir = std::env::temp_dir().join(format!("smdp-ro-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let s = SqliteStore::open(&dir).unwrap();
+            let e = s
+                .read(|c| Ok(c.execute("DELETE FROM profiles", [])?))
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("readonly") || e.to_string().contains("read"),
+                "{e}"
+            );
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
 
     use smdp_core::store::testing::order;
 

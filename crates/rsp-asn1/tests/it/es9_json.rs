@@ -221,3 +221,21 @@ fn every_body_round_trips() {
         "absent request header must not be sent"
     );
 }
+
+/// The hand-spliced getBoundProfilePackage JSON is serde_json's, byte for byte, at every size
+/// (the base64 padding cases included).
+#[test]
+fn bound_profile_package_json_is_serde_json_byte_for_byte() {
+    for len in [0usize, 1, 2, 3, 100, 1021, 70_000] {
+        let r = GetBoundProfilePackageResponse {
+            header: ResponseHeader::success(),
+            transaction_id: crate::common::txid(),
+            bound_profile_package: Der::from_bytes((0..len).map(|i| (i * 7) as u8).collect()),
+        };
+        assert_eq!(
+            bound_profile_package_json(&r).unwrap(),
+            serde_json::to_vec(&r).unwrap(),
+            "{len}"
+        );
+    }
+}

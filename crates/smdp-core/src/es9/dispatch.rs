@@ -67,9 +67,18 @@ fn dispatch_call(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
         function: &str,
         f: fn(&Smdp, &Req) -> Result<Resp, Failure>,
     ) -> Es9Answer {
+        call_with(smdp, body, function, f, |v| serde_json::to_vec(v))
+    }
+    fn call_with<Req: DeserializeOwned, Resp>(
+        smdp: &Smdp,
+        body: &[u8],
+        function: &str,
+        f: fn(&Smdp, &Req) -> Result<Resp, Failure>,
+        json: fn(&Resp) -> serde_json::Result<Vec<u8>>,
+    ) -> Es9Answer {
         let result = parse::<Req>(body).and_then(|req| f(smdp, &req));
         Es9Answer::Json(match result {
-            Ok(v) => serde_json::to_vec(&v).unwrap_or_else(|e| {
+            Ok(v) => json(&v).unwrap_or_else(|e| {
                 failed_body(&Failure::new(Code::ExecutionError, e.to_string()))
             }),
             Err(f) => {
@@ -88,11 +97,12 @@ fn dispatch_call(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
         path::AUTHENTICATE_CLIENT => {
             call(smdp, body, "authenticateClient", Smdp::authenticate_client)
         }
-        path::GET_BOUND_PROFILE_PACKAGE => call(
+        path::GET_BOUND_PROFILE_PACKAGE => call_with(
             smdp,
             body,
             "getBoundProfilePackage",
             Smdp::get_bound_profile_package,
+            rsp_asn1::es9::bound_profile_package_json,
         ),
         path::CANCEL_SESSION => call(smdp, body, "cancelSession", Smdp::cancel_session),
         path::HANDLE_NOTIFICATION => {
