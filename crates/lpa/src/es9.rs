@@ -28,9 +28,20 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 /// Idle connections by pool key.
 type Idle = Arc<Mutex<HashMap<String, Vec<Sender>>>>;
 
-/// What a call took, for load reports: the function, the time from the first byte sent (or
-/// the connect) to the last byte received, and whether a new connection was opened.
-pub type Observer = Arc<dyn Fn(&'static str, Duration, bool) + Send + Sync>;
+/// The connection a call went out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// A kept-alive one.
+    Reused,
+    /// A new one, with a full TLS handshake.
+    New,
+    /// A new one whose TLS session was resumed (a ticket from an earlier connection).
+    Resumed,
+}
+
+/// What a call took, for load reports: the function, the time from the connect or first byte
+/// sent to the last byte received, and the connection it used.
+pub type Observer = Arc<dyn Fn(&'static str, Duration, Connection) + Send + Sync>;
 
 /// An ES9+ client.
 #[derive(Clone)]
@@ -158,7 +169,7 @@ impl Client {
         address: &str,
         host: &str,
         port: u16,
-    ) -> Result<Sender, Error> {
+    ) -> Result<(Sender, Connection), Error> {
         let t = |e: &dyn std::fmt::Display| Error::transport(function, e);
         let tcp = match self.resolve.get(&address.to_ascii_lowercase()) {
             Some(to) => tokio::net::TcpStream::connect(to).await,
@@ -172,11 +183,15 @@ impl Client {
             .connect(name, tcp)
             .await
             .map_err(|e| t(&format!("TLS with {address}: {e}")))?;
+        let kind = match tls.get_ref().1.handshake_kind() {
+            Some(rustls::HandshakeKind::Resumed) => Connection::Resumed,
+            _ => Connection::New,
+        };
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| t(&e))?;
         tokio::spawn(conn);
-        Ok(sender)
+        Ok((sender, kind))
     }
 
     fn pool_key(&self, address: &str) -> String {
@@ -232,7 +247,7 @@ impl Client {
             Error::Input(format!("SM-DP+ address {address:?} is not host[:port]"))
         })?;
         let started = Instant::now();
-        let mut fresh = false;
+        let mut used = Connection::Reused;
         let exchange = async {
             let mut req = hyper::Request::builder()
                 .method("POST")
@@ -249,8 +264,9 @@ impl Client {
                 let (mut sender, reused) = match self.take_idle(address) {
                     Some(s) => (s, true),
                     None => {
-                        fresh = true;
-                        (self.connect(function, address, &host, port).await?, false)
+                        let (s, kind) = self.connect(function, address, &host, port).await?;
+                        used = kind;
+                        (s, false)
                     }
                 };
                 if sender.ready().await.is_err() && reused {
@@ -280,7 +296,7 @@ impl Client {
             .await
             .map_err(|_| t(&"no answer in 30 s"))?;
         if let Some(o) = &self.observer {
-            o(function, started.elapsed(), fresh);
+            o(function, started.elapsed(), used);
         }
         out
     }

@@ -107,8 +107,9 @@ pub struct Report {
     pub errors_by_kind: BTreeMap<String, u64>,
     pub wall_seconds: f64,
     pub sessions_per_second: f64,
-    /// TCP+TLS connections opened.
+    /// TCP+TLS connections opened, and how many of them resumed a TLS session.
     pub connections: u64,
+    pub resumed_connections: u64,
     pub session_latency: Latency,
     pub function_latency: BTreeMap<String, Latency>,
     pub server_pid: Option<u32>,
@@ -253,11 +254,17 @@ pub async fn run(
         ok: 0,
     }));
     let connections = Arc::new(AtomicU64::new(0));
+    let resumed = Arc::new(AtomicU64::new(0));
     let observer: crate::es9::Observer = {
-        let (metrics, connections) = (metrics.clone(), connections.clone());
-        Arc::new(move |function, took, fresh| {
-            if fresh {
+        let (metrics, connections, resumed) =
+            (metrics.clone(), connections.clone(), resumed.clone());
+        Arc::new(move |function, took, used| {
+            use crate::es9::Connection;
+            if used != Connection::Reused {
                 connections.fetch_add(1, Ordering::Relaxed);
+            }
+            if used == Connection::Resumed {
+                resumed.fetch_add(1, Ordering::Relaxed);
             }
             let mut m = metrics.lock().unwrap_or_else(|p| p.into_inner());
             let _ = m
@@ -401,6 +408,7 @@ pub async fn run(
         wall_seconds: wall,
         sessions_per_second: if wall > 0.0 { m.ok as f64 / wall } else { 0.0 },
         connections: connections.load(Ordering::Relaxed),
+        resumed_connections: resumed.load(Ordering::Relaxed),
         session_latency: Latency::of(&m.sessions),
         function_latency: m
             .functions
@@ -420,13 +428,15 @@ impl Report {
     /// The report for a human: one block, then the line a script parses.
     pub fn text(&self) -> String {
         let mut out = format!(
-            "{} sessions in {:.2} s: {} ok, {} errors, {:.1} sessions/s, {} connections\n",
+            "{} sessions in {:.2} s: {} ok, {} errors, {:.1} sessions/s, {} connections ({} TLS \
+             resumptions)\n",
             self.sessions,
             self.wall_seconds,
             self.ok,
             self.errors,
             self.sessions_per_second,
-            self.connections
+            self.connections,
+            self.resumed_connections
         );
         for (k, n) in &self.errors_by_kind {
             out += &format!("  error {k}: {n}\n");
@@ -482,7 +492,7 @@ impl Report {
         format!(
             "lpa-load sessions={} ok={} errors={} wall_s={:.3} sessions_per_s={:.1} \
              session_p50_ms={:.2} session_p99_ms={:.2} server_cpu_ms_per_session={} \
-             client_cpu_ms_per_session={:.3} server_peak_rss_mib={} connections={}",
+             client_cpu_ms_per_session={:.3} server_peak_rss_mib={} connections={} resumed={}",
             self.sessions,
             self.ok,
             self.errors,
@@ -498,7 +508,8 @@ impl Report {
             self.server_peak_rss_mib
                 .map(|m| format!("{m:.1}"))
                 .unwrap_or("-".into()),
-            self.connections
+            self.connections,
+            self.resumed_connections
         )
     }
 }

@@ -95,7 +95,15 @@ pub struct VerifiedServer {
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     cis: Vec<Cert>,
+    /// EUM certificates whose CI signature verified (SHA-256 of the CI's and the EUM's DER):
+    /// every eUICC of an EUM presents the same CERT.EUM, so a server checks that signature
+    /// once, not at every download. Only the signature is remembered: dates, role, usage and
+    /// critical extensions are checked at every use. Bounded; shared by clones.
+    verified_eums: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<[u8; 32]>>>,
 }
+
+/// How many verified CERT.EUMs a trust store remembers.
+const VERIFIED_EUMS: usize = 64;
 
 impl TrustStore {
     /// Trusts `cis` after checking each is a self-signed SGP.22 CI certificate with an SKI,
@@ -130,7 +138,30 @@ impl TrustStore {
                 return Err(ChainError::new(w, Rule::Usage, ci, "no keyCertSign"));
             }
         }
-        Ok(Self { cis })
+        Ok(Self {
+            cis,
+            verified_eums: Default::default(),
+        })
+    }
+
+    /// `issued_by` for a CERT.EUM, remembered when it verified.
+    fn eum_issued_by(&self, eum: &Cert, ci: &Cert, backend: Backend) -> Result<(), ChainError> {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(ci.der());
+        h.update(eum.der());
+        let key: [u8; 32] = h.finalize().into();
+        let known = || self.verified_eums.lock().unwrap_or_else(|p| p.into_inner());
+        if known().contains(&key) {
+            return Ok(());
+        }
+        issued_by(Which::Eum, eum, ci, backend)?;
+        let mut k = known();
+        if k.len() == VERIFIED_EUMS {
+            k.pop_front();
+        }
+        k.push_back(key);
+        Ok(())
     }
 
     /// The trusted CI certificates.
@@ -184,7 +215,7 @@ impl TrustStore {
                 ));
             }
         }
-        issued_by(w, eum, ci, backend)?;
+        self.eum_issued_by(eum, ci, backend)?;
         validity(w, eum, at)?;
         role(w, eum, Role::Eum)?;
         if !eum.has_key_usage(KeyUsages::KeyCertSign) {

@@ -294,6 +294,11 @@ pub trait Store: Send + Sync {
     /// reading the rest: eligibility needs no more.
     fn package_head(&self, id: i64, max: usize) -> Result<Option<(usize, Vec<u8>)>>;
     fn profiles(&self) -> Result<Vec<Profile>>;
+    /// At most `limit` profiles with ids above `after`, in id order: a page, for tools that
+    /// walk every profile without holding them all.
+    fn profiles_after(&self, after: i64, limit: usize) -> Result<Vec<Profile>>;
+    /// The profile with this sid, whatever its account.
+    fn profile_with_sid(&self, sid: &str) -> Result<Option<Profile>>;
     /// The orders that stand for a conformance fixture (an index, not a scan: the
     /// replenisher asks every second).
     fn fixture_profiles(&self) -> Result<Vec<Profile>>;

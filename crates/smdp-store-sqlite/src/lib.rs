@@ -747,6 +747,23 @@ impl Store for SqliteStore {
         })
     }
 
+    fn profiles_after(&self, after: i64, limit: usize) -> Result<Vec<Profile>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = st.query_map(
+                params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+                profile_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn profile_with_sid(&self, sid: &str) -> Result<Option<Profile>> {
+        self.one_profile("sid = ?1", &sid)
+    }
+
     fn fixture_profiles(&self) -> Result<Vec<Profile>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(

@@ -744,11 +744,12 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
         ProfileCommand::Release { profile, data } => {
             use smdp_core::store::Store as _;
             let store = smdp_store_sqlite::SqliteStore::open(&data)?;
-            let p = store
-                .profiles()?
-                .into_iter()
-                .find(|p| p.sid == profile || p.matching_id.as_deref() == Some(profile.as_str()))
-                .with_context(|| format!("no profile {profile:?} in {}", data.display()))?;
+            let p = match store.profile_with_sid(&profile)? {
+                Some(p) => p,
+                None => store
+                    .profile_by_matching_id(&profile)?
+                    .with_context(|| format!("no profile {profile:?} in {}", data.display()))?,
+            };
             if store.release_order(p.id, smdp_core::clock::Clock::System.unix())? {
                 println!("released {}", p.sid);
             } else {
@@ -758,18 +759,33 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
         ProfileCommand::List { data } => {
             use smdp_core::store::Store as _;
             let store = smdp_store_sqlite::SqliteStore::open(&data)?;
-            for p in store.profiles()? {
-                println!(
-                    "{}  {:<10} iccid {}  eid {}  matching id {}  attempts {}/{}",
-                    p.sid,
-                    p.status.as_str(),
-                    p.iccid.as_deref().unwrap_or("-"),
-                    p.eid.map(|e| e.to_string()).unwrap_or("-".into()),
-                    p.matching_id.as_deref().unwrap_or("-"),
-                    p.attempts,
-                    p.max_attempts
-                );
+            // A page at a time: a store of a million profiles is listed in constant memory.
+            use std::io::Write as _;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let page = store.profiles_after(after, 1000)?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for p in &page {
+                    let written = writeln!(
+                        out,
+                        "{}  {:<10} iccid {}  eid {}  matching id {}  attempts {}/{}",
+                        p.sid,
+                        p.status.as_str(),
+                        p.iccid.as_deref().unwrap_or("-"),
+                        p.eid.map(|e| e.to_string()).unwrap_or("-".into()),
+                        p.matching_id.as_deref().unwrap_or("-"),
+                        p.attempts,
+                        p.max_attempts
+                    );
+                    // A closed pipe (`| head`) ends the listing quietly.
+                    if written.is_err() {
+                        return Ok(());
+                    }
+                }
             }
+            let _ = out.flush();
         }
         ProfileCommand::Templates => {
             let shared = rsp_shared::dir();

@@ -240,6 +240,21 @@ fn tampered_certificate_signature_is_refused() {
         .verify_euicc(&eum, &c, now(), None, Backend::RustCrypto)
         .unwrap_err();
     assert_eq!(e.rule, Rule::Signature);
+    // The store remembers a CERT.EUM whose signature verified; a tampered copy of it is
+    // another certificate and is verified (and refused) afresh, by the same store.
+    let euicc = cert("sgp26/eUICC/CERT_EUICC_ECDSA_NIST.der").unwrap();
+    s.verify_euicc(&eum, &euicc, now(), None, Backend::AwsLc)
+        .unwrap();
+    s.verify_euicc(&eum, &euicc, now(), None, Backend::AwsLc)
+        .unwrap();
+    let mut der = eum.der().to_vec();
+    let pos = der.windows(8).rposition(|w| w == b"Test EUM").unwrap();
+    der[pos] ^= 0x20;
+    let tampered = Cert::from_der(&der).unwrap();
+    let e = s
+        .verify_euicc(&tampered, &euicc, now(), None, Backend::AwsLc)
+        .unwrap_err();
+    assert_eq!(e.rule, Rule::Signature, "{e}");
 }
 
 /// Certificate DNs print RFC 4514-style (last RDN first) with short attribute names.

@@ -713,6 +713,24 @@ pub fn fault_plans_and_their_log(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     assert!(s.faults_fired(p.id + 1).unwrap().is_empty());
 }
 
+pub fn profiles_page_in_id_order(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let ids: Vec<i64> = (0..5)
+        .map(|i| {
+            s.insert_profile(&order(&format!("HP{i}"), &i.to_string()), 0)
+                .unwrap()
+                .id
+        })
+        .collect();
+    let first = s.profiles_after(0, 2).unwrap();
+    assert_eq!(first.iter().map(|p| p.id).collect::<Vec<_>>(), ids[..2]);
+    let rest = s.profiles_after(first[1].id, 10).unwrap();
+    assert_eq!(rest.iter().map(|p| p.id).collect::<Vec<_>>(), ids[2..]);
+    assert!(s.profiles_after(ids[4], 10).unwrap().is_empty());
+    assert_eq!(s.profile_with_sid("HP3").unwrap().unwrap().id, ids[3]);
+    assert!(s.profile_with_sid("HP9").unwrap().is_none());
+}
+
 pub fn fixture_orders_are_listed(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     let s = make();
     let mut f = order("HP1", "1");
@@ -742,7 +760,8 @@ macro_rules! store_conformance_tests {
             sim_updates_fleets_and_milenage,
             notifications_are_recorded_once_against_their_profile,
             fault_plans_and_their_log,
-            fixture_orders_are_listed);
+            fixture_orders_are_listed,
+            profiles_page_in_id_order);
     };
     (@cases $make:expr; $($case:ident),*) => {$(
         #[test]
