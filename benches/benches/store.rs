@@ -62,6 +62,16 @@ fn filled(n: u64, package: &[u8]) -> (SqliteStore, std::path::PathBuf) {
             .expect("claim")
         {
             let k = u64::from_str_radix(&p.sid[2..], 16).expect("sid");
+            // As the worker: new → reserving, then the numbers and the package.
+            store
+                .set_status(
+                    p.id,
+                    &[ProfileStatus::New],
+                    ProfileStatus::Reserving,
+                    None,
+                    0,
+                )
+                .expect("reserving");
             let done = store
                 .complete_reservation(
                     p.id,

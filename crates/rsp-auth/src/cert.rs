@@ -121,6 +121,16 @@ impl core::fmt::Debug for Cert {
     }
 }
 
+/// The tbsCertificate TLV of a certificate's DER (sliced, never re-encoded).
+fn tbs_tlv(der: &[u8]) -> Result<Tlv<'_>, Error> {
+    let outer = Tlv::read_exact(der).map_err(|e| bad(format!("not one DER TLV: {e}")))?;
+    outer
+        .children()
+        .next()
+        .ok_or_else(|| bad("empty certificate"))?
+        .map_err(|e| bad(format!("tbsCertificate: {e}")))
+}
+
 fn bad(what: impl Into<String>) -> Error {
     Error::Certificate(what.into())
 }
@@ -137,12 +147,7 @@ impl Cert {
     /// the full X.509 parse (a fifth of a download's certificate work). Anything unexpected
     /// is an error, never a guess.
     pub fn public_key_of(der: &[u8]) -> Result<PublicKey, Error> {
-        let outer = Tlv::read_exact(der).map_err(|e| bad(format!("not one DER TLV: {e}")))?;
-        let tbs = outer
-            .children()
-            .next()
-            .ok_or_else(|| bad("empty certificate"))?
-            .map_err(|e| bad(format!("tbsCertificate: {e}")))?;
+        let tbs = tbs_tlv(der)?;
         // version [0] (optional), serialNumber, signature, issuer, validity, subject, SPKI.
         let mut fields = tbs.children().peekable();
         if let Some(Ok(v)) = fields.peek() {
@@ -187,12 +192,7 @@ impl Cert {
     }
 
     pub fn from_der(der: &[u8]) -> Result<Self, Error> {
-        let outer = Tlv::read_exact(der).map_err(|e| bad(format!("not one DER TLV: {e}")))?;
-        let tbs = outer
-            .children()
-            .next()
-            .ok_or_else(|| bad("empty certificate"))?
-            .map_err(|e| bad(format!("tbsCertificate: {e}")))?;
+        let tbs = tbs_tlv(der)?;
         let tbs_start = tbs.raw.as_ptr() as usize - der.as_ptr() as usize;
         let cert = x509_cert::Certificate::from_der(der).map_err(|e| bad(format!("X.509: {e}")))?;
         let tbs_c = cert.tbs_certificate();

@@ -99,7 +99,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 11;
+const SCHEMA_VERSION: i64 = 12;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -197,6 +197,12 @@ CREATE INDEX IF NOT EXISTS profiles_fixture ON profiles(json_extract(options, '$
 const MIGRATE_10_TO_11: &str = "
 ALTER TABLE profiles ADD COLUMN bound_smdp_sign BLOB;
 DROP TABLE IF EXISTS bpps;
+";
+
+/// Version 11 → 12: Sims found by ICCID through an index (the Sims resource's `Iccid`
+/// filter scanned every Sim of the account: 57 µs at 1,000 rows, linear beyond).
+const MIGRATE_11_TO_12: &str = "
+CREATE INDEX IF NOT EXISTS sims_iccid ON sims(account_sid, iccid);
 ";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
@@ -567,6 +573,7 @@ impl SqliteStore {
             MIGRATE_8_TO_9,
             MIGRATE_9_TO_10,
             MIGRATE_10_TO_11,
+            MIGRATE_11_TO_12,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {

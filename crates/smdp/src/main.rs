@@ -601,6 +601,17 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                     .unwrap_or_else(|| "localhost:8443".into()),
             };
             let mut rng = rsp_auth::rng::rng(seed);
+            let shared = rsp_shared::dir();
+            let mut reserve = |req: &smdp_core::orders::OrderRequest| {
+                smdp_core::orders::reserve(
+                    &store,
+                    &rsp_saip::NumberPlan::default(),
+                    shared.as_deref(),
+                    req,
+                    &mut rng,
+                    now,
+                )
+            };
             if count > 1 || matching_id_prefix.is_some() {
                 if req.eid.is_some() || !(generate_matching_id || matching_id_prefix.is_some()) {
                     anyhow::bail!(
@@ -623,14 +634,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                         matching_id: matching_id_prefix.as_ref().map(|p| format!("{p}{i}")),
                         ..req.clone()
                     };
-                    let p = smdp_core::orders::reserve(
-                        &store,
-                        &rsp_saip::NumberPlan::default(),
-                        rsp_shared::dir().as_deref(),
-                        &req,
-                        &mut rng,
-                        now,
-                    )?;
+                    let p = reserve(&req)?;
                     let ac = smdp_core::orders::activation_code(&address, &p)
                         .map(|ac| ac.to_qr_text())
                         .unwrap_or_default();
@@ -638,14 +642,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 }
                 return Ok(());
             }
-            let p = smdp_core::orders::reserve(
-                &store,
-                &rsp_saip::NumberPlan::default(),
-                rsp_shared::dir().as_deref(),
-                &req,
-                &mut rng,
-                now,
-            )?;
+            let p = reserve(&req)?;
             println!("profile:         {}", p.sid);
             println!("iccid:           {}", p.iccid.as_deref().unwrap_or("-"));
             println!(
