@@ -33,7 +33,7 @@ pub struct LoadArgs {
     profile_size: String,
     /// How the orders are made: `rest` (POST /v1/ESimProfiles), `cli` (`smdp profile add
     /// --count` on the server's data folder), or `none` (made already: matching IDs
-    /// <prefix>1…<prefix>N, or with --by-eid the EIDs of --run).
+    /// PREFIX1…PREFIXN, or with --by-eid the EIDs of --run).
     #[arg(long, default_value = "rest")]
     reserve: String,
     /// Orders for the eUICCs' EIDs, downloaded by EID (default SM-DP+), instead of by
@@ -65,7 +65,7 @@ pub struct LoadArgs {
     /// This run's number, in every EID (six digits) [default: random].
     #[arg(long)]
     run: Option<u32>,
-    /// Matching IDs of `--reserve cli|none`: <prefix>1 … <prefix>N [default: LOAD-<run>-].
+    /// Matching IDs of `--reserve cli|none`: PREFIX1 … PREFIXN [default: LOAD-RUN-].
     #[arg(long)]
     matching_id_prefix: Option<String>,
     /// The `smdp` command (`--reserve cli`).

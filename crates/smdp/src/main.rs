@@ -243,7 +243,7 @@ struct AddArgs {
     /// one line each: sid, ICCID, activation code.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     count: u32,
-    /// Matching IDs <prefix>1 … <prefix>N for --count N orders.
+    /// Matching IDs PREFIX1 … PREFIXN for --count N orders.
     #[arg(long, conflicts_with_all = ["matching_id", "generate_matching_id"])]
     matching_id_prefix: Option<String>,
     /// Require this confirmation code at download.
