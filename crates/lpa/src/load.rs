@@ -59,6 +59,8 @@ pub struct Settings {
     pub address: String,
     /// The eUICCs' curve.
     pub curve: Curve,
+    /// STORE DATA segment size the LPA sends the BPP in (lpac's 120 by default).
+    pub mss: usize,
     pub concurrency: usize,
     /// Stop starting sessions after this long.
     pub duration: Option<Duration>,
@@ -205,8 +207,10 @@ async fn session(
     address: &str,
     t: &Target,
     seed: u64,
+    mss: usize,
 ) -> Result<(), Error> {
     let mut card = card_for(pki, trust, &t.eid, seed)?;
+    card.mss = mss;
     let order = Order {
         address: address.to_string(),
         matching_id: t.matching_id.clone(),
@@ -334,12 +338,13 @@ pub async fn run(
             errors.clone(),
             metrics.clone(),
         );
-        let (pki, trust, es9, address, curve) = (
+        let (pki, trust, es9, address, curve, mss) = (
             pki.clone(),
             trust.clone(),
             es9.fork(),
             settings.address.clone(),
             settings.curve,
+            settings.mss,
         );
         workers.push(tokio::spawn(async move {
             loop {
@@ -352,7 +357,7 @@ pub async fn run(
                 };
                 let began = Instant::now();
                 let cpki = pki.by_curve(curve).expect("checked above");
-                let outcome = session(cpki, &trust, &es9, &address, t, i).await;
+                let outcome = session(cpki, &trust, &es9, &address, t, i, mss).await;
                 let took = began.elapsed();
                 {
                     let mut m = metrics.lock().unwrap_or_else(|p| p.into_inner());

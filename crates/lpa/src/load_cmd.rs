@@ -53,6 +53,7 @@ pub struct LoadArgs {
     /// The account the orders are made for (`--reserve rest`).
     #[arg(long, env = "SMDP_ACCOUNT_SID")]
     account: Option<String>,
+    /// The account's AuthToken.
     #[arg(long, env = "SMDP_AUTH_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// The server's process, for its CPU time and RSS [default: the process listening on
@@ -127,7 +128,7 @@ fn size_bytes(s: &str) -> Result<usize> {
     }
 }
 
-pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<bool> {
+pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize) -> Result<bool> {
     if a.sessions == 0 || a.sessions > lpa::load::MAX_SESSIONS {
         bail!("--sessions is 1 to {}", lpa::load::MAX_SESSIONS);
     }
@@ -271,6 +272,7 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool) -> Result<
     let settings = Settings {
         address: a.smdp.clone(),
         curve,
+        mss,
         concurrency: a.concurrency,
         duration: a.duration.map(Duration::from_secs),
         server_pid,

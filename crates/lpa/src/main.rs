@@ -186,7 +186,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if let Command::Load(args) = &cli.command {
         let outcome = match es9(&cli) {
-            Ok(client) => load_cmd::run(args, client, cli.json).await,
+            Ok(client) => load_cmd::run(args, client, cli.json, cli.mss).await,
             Err(e) => Err(e),
         };
         return match outcome {

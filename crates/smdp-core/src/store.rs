@@ -316,6 +316,17 @@ pub trait Store: Send + Sync {
         error: Option<(i64, &str)>,
         now: i64,
     ) -> Result<bool>;
+    /// [`Store::set_status`] and the deletion of the session `txid` in one transaction: the
+    /// install result ends its session (one commit per download fewer).
+    fn set_status_ending_session(
+        &self,
+        txid: &TransactionId,
+        id: i64,
+        from: &[ProfileStatus],
+        to: ProfileStatus,
+        error: Option<(i64, &str)>,
+        now: i64,
+    ) -> Result<bool>;
     /// A session ended with postponed/timeout: `downloaded` → `available` if `txid` still holds
     /// the binding. The binding (EID, otPK.EUICC, otSK.DP) is kept for a retry.
     fn unbind_session(&self, id: i64, txid: &TransactionId, now: i64) -> Result<bool>;

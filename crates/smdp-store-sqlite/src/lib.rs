@@ -639,6 +639,32 @@ impl SqliteStore {
     }
 }
 
+/// The status compare-and-set on `c` (a connection or a transaction).
+fn set_status_on(
+    c: &Connection,
+    id: i64,
+    from: &[ProfileStatus],
+    to: ProfileStatus,
+    error: Option<(i64, &str)>,
+    now: i64,
+) -> SqlResult<bool> {
+    let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let n = c
+        .prepare_cached(&format!(
+            "UPDATE profiles SET status = ?2, error_code = ?3, error_message = ?4, \
+                     updated_at = ?5 WHERE id = ?1 AND status IN ({})",
+            from.join(", ")
+        ))?
+        .execute(params![
+            id,
+            to.as_str(),
+            error.map(|e| e.0),
+            error.map(|e| e.1),
+            now
+        ])?;
+    Ok(n == 1)
+}
+
 impl Store for SqliteStore {
     fn insert_profile(&self, p: &NewProfile, now: i64) -> Result<Profile> {
         let id = self.with(|c| {
@@ -829,22 +855,26 @@ impl Store for SqliteStore {
         error: Option<(i64, &str)>,
         now: i64,
     ) -> Result<bool> {
-        let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        self.with(|c| set_status_on(c, id, from, to, error, now))
+    }
+
+    fn set_status_ending_session(
+        &self,
+        txid: &TransactionId,
+        id: i64,
+        from: &[ProfileStatus],
+        to: ProfileStatus,
+        error: Option<(i64, &str)>,
+        now: i64,
+    ) -> Result<bool> {
+        let txid = txid.to_hex();
         self.with(|c| {
-            let n = c
-                .prepare_cached(&format!(
-                    "UPDATE profiles SET status = ?2, error_code = ?3, error_message = ?4, \
-                     updated_at = ?5 WHERE id = ?1 AND status IN ({})",
-                    from.join(", ")
-                ))?
-                .execute(params![
-                    id,
-                    to.as_str(),
-                    error.map(|e| e.0),
-                    error.map(|e| e.1),
-                    now
-                ])?;
-            Ok(n == 1)
+            let tx = c.transaction()?;
+            tx.prepare_cached("DELETE FROM sessions WHERE txid = ?1")?
+                .execute([&txid])?;
+            let changed = set_status_on(&tx, id, from, to, error, now)?;
+            tx.commit()?;
+            Ok(changed)
         })
     }
 

@@ -49,12 +49,12 @@ impl Smdp {
                     // Ignored (204) or refused (500, the LPA retries): nothing recorded.
                     return Ok(NotificationOutcome::AlreadyRecorded);
                 }
-                self.store.delete_session(&txid)?;
                 let unix = self.clock.unix();
                 let outcome = match &data.final_result {
                     FinalResult::SuccessResult(_) => {
                         // Installed, whichever binding's BPP it was: the eUICC has the profile.
-                        if !self.store.set_status(
+                        if !self.store.set_status_ending_session(
+                            &txid,
                             profile.id,
                             &[ProfileStatus::Downloaded, ProfileStatus::Available],
                             ProfileStatus::Installed,
@@ -68,6 +68,7 @@ impl Smdp {
                         }
                     }
                     FinalResult::ErrorResult(e) => {
+                        self.store.delete_session(&txid)?;
                         let reason = format!(
                             "install failed: bppCommandId {:?}, errorReason {:?}",
                             e.bpp_command_id, e.error_reason

@@ -173,6 +173,24 @@ pub fn sessions_expire_and_updates_are_compare_and_set(make: &dyn Fn() -> Box<dy
     );
     assert_eq!(s.active_sessions(50).unwrap(), 1);
     assert_eq!(s.active_sessions(100).unwrap(), 0);
+
+    // The install result ends its session and sets the status in one step.
+    let p = s.insert_profile(&order("HP9", "9"), 0).unwrap();
+    s.insert_session(&Session {
+        txid: t("CD"),
+        expires_at: 1000,
+        ..sess.clone()
+    })
+    .unwrap();
+    use ProfileStatus::{Available, Installed};
+    assert!(s
+        .set_status_ending_session(&t("CD"), p.id, &[Available], Installed, None, 1)
+        .unwrap());
+    assert!(s.session(&t("CD"), 1).unwrap().is_none());
+    assert_eq!(s.profile(p.id).unwrap().unwrap().status, Installed);
+    assert!(!s
+        .set_status_ending_session(&t("CD"), p.id, &[Available], Installed, None, 2)
+        .unwrap());
 }
 
 pub fn reserving_gives_unique_numbers_and_valid_codes(make: &dyn Fn() -> Box<dyn OperatorStore>) {
