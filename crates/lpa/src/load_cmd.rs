@@ -111,20 +111,12 @@ fn progress_line(label: &'static str) -> impl Fn(Progress) + Send + 'static {
     }
 }
 
-/// `12k`, `50k`, `256k`, `1m`, or bytes.
+/// `12k`, `50k`, `256k`, `1m`, or bytes (at most what the REST API takes).
 fn size_bytes(s: &str) -> Result<usize> {
-    let l = s.to_ascii_lowercase();
-    let (n, mult) = match l.trim_end_matches("ib").trim_end_matches('b') {
-        n if n.ends_with('k') => (n[..n.len() - 1].to_string(), 1024),
-        n if n.ends_with('m') => (n[..n.len() - 1].to_string(), 1 << 20),
-        n => (n.to_string(), 1),
-    };
-    let n: usize = n
-        .parse()
-        .with_context(|| format!("--profile-size {s:?}: e.g. 12k, 50k, 256k"))?;
-    match n.checked_mul(mult) {
-        Some(b) if (1..=1 << 20).contains(&b) => Ok(b),
-        _ => bail!("--profile-size {s:?}: at most 1m"),
+    match rsp_saip::generate::parse_size(s) {
+        Ok(b) if (1..=1 << 20).contains(&b) => Ok(b),
+        Ok(_) => bail!("--profile-size {s:?}: at most 1m"),
+        Err(e) => bail!("--profile-size: {e}"),
     }
 }
 

@@ -45,6 +45,21 @@ const fn nib(c: u8) -> u8 {
     }
 }
 
+/// A size in bytes as people write it: `65536`, `64k`, `64KiB`, `1m` (k and m are 1024
+/// and 1024²), for [`MinimalUsim::target_size`].
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let (num, mult) = match lower.trim_end_matches("ib").trim_end_matches('b') {
+        n if n.ends_with('k') => (&n[..n.len() - 1], 1024),
+        n if n.ends_with('m') => (&n[..n.len() - 1], 1024 * 1024),
+        n => (n, 1),
+    };
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("size {s:?} is not a number of bytes (e.g. 65536, 64k, 1m)"))?;
+    n.checked_mul(mult).ok_or_else(|| "size too large".into())
+}
+
 /// What the generated profile holds. [`Default`] gives a test-network profile
 /// (MCC 001, MNC 01) that personalisation then makes unique.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -83,19 +83,7 @@ impl std::fmt::Display for TemplateSource {
 
 /// `65536`, `64k`, `64KiB`, `1m`: bytes.
 pub fn parse_size(s: &str) -> Result<usize> {
-    let lower = s.trim().to_ascii_lowercase();
-    let (num, mult) = match lower.trim_end_matches("ib").trim_end_matches('b') {
-        n if n.ends_with('k') => (&n[..n.len() - 1], 1024),
-        n if n.ends_with('m') => (&n[..n.len() - 1], 1024 * 1024),
-        n => (n, 1),
-    };
-    let n: usize = num.parse().map_err(|_| {
-        TemplateError::Invalid(format!(
-            "size {s:?} is not a number of bytes (e.g. 65536, 64k, 1m)"
-        ))
-    })?;
-    n.checked_mul(mult)
-        .ok_or_else(|| TemplateError::Invalid("size too large".into()))
+    rsp_saip::generate::parse_size(s).map_err(TemplateError::Invalid)
 }
 
 impl TemplateSource {

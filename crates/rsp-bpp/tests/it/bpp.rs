@@ -70,22 +70,31 @@ fn ppk() -> PpkKeys {
     }
 }
 
-fn make(s: &Session, profile: ProfileSource<'_>, engine: Engine) -> BoundProfilePackage {
-    build(&BppRequest {
+fn request<'a>(
+    s: &'a Session,
+    profile: ProfileSource<'a>,
+    engine: Engine,
+    backend: Backend,
+    smdp_sign: Option<[u8; 64]>,
+) -> BppRequest<'a> {
+    BppRequest {
         transaction_id: s.txid.clone(),
         host_id: b"smdp-sim",
         eid: s.eid,
         smdp_ot_key: &s.smdp,
         euicc_otpk: s.euicc.public_point(),
         dp_pb_key: &s.dp_pb,
-        backend: Backend::RustCrypto,
+        backend,
         engine,
         configure_isdp: &s.isdp,
         store_metadata_der: &s.metadata,
         profile,
-        smdp_sign: None,
-    })
-    .unwrap()
+        smdp_sign,
+    }
+}
+
+fn make(s: &Session, profile: ProfileSource<'_>, engine: Engine) -> BoundProfilePackage {
+    build(&request(s, profile, engine, Backend::RustCrypto, None)).unwrap()
 }
 
 fn open(
@@ -177,19 +186,14 @@ fn engines_give_identical_bytes() {
 fn a_kept_smdp_sign_rebuilds_the_same_bytes() {
     let s = session(Curve::NistP256, 4);
     let p = profile(20_000);
-    let req = |smdp_sign| BppRequest {
-        transaction_id: s.txid.clone(),
-        host_id: b"smdp-sim",
-        eid: s.eid,
-        smdp_ot_key: &s.smdp,
-        euicc_otpk: s.euicc.public_point(),
-        dp_pb_key: &s.dp_pb,
-        backend: Backend::AwsLc,
-        engine: Engine::Auto,
-        configure_isdp: &s.isdp,
-        store_metadata_der: &s.metadata,
-        profile: ProfileSource::Plain(&p),
-        smdp_sign,
+    let req = |smdp_sign| {
+        request(
+            &s,
+            ProfileSource::Plain(&p),
+            Engine::Auto,
+            Backend::AwsLc,
+            smdp_sign,
+        )
     };
     let first = build(&req(None)).unwrap();
     let sign: [u8; 64] = first

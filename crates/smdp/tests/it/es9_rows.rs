@@ -49,16 +49,7 @@ fn days(n: u64) -> Duration {
 
 /// CERT.EUICC for the NIST eUICC's EID, valid `[nb, na]`, under `eum`.
 fn euicc_cert(eum: &Issued, key: &SigningKey, nb: SystemTime, na: SystemTime) -> Cert {
-    let p = pki();
-    let c = p.by_curve(Curve::NistP256).unwrap();
-    let eid = c
-        .euicc
-        .as_ref()
-        .unwrap()
-        .cert
-        .subject_serial_number
-        .clone()
-        .unwrap();
+    let eid = our_nist_eid();
     issue(
         &Profile {
             role: Role::Euicc,

@@ -42,6 +42,25 @@ async fn order(server: &TestServer, rest: &Rest, faults: &str) -> (String, Order
     (v["sid"].as_str().unwrap().to_string(), o)
 }
 
+/// An order with `fault`, and a first download that fails with `seen` and installs nothing:
+/// the order's sid and activation-code order, and the card.
+async fn first_attempt_fails(
+    server: &TestServer,
+    rest: &Rest,
+    es9: &Client,
+    fault: &str,
+    seen: &str,
+) -> (String, Order, VCard) {
+    let (sid, o) = order(server, rest, fault).await;
+    let mut c = card(server);
+    let e = lpa::download::download(&mut c, es9, &o, |_| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(seen), "{fault}: {e}");
+    assert!(c.profiles().unwrap().is_empty(), "{fault}");
+    (sid, o, c)
+}
+
 async fn status(rest: &Rest, sid: &str) -> String {
     rest.get(&format!("/v1/ESimProfiles/{sid}")).await.1["status"]
         .as_str()
@@ -112,13 +131,7 @@ async fn each_fault_is_what_the_lpa_sees_and_the_order_survives_it() {
         ),
     ];
     for (fault, seen) in cases {
-        let (sid, o) = order(&server, &rest, fault).await;
-        let mut c = card(&server);
-        let e = lpa::download::download(&mut c, &es9, &o, |_| {})
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains(seen), "{fault}: {e}");
-        assert!(c.profiles().unwrap().is_empty(), "{fault}");
+        let (sid, o, mut c) = first_attempt_fails(&server, &rest, &es9, fault, seen).await;
         // Another order, without faults, is not touched meanwhile.
         let (other, oo) = order(&server, &rest, "").await;
         let mut c2 = card(&server);
@@ -176,13 +189,7 @@ async fn segment_faults_on_a_multi_segment_package() {
             "LoadBoundProfilePackage: the eUICC refused",
         ),
     ] {
-        let (sid, o) = order(&server, &rest, fault).await;
-        let mut c = card(&server);
-        let e = lpa::download::download(&mut c, &es9, &o, |_| {})
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains(seen), "{fault}: {e}");
-        assert!(c.profiles().unwrap().is_empty(), "{fault}");
+        let (sid, o, mut c) = first_attempt_fails(&server, &rest, &es9, fault, seen).await;
         assert_eq!(status(&rest, &sid).await, "available", "{fault}");
         lpa::download::download(&mut c, &es9, &o, |_| {})
             .await
@@ -381,16 +388,7 @@ async fn the_smdp_answers_a_misbehaving_card() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_faults_by_matching_id_eid_and_session() {
     let pki = Pki::load(&our_pki_dir()).unwrap();
-    let eid = pki
-        .by_curve(Curve::NistP256)
-        .unwrap()
-        .euicc
-        .as_ref()
-        .unwrap()
-        .cert
-        .subject_serial_number
-        .clone()
-        .unwrap();
+    let eid = our_nist_eid();
     let scenario: smdp_core::faults::Scenario = toml::from_str(&format!(
         "[[fault]]\nfault = \"authenticateClient:status=8.2.6/3.8@1\"\nmatching_id = \"SCN-1\"\n\
          [[fault]]\nfault = \"authenticateClient:wrong-smdp-signature2@2\"\neid = \"{eid}\"\n\

@@ -220,14 +220,7 @@ async fn bad_parameters_are_twilio_400s_and_store_nothing() {
     assert_eq!(s, 201, "{v}");
     let sid = v["sid"].as_str().unwrap().to_string();
     reserved(&rest, &sid).await;
-    let p = server
-        .smdp
-        .store
-        .profiles()
-        .unwrap()
-        .into_iter()
-        .find(|p| p.sid == sid)
-        .unwrap();
+    let p = server.smdp.store.profile_with_sid(&sid).unwrap().unwrap();
     assert_eq!(p.template, "minimal:8192");
     let package = server.smdp.store.package(p.id).unwrap().unwrap();
     assert!(
@@ -697,14 +690,7 @@ async fn held_orders_release_and_given_matching_ids() {
     let sid = v["sid"].as_str().unwrap().to_string();
     // The worker reserves it, but it stays held.
     let p = loop {
-        let p = server
-            .smdp
-            .store
-            .profiles()
-            .unwrap()
-            .into_iter()
-            .find(|p| p.sid == sid)
-            .unwrap();
+        let p = server.smdp.store.profile_with_sid(&sid).unwrap().unwrap();
         if p.iccid.is_some() {
             break p;
         }

@@ -52,6 +52,21 @@ pub fn our_pki_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs")
 }
 
+/// The EID of our PKI's NIST eUICC (its CERT.EUICC's serialNumber).
+pub fn our_nist_eid() -> String {
+    rsp_auth::pki::Pki::load(&our_pki_dir())
+        .unwrap()
+        .by_curve(rsp_auth::Curve::NistP256)
+        .unwrap()
+        .euicc
+        .as_ref()
+        .unwrap()
+        .cert
+        .subject_serial_number
+        .clone()
+        .unwrap()
+}
+
 /// SGP.26 (`../shared/pki/sgp26`), if present.
 pub fn sgp26_dir() -> Option<PathBuf> {
     rsp_shared::dir_for_test("SGP.26 PKI").map(|d| d.join("pki/sgp26"))
