@@ -57,7 +57,11 @@ fn main() {
     for n in SIZES {
         let profile: Vec<u8> = (0..n).map(|i| i as u8).collect();
         g.throughput(Throughput::Bytes(n as u64));
-        for (engine, name) in [(Engine::Auto, "aes-ni"), (Engine::Portable, "portable")] {
+        for (engine, name) in [
+            (Engine::Auto, "aes-ni"),
+            (Engine::Fused, "fused"),
+            (Engine::Portable, "portable"),
+        ] {
             g.bench_with_input(
                 BenchmarkId::new(name, format!("{}KiB", n / 1024)),
                 &profile,
@@ -79,7 +83,11 @@ fn main() {
     );
     for n in SIZES {
         let profile: Vec<u8> = (0..n).map(|i| i as u8).collect();
-        for (engine, name) in [(Engine::Auto, "aes-ni"), (Engine::Portable, "portable")] {
+        for (engine, name) in [
+            (Engine::Auto, "aes-ni"),
+            (Engine::Fused, "fused"),
+            (Engine::Portable, "portable"),
+        ] {
             for _ in 0..200 {
                 black_box(protect(&profile, engine));
             }

@@ -177,7 +177,9 @@ fn engines_give_identical_bytes() {
     // Seeded otPK + RustCrypto signatures: the whole BPP is deterministic.
     let a = rsp_asn1::encode(&make(&s, ProfileSource::Plain(&p), Engine::Auto)).unwrap();
     let b = rsp_asn1::encode(&make(&s, ProfileSource::Plain(&p), Engine::Portable)).unwrap();
+    let c = rsp_asn1::encode(&make(&s, ProfileSource::Plain(&p), Engine::Fused)).unwrap();
     assert_eq!(a, b);
+    assert_eq!(a, c);
 }
 
 /// A resend rebuilt from the kept smdpSign is the first BPP byte for byte, whatever the
@@ -224,16 +226,24 @@ proptest! {
         let k = |i: usize| -> [u8; 16] { keys[i * 16..i * 16 + 16].try_into().unwrap() };
         let mut a = Bsp::new(&k(0), &k(1), &k(2), Engine::Auto);
         let mut b = Bsp::new(&k(0), &k(1), &k(2), Engine::Portable);
-        let (mut oa, mut ob) = (Vec::new(), Vec::new());
+        let mut c = Bsp::new(&k(0), &k(1), &k(2), Engine::Fused);
+        let (mut oa, mut ob, mut oc) = (Vec::new(), Vec::new(), Vec::new());
         a.encrypt_and_mac(0x86, &data, &mut oa);
         b.encrypt_and_mac(0x86, &data, &mut ob);
+        c.encrypt_and_mac(0x86, &data, &mut oc);
         a.mac_only(0x88, &data, &mut oa);
         b.mac_only(0x88, &data, &mut ob);
+        c.mac_only(0x88, &data, &mut oc);
         // Oversized input (not an SGP.22 segment, but the API takes it): no panic, same bytes.
         let big = data.repeat(70);
         a.encrypt_and_mac(0x86, &big, &mut oa);
         b.encrypt_and_mac(0x86, &big, &mut ob);
-        prop_assert_eq!(oa, ob);
+        c.encrypt_and_mac(0x86, &big, &mut oc);
+        // The whole-profile path too.
+        let (pa, pc) = (a.protect(0x86, &big), c.protect(0x86, &big));
+        prop_assert_eq!(pa.iter().collect::<Vec<_>>(), pc.iter().collect::<Vec<_>>());
+        prop_assert_eq!(&oa, &ob);
+        prop_assert_eq!(oa, oc);
     }
 }
 

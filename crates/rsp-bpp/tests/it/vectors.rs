@@ -24,7 +24,7 @@ fn a16(v: &Value) -> [u8; 16] {
     h(v).try_into().unwrap()
 }
 
-const ENGINES: [Engine; 2] = [Engine::Auto, Engine::Portable];
+const ENGINES: [Engine; 3] = [Engine::Auto, Engine::Portable, Engine::Fused];
 
 #[test]
 fn kdf_v1_v3() {
