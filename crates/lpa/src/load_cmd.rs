@@ -180,7 +180,11 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize
             let n = eids.len();
             let reserve_progress = progress_line("reserve ");
             let started = std::time::Instant::now();
-            let (targets, seconds) = lpa::reserve::reserve(
+            let lpa::reserve::Reserved {
+                targets,
+                created_s,
+                available_s: seconds,
+            } = lpa::reserve::reserve(
                 &rest,
                 eids,
                 a.by_eid,
@@ -196,11 +200,12 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize
                 },
             )
             .await?;
-            reservation = json!({"orders": n, "seconds": seconds,
+            reservation = json!({"orders": n, "seconds": seconds, "created_seconds": created_s,
                                  "per_second": n as f64 / seconds.max(1e-9)});
             if !json_out {
                 println!(
-                    "reserved {n} orders through REST in {seconds:.2} s ({:.0}/s, all available)",
+                    "reserved {n} orders through REST in {seconds:.2} s ({:.0}/s, all available; \
+                     the last create answered at {created_s:.2} s)",
                     n as f64 / seconds.max(1e-9)
                 );
             }

@@ -127,8 +127,7 @@ impl Rest {
 
 /// Creates one order per EID of `eids` (`by_eid`: reserved for that EID, downloaded by
 /// EID; otherwise with a generated matching ID) with `template`, `concurrency` requests at
-/// once, and waits until each is `available`. The targets, in the order of `eids`, and the
-/// seconds from the first create to the last order available.
+/// once, and waits until each is `available`.
 pub async fn reserve(
     rest: &Rest,
     eids: Vec<rsp_asn1::ids::Eid>,
@@ -136,7 +135,7 @@ pub async fn reserve(
     template: Option<&str>,
     concurrency: usize,
     progress: impl Fn(usize, usize) + Send + Sync + 'static,
-) -> Result<(Vec<Target>, f64), Error> {
+) -> Result<Reserved, Error> {
     let n = eids.len();
     let eids = Arc::new(eids);
     let sids: Arc<std::sync::Mutex<Vec<Option<String>>>> =
@@ -192,6 +191,7 @@ pub async fn reserve(
     for t in tasks {
         t.await.map_err(|x| e("worker", x))??;
     }
+    let created_s = started.elapsed().as_secs_f64();
     // 2. Wait for each to be available (the reservation worker runs meanwhile).
     let sids: Vec<String> = std::mem::take(&mut *sids.lock().unwrap_or_else(|p| p.into_inner()))
         .into_iter()
@@ -260,7 +260,22 @@ pub async fn reserve(
         .into_iter()
         .map(|t| t.expect("every index fetched"))
         .collect();
-    Ok((targets, started.elapsed().as_secs_f64()))
+    Ok(Reserved {
+        targets,
+        created_s,
+        available_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What [`reserve`] made.
+#[derive(Debug)]
+pub struct Reserved {
+    /// In the order of the EIDs given.
+    pub targets: Vec<Target>,
+    /// Seconds from the first create to the last create answered.
+    pub created_s: f64,
+    /// Seconds from the first create to the last order seen `available`.
+    pub available_s: f64,
 }
 
 #[cfg(test)]

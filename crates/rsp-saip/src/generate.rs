@@ -99,6 +99,18 @@ fn tlv(tag: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// DER length of a TLV with a one-byte tag and `n` value bytes.
+fn tlv_len(n: usize) -> usize {
+    let length = match n {
+        0..=0x7F => 1,
+        0x80..=0xFF => 2,
+        0x100..=0xFFFF => 3,
+        0x1_0000..=0xFF_FFFF => 4,
+        _ => 5,
+    };
+    1 + length + n
+}
+
 /// `PEHeader { mandated NULL, identification id }`.
 fn pe_header(id: u8) -> Vec<u8> {
     tlv(&[0xA0], &[&[0x80, 0x00], &tlv(&[0x81], &[&[id]])])
@@ -408,13 +420,6 @@ impl MinimalUsim {
     /// is realistic). One element per file, so that each element's lengths can be moved off a
     /// DER length boundary independently (see [`Self::padded`]).
     fn padding(i: usize, size: usize, state: &mut u32) -> Vec<u8> {
-        let fcp = Ef {
-            descriptor: &[0x41, 0x21],
-            fid: PAD_FIDS.start + i as u16,
-            arr: &[0x2F, 0x06, 0x03],
-            size,
-            sfi: None,
-        };
         let content: Vec<u8> = (0..size)
             .map(|_| {
                 *state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -427,7 +432,7 @@ impl MinimalUsim {
             &[0x30],
             &[
                 &[0x80, 0x00],
-                &tlv(&[0x62], &[&fcp.fcp_fields()]),
+                &tlv(&[0x62], &[&Self::padding_fcp(i, size).fcp_fields()]),
                 &tlv(&[0x81], &[&content]),
             ],
         );
@@ -437,9 +442,22 @@ impl MinimalUsim {
         )
     }
 
-    /// DER length of a padding element with `size` content bytes.
+    fn padding_fcp(i: usize, size: usize) -> Ef {
+        Ef {
+            descriptor: &[0x41, 0x21],
+            fid: PAD_FIDS.start + i as u16,
+            arr: &[0x2F, 0x06, 0x03],
+            size,
+            sfi: None,
+        }
+    }
+
+    /// DER length of a padding element with `size` content bytes, counted rather than built:
+    /// the size search calls this a few dozen times per package.
     fn padding_len(size: usize) -> usize {
-        Self::padding(0, size, &mut 0).len()
+        let fcp = Self::padding_fcp(0, size).fcp_fields().len();
+        let cmd = tlv_len(2 + tlv_len(fcp) + tlv_len(size));
+        tlv_len(pe_header(PAD_ID).len() + tlv_len(cmd))
     }
 
     fn assemble(&self, pad: &[usize]) -> Result<Vec<u8>, Error> {
@@ -552,5 +570,27 @@ fn bad(rule: String) -> Error {
         index: 0,
         pe: "header",
         rule,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MinimalUsim;
+
+    /// The counted length is the built one, across every DER length boundary a file can hit.
+    #[test]
+    fn padding_len_counts_what_padding_builds() {
+        let sizes = (1..300).chain([0xFFF, 0x1000, super::MAX_PAD_FILE - 1, super::MAX_PAD_FILE]);
+        for size in sizes {
+            assert_eq!(
+                MinimalUsim::padding_len(size),
+                MinimalUsim::padding(0, size, &mut 0).len(),
+                "size {size}"
+            );
+        }
+        for n in [0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x1_0000] {
+            let built = super::tlv(&[0x81], &[&vec![0; n]]).len();
+            assert_eq!(super::tlv_len(n), built, "{n}");
+        }
     }
 }

@@ -61,8 +61,12 @@ where
                 .map(|b| Full::new(Bytes::from(b)))
         }
     };
-    tokio::task::spawn_blocking(move || op.call(&parts, &body, scheme))
-        .await
-        .unwrap_or_else(|e| ApiError::internal(e).response())
-        .map(|b| Full::new(Bytes::from(b)))
+    // On the worker thread, as ES9+ is: a call is a few store statements, and the hop to the
+    // blocking pool and back cost more in context switches (measured at 3,000 orders). A
+    // panic is caught here as spawn_blocking would have.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        op.call(&parts, &body, scheme)
+    }))
+    .unwrap_or_else(|_| ApiError::internal("handler panicked").response())
+    .map(|b| Full::new(Bytes::from(b)))
 }
