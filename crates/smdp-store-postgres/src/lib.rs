@@ -1,0 +1,203 @@
+//! The PostgreSQL store: several `smdp serve` nodes on one database (issue 17).
+//!
+//! One schema, versioned in `smdp_schema`: a new database gets [`SCHEMA_VERSION`], an older
+//! smdp store is migrated forward under an advisory lock (two nodes starting together migrate
+//! once), and a newer one, or a database that holds other tables, is refused with a message
+//! rather than misread or written into.
+//!
+//! Calls are synchronous, like the store traits: the `postgres` client runs its own small
+//! runtime per connection, which must not be entered from a tokio worker thread, so every
+//! call goes through [`off_runtime`].
+
+mod schema;
+
+use std::time::Duration;
+
+use postgres::NoTls;
+use r2d2_postgres::PostgresConnectionManager;
+use smdp_core::store::{Result, StoreError};
+
+pub use schema::SCHEMA_VERSION;
+
+type Manager = PostgresConnectionManager<NoTls>;
+
+/// Key of the advisory lock migrations hold ("smdp-sim" in ASCII).
+const MIGRATION_LOCK: i64 = 0x736d_6470_2d73_696d;
+
+/// Connections one node keeps at most: the server's worker and blocking threads, the two
+/// workers, with room to spare.
+const POOL_SIZE: u32 = 16;
+
+/// A store in one PostgreSQL database (its current schema).
+pub struct PgStore {
+    pool: r2d2::Pool<Manager>,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("url", &self.shown).finish()
+    }
+}
+
+/// A backend error as a store error.
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs `f`, which blocks on the network, where blocking is allowed: on a multi-threaded
+/// tokio worker the worker hands its tasks over first (`block_in_place`); on a current-thread
+/// runtime, which cannot, `f` runs on a scoped thread of its own; elsewhere directly.
+pub fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::CurrentThread) => std::thread::scope(|s| {
+            s.spawn(f)
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        }),
+        Ok(_) => tokio::task::block_in_place(f),
+        Err(_) => f(),
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, or key=value
+    /// pairs), then creates or migrates the schema.
+    pub fn connect(url: &str) -> Result<Self> {
+        let shown = redact(url);
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("{shown}: {e}")))?;
+        let manager = Manager::new(config, NoTls);
+        // No check on checkout (a round trip per call): a connection the server dropped fails
+        // its call, is seen broken when it returns, and is replaced by a fresh one.
+        let pool = off_runtime(|| {
+            r2d2::Pool::builder()
+                .max_size(POOL_SIZE)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(5))
+                .test_on_check_out(false)
+                .build(manager)
+        })
+        .map_err(|e| StoreError::Invalid(format!("cannot reach PostgreSQL at {shown}: {e}")))?;
+        let store = Self { pool, shown };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database, as given (password hidden).
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub(crate) fn with<R: Send>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> std::result::Result<R, Error> + Send,
+    ) -> Result<R> {
+        off_runtime(|| {
+            let mut c = self.pool.get().map_err(|e| {
+                StoreError::Invalid(format!("PostgreSQL at {} unavailable: {e}", self.shown))
+            })?;
+            f(&mut c).map_err(Error::into_store)
+        })
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with(|c| {
+            Ok(c.query_one("SELECT version FROM smdp_schema", &[])?
+                .try_get(0)?)
+        })
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let shown = self.shown.clone();
+        self.with(move |c| {
+            let mut tx = c.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            let versioned = tx
+                .query_opt(
+                    "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() \
+                     AND tablename = 'smdp_schema'",
+                    &[],
+                )?
+                .is_some();
+            if !versioned {
+                let tables: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()",
+                        &[],
+                    )?
+                    .try_get(0)?;
+                if tables > 0 {
+                    return Err(Error::Store(StoreError::Invalid(format!(
+                        "{shown} holds {tables} tables but no smdp store: refusing to write \
+                         into it (give smdp a database of its own)"
+                    ))));
+                }
+                tx.batch_execute(schema::SCHEMA)?;
+                tx.batch_execute("CREATE TABLE smdp_schema (version BIGINT NOT NULL)")?;
+                tx.execute(
+                    "INSERT INTO smdp_schema (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )?;
+            } else {
+                let version: i64 = tx
+                    .query_one("SELECT version FROM smdp_schema", &[])?
+                    .try_get(0)?;
+                if !(1..=SCHEMA_VERSION).contains(&version) {
+                    return Err(Error::Store(StoreError::Invalid(format!(
+                        "{shown} holds smdp store schema version {version}; this smdp reads \
+                         versions 1 to {SCHEMA_VERSION}: use the smdp that wrote it, or a \
+                         newer one"
+                    ))));
+                }
+                for m in &schema::MIGRATIONS[(version - 1) as usize..] {
+                    tx.batch_execute(m)?;
+                }
+                tx.execute("UPDATE smdp_schema SET version = $1", &[&SCHEMA_VERSION])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+/// What a call on a connection can fail with.
+#[derive(Debug)]
+pub(crate) enum Error {
+    Sql(postgres::Error),
+    Store(StoreError),
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl Error {
+    fn into_store(self) -> StoreError {
+        match self {
+            Self::Sql(e) => backend(e),
+            Self::Store(e) => e,
+        }
+    }
+}
