@@ -9,7 +9,10 @@
 //! runtime per connection, which must not be entered from a tokio worker thread, so every
 //! call goes through [`off_runtime`].
 
+mod operator;
+mod rows;
 mod schema;
+mod store;
 
 use std::time::Duration;
 
@@ -23,6 +26,8 @@ type Manager = PostgresConnectionManager<NoTls>;
 
 /// Key of the advisory lock migrations hold ("smdp-sim" in ASCII).
 const MIGRATION_LOCK: i64 = 0x736d_6470_2d73_696d;
+/// Key of the advisory lock pre-installed imports hold ("smdp-imp").
+pub(crate) const IMPORT_LOCK: i64 = 0x736d_6470_2d69_6d70;
 
 /// Connections one node keeps at most: the server's worker and blocking threads, the two
 /// workers, with room to spare.
@@ -185,6 +190,12 @@ impl PgStore {
 pub(crate) enum Error {
     Sql(postgres::Error),
     Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
 }
 
 impl From<postgres::Error> for Error {

@@ -25,22 +25,50 @@ impl Drop for FreshDb {
     }
 }
 
+/// `DATABASE_URL`, or `None` after a notice (locally; in CI a missing database fails).
+fn admin_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "DATABASE_URL unset in CI: .ci/run starts PostgreSQL and exports it"
+            );
+            eprintln!("NOTICE: DATABASE_URL unset; skipping a PostgreSQL test");
+            None
+        }
+    }
+}
+
 fn fresh_db() -> Option<FreshDb> {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let Ok(admin) = std::env::var("DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "DATABASE_URL unset in CI: .ci/run starts PostgreSQL and exports it"
-        );
-        eprintln!("NOTICE: DATABASE_URL unset; skipping a PostgreSQL test");
-        return None;
-    };
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    let admin = admin_url()?;
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("DATABASE_URL");
+    // The conformance stores keep their databases (a store has no drop hook): sweep those
+    // of test processes that are gone.
+    SWEEP.call_once(|| {
+        let names: Vec<String> = c
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'smdp\\_t\\_%'",
+                &[],
+            )
+            .expect("list test databases")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for name in names {
+            let pid = name.split('_').nth(2).unwrap_or_default();
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    });
     let name = format!(
         "smdp_t_{}_{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     );
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("DATABASE_URL");
     // Two statements: one multi-statement query would be one (refused) transaction.
     c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .expect("drop a leftover test database");
@@ -51,6 +79,21 @@ fn fresh_db() -> Option<FreshDb> {
         None => panic!("DATABASE_URL has no database name: {admin}"),
     };
     Some(FreshDb { admin, name, url })
+}
+
+/// The store contract, unchanged, on a fresh database per case.
+mod conformance {
+    use super::*;
+
+    fn make() -> Box<dyn smdp_core::store::OperatorStore> {
+        let db = fresh_db().expect("checked by skip_unless");
+        let store = PgStore::connect(&db.url).expect("connect");
+        // Kept for the store's lifetime; swept by a later run.
+        std::mem::forget(db);
+        Box::new(store)
+    }
+
+    smdp_core::store_conformance_tests!(make, skip_unless super::admin_url().is_some());
 }
 
 #[test]
@@ -162,4 +205,244 @@ fn calls_from_async_code_do_not_enter_the_clients_runtime() {
         current.block_on(async { s.schema_version() }).unwrap(),
         SCHEMA_VERSION
     );
+}
+
+/// Several nodes on one database, as separate processes would be (each store has its own
+/// pool, so its own sessions): every guarantee of the contract holds between them.
+mod nodes {
+    use super::*;
+    use smdp_core::store::testing::order;
+    use smdp_core::store::{
+        Attempt, BindFrom, Binding, Eid, Lease, NewProfile, OperatorStore, ProfileStatus,
+        Reservation, Store, TransactionId,
+    };
+    use std::collections::{BTreeMap, BTreeSet};
+
+    const NODES: usize = 4;
+
+    fn nodes(url: &str) -> Vec<PgStore> {
+        (0..NODES)
+            .map(|_| PgStore::connect(url).expect("connect"))
+            .collect()
+    }
+
+    /// Runs `f(node index, node)` on every node at once.
+    fn race<T: Send>(nodes: &[PgStore], f: impl Fn(usize, &PgStore) -> T + Sync) -> Vec<T> {
+        std::thread::scope(|s| {
+            let f = &f;
+            let running: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| s.spawn(move || f(i, n)))
+                .collect();
+            running.into_iter().map(|r| r.join().unwrap()).collect()
+        })
+    }
+
+    #[test]
+    fn each_order_is_reserved_once_and_charged_once() {
+        let Some(db) = fresh_db() else { return };
+        let nodes = nodes(&db.url);
+        nodes[0].create_account("AC0", "t", "test", 0).unwrap();
+        for i in 0..200 {
+            nodes[0]
+                .insert_profile(
+                    &NewProfile {
+                        status: Some(ProfileStatus::New),
+                        iccid: None,
+                        ..order(&format!("HP{i}"), "")
+                    },
+                    0,
+                )
+                .unwrap();
+        }
+        // Every node's reservation worker: claim a few, reserve them, repeat.
+        let claimed = race(&nodes, |i, n| {
+            let owner = format!("node{i}");
+            let mut mine = Vec::new();
+            loop {
+                let lease = Lease {
+                    owner: owner.clone(),
+                    until: 1_000,
+                };
+                let batch = n.claim_reservations(&lease, 10, 7).unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                for p in batch {
+                    assert!(n
+                        .set_status(
+                            p.id,
+                            &[ProfileStatus::New],
+                            ProfileStatus::Reserving,
+                            None,
+                            11
+                        )
+                        .unwrap());
+                    let serial = n.next_serial("iccid").unwrap();
+                    let r = Reservation {
+                        iccid: format!("8901{serial:015}"),
+                        imsi: format!("00101{serial:010}"),
+                        package: vec![0xA0, 0],
+                        sim_sid: format!("HS{serial}"),
+                        charge_cents: 300,
+                        ppk: None,
+                    };
+                    assert!(n.complete_reservation(p.id, &r, &owner, 12).unwrap());
+                    mine.push(p.sid);
+                }
+            }
+        });
+        let all: Vec<&String> = claimed.iter().flatten().collect();
+        let unique: BTreeSet<&String> = all.iter().copied().collect();
+        assert_eq!(all.len(), 200, "each order reserved by exactly one node");
+        assert_eq!(unique.len(), 200);
+        assert!(
+            claimed.iter().filter(|c| !c.is_empty()).count() > 1,
+            "the work was shared: {:?}",
+            claimed.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            nodes[1].charges("AC0").unwrap().len(),
+            200,
+            "charged once each"
+        );
+        let iccids: BTreeSet<String> = nodes[2]
+            .profiles()
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                assert_eq!(p.status, ProfileStatus::Available);
+                p.iccid.unwrap()
+            })
+            .collect();
+        assert_eq!(iccids.len(), 200, "each number handed out once");
+    }
+
+    #[test]
+    fn one_binding_wins_and_counters_never_repeat() {
+        let Some(db) = fresh_db() else { return };
+        let nodes = nodes(&db.url);
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            ids.push(
+                nodes[0]
+                    .insert_profile(&order(&format!("HP{i}"), &format!("{i}")), 0)
+                    .unwrap()
+                    .id,
+            );
+        }
+        let eid =
+            |i: usize| Eid::with_check_digits(&format!("89049032123451234512340{i:07}")).unwrap();
+        let won = race(&nodes, |i, n| {
+            ids.iter()
+                .filter(|&&id| {
+                    let b = Binding {
+                        eid: eid(i),
+                        txid: TransactionId::new(vec![i as u8 + 1; 16]).unwrap(),
+                        otpk: vec![4; 65],
+                        otsk: vec![1; 32],
+                        smdp_sign: vec![0x5A; 64],
+                        euicc_cert: vec![0x30, 0],
+                    };
+                    let from = BindFrom {
+                        status: ProfileStatus::Available,
+                        bound_txid: None,
+                        new_binding: true,
+                    };
+                    n.bind(id, &b, &from, 5).unwrap()
+                })
+                .count()
+        });
+        assert_eq!(
+            won.iter().sum::<usize>(),
+            ids.len(),
+            "one winner per profile: {won:?}"
+        );
+        let serials = race(&nodes, |_, n| {
+            (0..100)
+                .map(|_| n.next_serial("plan").unwrap())
+                .collect::<Vec<_>>()
+        });
+        let all: BTreeSet<u64> = serials.iter().flatten().copied().collect();
+        assert_eq!(all, (0..400).collect(), "every number once, none skipped");
+    }
+
+    #[test]
+    fn callbacks_go_out_once_and_in_order_per_profile() {
+        let Some(db) = fresh_db() else { return };
+        let nodes = nodes(&db.url);
+        nodes[0].create_account("AC0", "t", "test", 0).unwrap();
+        let statuses = [
+            ProfileStatus::Downloaded,
+            ProfileStatus::Installed,
+            ProfileStatus::Failed,
+        ];
+        for i in 0..30 {
+            let p = nodes[0]
+                .insert_profile(
+                    &NewProfile {
+                        callback_url: Some("http://127.0.0.1:9/cb".into()),
+                        callback_method: Some("POST".into()),
+                        ..order(&format!("HP{i}"), &format!("{i}"))
+                    },
+                    0,
+                )
+                .unwrap();
+            let mut from = ProfileStatus::Available;
+            for (k, &to) in statuses.iter().enumerate() {
+                assert!(nodes[0]
+                    .set_status(p.id, &[from], to, None, k as i64)
+                    .unwrap());
+                from = to;
+            }
+        }
+        // Every node's callback worker; a delivery is recorded with the lease it came with.
+        // The ticket is taken while the lease is held: the next callback of that profile
+        // cannot be claimed before this one is recorded, so tickets give the delivery order.
+        let ticket = AtomicUsize::new(0);
+        let delivered = race(&nodes, |i, n| {
+            let owner = format!("node{i}");
+            let mut mine = Vec::new();
+            let mut idle = 0;
+            while idle < 3 {
+                let lease = Lease {
+                    owner: owner.clone(),
+                    until: 1_000,
+                };
+                let due = n.claim_due_callbacks(&lease, 10, 5).unwrap();
+                if due.is_empty() {
+                    idle += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                idle = 0;
+                for (cb, token) in due {
+                    assert_eq!(token, "t");
+                    let t = ticket.fetch_add(1, Ordering::SeqCst);
+                    let ok = n
+                        .record_attempt(cb.id, &Attempt::Delivered { http_status: 204 }, &owner, 11)
+                        .unwrap();
+                    assert!(ok, "the lease holder records its delivery");
+                    mine.push((cb.esim_profile_sid, t, cb.profile_status));
+                }
+            }
+            mine
+        });
+        let mut per_profile: BTreeMap<String, Vec<(usize, ProfileStatus)>> = BTreeMap::new();
+        let mut count = 0;
+        for (sid, t, status) in delivered.into_iter().flatten() {
+            per_profile.entry(sid).or_default().push((t, status));
+            count += 1;
+        }
+        assert_eq!(count, 90, "each callback delivered once");
+        for (sid, mut got) in per_profile {
+            got.sort_by_key(|g| g.0);
+            assert_eq!(
+                got.iter().map(|g| g.1).collect::<Vec<_>>(),
+                statuses,
+                "{sid}"
+            );
+        }
+    }
 }
