@@ -4,3 +4,6 @@
 
 pub mod http;
 pub mod serve;
+pub mod store_location;
+
+pub use store_location::StoreLocation;

@@ -14,12 +14,11 @@ use crate::http::{Limits, ServerHandle};
 use smdp_core::clock::Clock;
 use smdp_core::es9::{Policy, Smdp};
 use smdp_core::store::{OperatorStore, Store};
-use smdp_store_sqlite::SqliteStore;
 
 /// Why the server cannot start: the message names the setting or file at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ServeError(String);
+pub struct ServeError(pub(crate) String);
 
 type Result<T> = std::result::Result<T, ServeError>;
 
@@ -84,6 +83,10 @@ pub struct Settings {
     /// Data folder for the SQLite store, created if missing [default: ./data].
     #[arg(long, env = "SMDP_DATA")]
     pub data: Option<PathBuf>,
+    /// The store: `sqlite:FOLDER` (or a folder), or `postgres://user@host/db` for several
+    /// nodes on one database; overrides --data [default: the SQLite store in --data].
+    #[arg(long, env = "SMDP_STORE")]
+    pub store: Option<String>,
     /// PKI folder in SGP.26 layout: ours (`certs`) or `../shared/pki/sgp26` [default: certs].
     #[arg(long, env = "SMDP_PKI")]
     pub pki: Option<PathBuf>,
@@ -168,6 +171,7 @@ impl Settings {
             listen: self.listen.or(other.listen),
             address: self.address.or(other.address),
             data: self.data.or(other.data),
+            store: self.store.or(other.store),
             pki: self.pki.or(other.pki),
             seed: self.seed.or(other.seed),
             log_format: self.log_format.or(other.log_format),
@@ -214,6 +218,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub address: String,
     pub data: PathBuf,
+    /// Where the store is (`data`'s SQLite store unless `--store` says otherwise).
+    pub store: crate::StoreLocation,
     pub pki: PathBuf,
     pub seed: Option<u64>,
     pub json_logs: bool,
@@ -281,6 +287,7 @@ impl Config {
             max_sessions: s.max_sessions.unwrap_or(dp.max_sessions),
             ..dp
         };
+        let data = s.data.unwrap_or_else(smdp_core::orders::default_data_dir);
         let address = s.address.unwrap_or_else(|| "localhost".into());
         if address.is_empty() || address.contains(['$', '/', ' ']) {
             bail!("SM-DP+ address {address:?} is not a host name");
@@ -357,7 +364,8 @@ impl Config {
                 .listen
                 .unwrap_or_else(|| "127.0.0.1:8443".parse().expect("literal")),
             address,
-            data: s.data.unwrap_or_else(smdp_core::orders::default_data_dir),
+            store: crate::StoreLocation::resolve(s.store.as_deref(), &data)?,
+            data,
             pki: s.pki.unwrap_or_else(|| PathBuf::from("certs")),
             seed: s.seed,
             json_logs,
@@ -648,11 +656,9 @@ pub async fn start_with(
     })
 }
 
-/// Starts everything for `cfg` with the store in its data folder.
+/// Starts everything for `cfg` with its store.
 pub async fn start(cfg: &Config, clock: Clock) -> Result<Running> {
-    let store = Arc::new(
-        SqliteStore::open(&cfg.data).with_context(|| format!("store in {}", cfg.data.display()))?,
-    );
+    let store = cfg.store.open()?;
     start_with(cfg, store, clock).await
 }
 
@@ -707,7 +713,7 @@ pub fn run(cfg: Config) -> Result<()> {
             listen = %running.addr(),
             rest_listen = %running.rest_addr(),
             address = %running.smdp.address,
-            data = %cfg.data.display(),
+            store = %cfg.store,
             pki = %cfg.pki.display(),
             ?curves,
             "SM-DP+ serving ES9+ at https://{}/gsma/rsp2/es9plus/",

@@ -37,11 +37,11 @@ pub enum EuiccCommand {
         #[arg(long, default_value = "nist")]
         curve: String,
         /// Where the profile's notifications go [default: the address `smdp serve` last
-        /// served `--data` under, else localhost:8443].
+        /// served this store under, else localhost:8443].
         #[arg(long)]
         notify: Option<String>,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: crate::StoreArgs,
         /// The state file to create (mode 0600: it holds SK.EUICC; an existing file is not
         /// overwritten).
         #[arg(long)]
@@ -155,12 +155,10 @@ pub fn run(cmd: EuiccCommand) -> Result<()> {
             .to_der();
             let address = match notify {
                 Some(a) => a,
-                None => {
-                    use smdp_core::store::Store as _;
-                    smdp_store_sqlite::SqliteStore::open(&data)?
-                        .meta(smdp_server::serve::ADDRESS_META)?
-                        .unwrap_or_else(|| "localhost:8443".into())
-                }
+                None => data
+                    .open()?
+                    .meta(smdp_server::serve::ADDRESS_META)?
+                    .unwrap_or_else(|| "localhost:8443".into()),
             };
             card.preinstall(Preinstalled {
                 package,

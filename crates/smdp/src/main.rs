@@ -12,6 +12,39 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use rsp_asn1::es9::base64_decode;
 use rsp_asn1::ids::{ActivationCode, Eid};
+use smdp_core::store::OperatorStore;
+use smdp_server::StoreLocation;
+
+/// Where a command finds the store: the same choice as `smdp serve`'s.
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Data folder of the SQLite store.
+    #[arg(long, env = "SMDP_DATA", default_value = "data")]
+    data: PathBuf,
+    /// The store: `sqlite:FOLDER` (or a folder), or `postgres://user@host/db`; overrides
+    /// --data.
+    #[arg(long, env = "SMDP_STORE")]
+    store: Option<String>,
+}
+
+impl StoreArgs {
+    fn location(&self) -> Result<StoreLocation> {
+        Ok(StoreLocation::resolve(self.store.as_deref(), &self.data)?)
+    }
+
+    fn open(&self) -> Result<std::sync::Arc<dyn OperatorStore>> {
+        Ok(self.location()?.open()?)
+    }
+}
+
+impl std::fmt::Display for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.location() {
+            Ok(l) => l.fmt(f),
+            Err(_) => f.write_str(self.store.as_deref().unwrap_or_default()),
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -86,15 +119,15 @@ enum FixturesCommand {
         /// `sgp23` (the shipped fixtures/sgp23.toml) or a fixture file.
         #[arg(default_value = "sgp23")]
         fixtures: String,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Ends every live fixture order and provisions them all afresh: the initial state.
     Reset {
         #[arg(default_value = "sgp23")]
         fixtures: String,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
 }
 
@@ -105,13 +138,13 @@ enum AccountCommand {
     Create {
         #[arg(long, default_value = "smdp-sim account")]
         friendly_name: String,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// List the accounts in a store.
     List {
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Show or set an account's MILENAGE parameters: with an OP, the OPc of each profile it
     /// reserves from now on is derived from OP and Ki (3GPP TS 35.206), so a core network
@@ -128,15 +161,15 @@ enum AccountCommand {
         /// AMF, 4 hex digits (default 8000).
         #[arg(long)]
         amf: Option<String>,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// An account's ledger: one $3.00 charge per reserved profile, and the total.
     Ledger {
         /// The AccountSid.
         account: String,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
 }
 
@@ -190,8 +223,8 @@ enum ProfileCommand {
         /// Cents charged per imported profile (0: none).
         #[arg(long, default_value_t = 300)]
         charge_cents: u32,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Export the subscriber keys (IMSI, Ki, OPc, OP when it derives the OPc, AMF) of an
     /// account's issued profiles for a lab core network: `csv`, `json`, `open5gs` (one
@@ -210,20 +243,20 @@ enum ProfileCommand {
         /// Write here (created with mode 0600) instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Release a held order (`profile add --unreleased`): it becomes downloadable.
     Release {
         /// The profile's sid (`HP…`) or matching ID.
         profile: String,
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// List the orders in a store.
     List {
-        #[arg(long, env = "SMDP_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
     },
 }
 
@@ -308,9 +341,8 @@ struct AddArgs {
     /// Downloads (new bindings) allowed.
     #[arg(long, default_value_t = 5)]
     max_attempts: i64,
-    /// Data folder of the server's store.
-    #[arg(long, env = "SMDP_DATA", default_value = "data")]
-    data: PathBuf,
+    #[command(flatten)]
+    data: StoreArgs,
     /// SM-DP+ address for the activation code (with the port when not 443) [default: the
     /// address `smdp serve` last served this data folder under, else localhost:8443].
     #[arg(long)]
@@ -531,8 +563,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 seed,
             } = *args;
             use smdp_core::order_options as oo;
-            use smdp_core::store::Store as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             let now = smdp_core::clock::Clock::System.unix();
             let icon = match icon {
                 Some(path) => Some(oo::Icon::from_bytes(
@@ -604,7 +635,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             let shared = rsp_shared::dir();
             let mut reserve = |req: &smdp_core::orders::OrderRequest| {
                 smdp_core::orders::reserve(
-                    &store,
+                    store.as_ref(),
                     &rsp_saip::NumberPlan::default(),
                     shared.as_deref(),
                     req,
@@ -667,10 +698,9 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             out,
             data,
         } => {
-            use smdp_core::store::OperatorStore as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             if !store.accounts()?.iter().any(|(sid, _)| *sid == account) {
-                anyhow::bail!("no account {account} in {}", data.display());
+                anyhow::bail!("no account {account} in {}", data);
             }
             let status = status
                 .map(|s| {
@@ -678,7 +708,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("unknown status {s:?}"))
                 })
                 .transpose()?;
-            let rows = smdp_operator::export::subscribers(&store, &account, status)?;
+            let rows = smdp_operator::export::subscribers(store.as_ref(), &account, status)?;
             let text = smdp_core::export::render(format, &rows);
             match out {
                 None => print!("{text}"),
@@ -701,15 +731,14 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             charge_cents,
             data,
         } => {
-            use smdp_core::store::OperatorStore as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             if !store.accounts()?.iter().any(|(sid, _)| *sid == account) {
-                anyhow::bail!("no account {account} in {}", data.display());
+                anyhow::bail!("no account {account} in {}", data);
             }
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             match smdp_operator::preinstalled::import(
-                &store,
+                store.as_ref(),
                 &account,
                 &bytes,
                 i64::from(charge_cents),
@@ -739,13 +768,12 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             }
         }
         ProfileCommand::Release { profile, data } => {
-            use smdp_core::store::Store as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             let p = match store.profile_with_sid(&profile)? {
                 Some(p) => p,
                 None => store
                     .profile_by_matching_id(&profile)?
-                    .with_context(|| format!("no profile {profile:?} in {}", data.display()))?,
+                    .with_context(|| format!("no profile {profile:?} in {}", data))?,
             };
             if store.release_order(p.id, smdp_core::clock::Clock::System.unix())? {
                 println!("released {}", p.sid);
@@ -754,8 +782,7 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
             }
         }
         ProfileCommand::List { data } => {
-            use smdp_core::store::Store as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             // A page at a time: a store of a million profiles is listed in constant memory.
             use std::io::Write as _;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -841,9 +868,9 @@ fn main() -> Result<()> {
             friendly_name,
             data,
         }) => {
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             let c = smdp_operator::accounts::create(
-                &store,
+                store.as_ref(),
                 &friendly_name,
                 &mut rsp_auth::rng::rng(None),
                 smdp_core::clock::Clock::System.unix(),
@@ -858,8 +885,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::Ledger { account, data }) => {
-            use smdp_core::store::OperatorStore as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             let charges = store.charges(&account)?;
             let mut total = 0;
             for c in &charges {
@@ -889,10 +915,9 @@ fn main() -> Result<()> {
             amf,
             data,
         }) => {
-            use smdp_core::store::OperatorStore as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             if !store.accounts()?.iter().any(|(sid, _)| *sid == account) {
-                anyhow::bail!("no account {account} in {}", data.display());
+                anyhow::bail!("no account {account} in {}", data);
             }
             let mut m = store.milenage(&account)?;
             if let Some(op) = op {
@@ -918,8 +943,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Account(AccountCommand::List { data }) => {
-            use smdp_core::store::OperatorStore as _;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             for (sid, name) in store.accounts()? {
                 println!("{sid}  {name}");
             }
@@ -938,14 +962,14 @@ fn main() -> Result<()> {
                 FixturesCommand::Reset { fixtures, data } => (fixtures, data, true),
             };
             let file = smdp_server::serve::load_fixtures(&name)?;
-            let store = smdp_store_sqlite::SqliteStore::open(&data)?;
+            let store = data.open()?;
             let now = smdp_core::clock::Clock::System.unix();
             if reset {
-                let n = smdp_core::fixtures::reset(&store, now)?;
+                let n = smdp_core::fixtures::reset(store.as_ref(), now)?;
                 println!("reset {n} fixture orders");
             }
             let created = smdp_core::fixtures::provision(
-                &store,
+                store.as_ref(),
                 &file,
                 &rsp_saip::NumberPlan::default(),
                 rsp_shared::dir().as_deref(),

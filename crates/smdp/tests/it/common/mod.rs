@@ -125,6 +125,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         address: opts.address.clone(),
         data: PathBuf::new(),
+        store: smdp_server::StoreLocation::Sqlite(PathBuf::new()),
         pki: opts.pki.clone(),
         seed: opts.seed,
         json_logs: false,
