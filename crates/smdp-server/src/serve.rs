@@ -536,7 +536,10 @@ fn node_name() -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!("node-{}-{nanos:x}", std::process::id())
+    // Nodes started in one process (tests) are told apart by a counter.
+    static STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("node-{}-{nanos:x}-{n}", std::process::id())
 }
 
 /// Store key of the address the server last served under (`smdp profile add` prints

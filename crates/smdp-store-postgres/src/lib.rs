@@ -13,6 +13,7 @@ mod operator;
 mod rows;
 mod schema;
 mod store;
+pub mod testing;
 
 use std::time::Duration;
 
@@ -35,9 +36,20 @@ const POOL_SIZE: u32 = 16;
 
 /// A store in one PostgreSQL database (its current schema).
 pub struct PgStore {
-    pool: r2d2::Pool<Manager>,
+    /// `None` only while dropping (see `Drop`).
+    pool: Option<r2d2::Pool<Manager>>,
     /// The URL without its password, for messages.
     shown: String,
+}
+
+/// A `postgres` client closes its connection on its own runtime when dropped, which must not
+/// happen on a tokio worker either: the pool (and its idle clients) goes off the runtime.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -101,7 +113,10 @@ impl PgStore {
                 .build(manager)
         })
         .map_err(|e| StoreError::Invalid(format!("cannot reach PostgreSQL at {shown}: {e}")))?;
-        let store = Self { pool, shown };
+        let store = Self {
+            pool: Some(pool),
+            shown,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -117,7 +132,11 @@ impl PgStore {
         f: impl FnOnce(&mut postgres::Client) -> std::result::Result<R, Error> + Send,
     ) -> Result<R> {
         off_runtime(|| {
-            let mut c = self.pool.get().map_err(|e| {
+            let pool = self
+                .pool
+                .as_ref()
+                .ok_or_else(|| StoreError::Invalid(format!("store {} is closing", self.shown)))?;
+            let mut c = pool.get().map_err(|e| {
                 StoreError::Invalid(format!("PostgreSQL at {} unavailable: {e}", self.shown))
             })?;
             f(&mut c).map_err(Error::into_store)

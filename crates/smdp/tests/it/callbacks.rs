@@ -15,7 +15,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rsp_auth::Curve;
 use serde_json::Value;
-use smdp_core::store::Store as _;
 use smdp_operator::callbacks::twilio_signature;
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use lpa::download::Order;
 use lpa::es9::{Client, Trust};
 use rsp_auth::pki::Pki;
 use rsp_auth::{Backend, Curve};
-use smdp_core::store::{ProfileStatus, Store as _};
+use smdp_core::store::ProfileStatus;
 use veuicc::apdu::Card;
 use veuicc::Euicc;
 

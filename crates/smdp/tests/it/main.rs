@@ -13,6 +13,7 @@ mod fixtures;
 mod hostile;
 mod lpa;
 mod manufactured;
+mod nodes;
 mod rest;
 mod sdk;
 mod serve;

@@ -1175,7 +1175,6 @@ async fn fleets_group_sims_under_a_network_access_profile() {
 /// derived from the account's OP, and secrets nowhere else in the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriber_export_carries_the_cards_keys_and_only_it_does() {
-    use smdp_core::store::{OperatorStore as _, Store as _};
     let server = TestServer::start(Options::default()).await;
     let acct = server.account("export");
     let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);

@@ -160,16 +160,20 @@ pub struct TestServer {
     pub clock: Clock,
     /// The CI the TLS certificate chains to (trust anchor for the client).
     pub tls_root: Vec<u8>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn smdp_core::store::OperatorStore>,
     running: Option<smdp_server::serve::Running>,
     rng: std::sync::Mutex<rsp_auth::rng::Rng>,
 }
 
 impl TestServer {
     pub async fn start(opts: Options) -> Self {
+        Self::start_on(opts, Arc::new(SqliteStore::in_memory().unwrap())).await
+    }
+
+    /// A server on `store` (several servers on one PostgreSQL store are several nodes).
+    pub async fn start_on(opts: Options, store: Arc<dyn smdp_core::store::OperatorStore>) -> Self {
         let clock = Clock::manual(test_now());
         let cfg = config(&opts);
-        let store = Arc::new(SqliteStore::in_memory().unwrap());
         let running = smdp_server::serve::start_with(&cfg, store.clone(), clock.clone())
             .await
             .unwrap();
