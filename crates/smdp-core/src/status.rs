@@ -192,7 +192,15 @@ impl From<ChainError> for Failure {
 impl From<crate::store::StoreError> for Failure {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
-        Self::new(Code::ExecutionError, "internal store error")
+        // SGP.22 has no "service unavailable" code; 1.2/4.2 (execution error) is the one the
+        // digest gives for a function provider that could not execute (issue 17).
+        match e {
+            crate::store::StoreError::Unavailable(_) => Self::new(
+                Code::ExecutionError,
+                "the SM-DP+ store is unavailable; nothing was changed, try again",
+            ),
+            _ => Self::new(Code::ExecutionError, "internal store error"),
+        }
     }
 }
 

@@ -15,9 +15,13 @@ pub mod testing;
 /// Why the store failed (I/O, a constraint, a corrupt row).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The backend failed (SQL error, I/O, a lost connection).
+    /// The backend failed (SQL error, I/O).
     #[error("store: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store cannot be reached now (a database server down or restarting); nothing was
+    /// written, and a later call may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     #[error("store: {0}")]
     Invalid(String),
     #[error("store: {what} {value:?} is already taken")]

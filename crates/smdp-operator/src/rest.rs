@@ -135,7 +135,18 @@ impl ApiError {
 
 impl From<smdp_core::store::StoreError> for ApiError {
     fn from(e: smdp_core::store::StoreError) -> Self {
-        Self::internal(e)
+        match e {
+            // Twilio's 20503 "Service Unavailable": the client may retry; nothing changed.
+            smdp_core::store::StoreError::Unavailable(why) => {
+                tracing::warn!(why, "REST call while the store is unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    20503,
+                    "Service Unavailable",
+                )
+            }
+            e => Self::internal(e),
+        }
     }
 }
 
@@ -818,6 +829,7 @@ impl Operator {
         let rows = crate::export::subscribers(self.store.as_ref(), account, status).map_err(
             |e| match e {
                 crate::export::ExportError::Status(_) => ApiError::invalid(e.to_string()),
+                crate::export::ExportError::Store(e) => ApiError::from(e),
                 e => ApiError::internal(e),
             },
         )?;
@@ -1077,7 +1089,7 @@ impl Operator {
                 smdp_core::store::StoreError::Duplicate { .. } => {
                     ApiError::invalid("UniqueName is already in use")
                 }
-                e => ApiError::internal(e),
+                e => ApiError::from(e),
             })?;
         if !applied {
             // Another request scheduled a change between our read and our write.

@@ -34,6 +34,9 @@ pub(crate) const IMPORT_LOCK: i64 = 0x736d_6470_2d69_6d70;
 /// workers, with room to spare.
 const POOL_SIZE: u32 = 16;
 
+/// How long a call waits for a connection before it answers "unavailable".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A store in one PostgreSQL database (its current schema).
 pub struct PgStore {
     /// `None` only while dropping (see `Drop`).
@@ -102,14 +105,17 @@ impl PgStore {
             .parse()
             .map_err(|e| StoreError::Invalid(format!("{shown}: {e}")))?;
         let manager = Manager::new(config, NoTls);
-        // No check on checkout (a round trip per call): a connection the server dropped fails
-        // its call, is seen broken when it returns, and is replaced by a fresh one.
+        // Each connection is checked as it leaves the pool (one empty query): one the server
+        // dropped (a restart, a failover) is replaced before a request uses it, rather than
+        // failing that request. A call that loses its connection midway is not retried: its
+        // transaction is rolled back, and a commit whose answer was lost cannot be told from
+        // one that never happened.
         let pool = off_runtime(|| {
             r2d2::Pool::builder()
                 .max_size(POOL_SIZE)
                 .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(5))
-                .test_on_check_out(false)
+                .connection_timeout(CONNECT_TIMEOUT)
+                .test_on_check_out(true)
                 .build(manager)
         })
         .map_err(|e| StoreError::Invalid(format!("cannot reach PostgreSQL at {shown}: {e}")))?;
@@ -137,9 +143,9 @@ impl PgStore {
                 .as_ref()
                 .ok_or_else(|| StoreError::Invalid(format!("store {} is closing", self.shown)))?;
             let mut c = pool.get().map_err(|e| {
-                StoreError::Invalid(format!("PostgreSQL at {} unavailable: {e}", self.shown))
+                StoreError::Unavailable(format!("PostgreSQL at {}: {e}", self.shown))
             })?;
-            f(&mut c).map_err(Error::into_store)
+            f(&mut c).map_err(|e| e.into_store(&self.shown))
         })
     }
 
@@ -224,10 +230,37 @@ impl From<postgres::Error> for Error {
 }
 
 impl Error {
-    fn into_store(self) -> StoreError {
+    fn into_store(self, shown: &str) -> StoreError {
         match self {
+            Self::Sql(e) if lost_connection(&e) => {
+                StoreError::Unavailable(format!("PostgreSQL at {shown}: {e}"))
+            }
             Self::Sql(e) => backend(e),
             Self::Store(e) => e,
+        }
+    }
+}
+
+/// Whether `e` means the server is out of reach (not that the statement was wrong): a closed
+/// or failed connection, or the SQLSTATEs of a server that is shutting down or full.
+fn lost_connection(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // No SQLSTATE: I/O (the socket) fails, or a value did not convert (our bug, not the
+        // network's).
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+        Some(c) => {
+            c.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::TOO_MANY_CONNECTIONS,
+                ]
+                .contains(c)
         }
     }
 }

@@ -87,3 +87,90 @@ async fn an_order_made_on_one_node_downloads_through_the_other() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A TCP proxy to PostgreSQL that can cut every connection (as a database restart or a
+/// network partition does) and let them through again.
+struct Proxy {
+    port: u16,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: String) -> Self {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns: Arc<std::sync::Mutex<Vec<TcpStream>>> = Arc::default();
+        let (o, c) = (open.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !o.load(std::sync::atomic::Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    })
+                };
+                let mut all = c.lock().unwrap();
+                all.push(client.try_clone().unwrap());
+                all.push(server.try_clone().unwrap());
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Self { port, open, conns }
+    }
+
+    /// Every connection drops, and new ones are closed as they arrive.
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for s in self.conns.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn resume(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_is_an_es9_error_and_a_503_then_the_node_reconnects() {
+    let Some(db) = fresh_db() else { return };
+    // postgres://user@host:port/db → the same through the proxy.
+    let (head, rest) = db.url.split_once('@').expect("user@host in DATABASE_URL");
+    let (upstream, dbname) = rest.split_once('/').expect("/database");
+    let proxy = Proxy::start(upstream.to_string());
+    let url = format!("{head}@127.0.0.1:{}/{dbname}", proxy.port);
+    let store: Arc<dyn OperatorStore> = Arc::new(PgStore::connect(&url).expect("connect"));
+    let a = TestServer::start_on(Options::default(), store).await;
+    let acct = a.account("outage");
+    let rest_a = Rest::basic(a.rest(), &acct.account_sid, &acct.auth_token);
+    let p = a.reserve(by_matching_id("OUTAGE-1"));
+
+    proxy.cut();
+    let mut lpa = Lpa::new(&a, &our_pki_dir(), Curve::NistP256);
+    let e = lpa.initiate().await.expect_err("no store, no session");
+    assert_eq!(codes(&e), ("1.2".into(), "4.2".into()), "{e:?}");
+    let (s, v) = rest_a.get("/v1/ESimProfiles").await;
+    assert_eq!((s, v["code"].as_u64()), (503, Some(20503)), "{v}");
+
+    // The database is back: the node reconnects by itself and nothing was half-written.
+    proxy.resume();
+    assert_eq!(a.profile(&p).status, ProfileStatus::Available);
+    let (s, v) = rest_a.get("/v1/ESimProfiles").await;
+    assert_eq!(s, 200, "{v}");
+    lpa.download(Some("OUTAGE-1"), None)
+        .await
+        .expect("download after the outage");
+    assert_eq!(a.profile(&p).status, ProfileStatus::Installed);
+    a.stop().await;
+}
