@@ -797,3 +797,138 @@ pub trait OperatorStore: Store {
     fn record_attempt(&self, id: i64, a: &Attempt, owner: &str, now: i64) -> Result<bool>;
     fn callbacks_for(&self, account_sid: &str, profile_sid: &str) -> Result<Vec<CallbackRecord>>;
 }
+
+// ------------------------------------------------------------------ maintenance
+
+/// What `smdp store check` found in a store.
+#[derive(Debug, Clone, Default)]
+pub struct StoreReport {
+    /// `sqlite:FOLDER` or the PostgreSQL URL (password hidden).
+    pub store: String,
+    pub schema_version: i64,
+    /// Row counts: tables, and orders and callbacks by state.
+    pub counts: Vec<(String, i64)>,
+    /// Broken invariants (empty: the store is sound).
+    pub problems: Vec<String>,
+}
+
+/// The checks every backend runs (`smdp store check`): each a name and a query counting the
+/// rows that break it. Written in the SQL both backends speak.
+pub const INVARIANTS: &[(&str, &str)] = &[
+    (
+        "orders with an unknown status",
+        "SELECT COUNT(*) FROM profiles WHERE status NOT IN \
+         ('new', 'reserving', 'available', 'downloaded', 'installed', 'failed')",
+    ),
+    (
+        "reserved orders without a profile package",
+        "SELECT COUNT(*) FROM profiles p WHERE p.status IN ('available', 'downloaded') \
+         AND NOT EXISTS (SELECT 1 FROM packages k WHERE k.profile_id = p.id)",
+    ),
+    (
+        "downloaded orders without their binding",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'downloaded' AND bound_txid IS NULL",
+    ),
+    (
+        "charges for no order",
+        "SELECT COUNT(*) FROM charges c \
+         WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.sid = c.profile_sid)",
+    ),
+    (
+        "Sims of no order",
+        "SELECT COUNT(*) FROM sims s \
+         WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.sim_sid = s.sid)",
+    ),
+    (
+        "callbacks with an unknown state",
+        "SELECT COUNT(*) FROM callbacks WHERE state NOT IN ('pending', 'delivered', 'failed')",
+    ),
+];
+
+/// The counts `smdp store check` prints: a label and a query.
+pub const COUNTS: &[(&str, &str)] = &[
+    ("accounts", "SELECT COUNT(*) FROM accounts"),
+    ("orders", "SELECT COUNT(*) FROM profiles"),
+    (
+        "orders new",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'new'",
+    ),
+    (
+        "orders reserving",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'reserving'",
+    ),
+    (
+        "orders available",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'available'",
+    ),
+    (
+        "orders downloaded",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'downloaded'",
+    ),
+    (
+        "orders installed",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'installed'",
+    ),
+    (
+        "orders failed",
+        "SELECT COUNT(*) FROM profiles WHERE status = 'failed'",
+    ),
+    ("sims", "SELECT COUNT(*) FROM sims"),
+    ("charges", "SELECT COUNT(*) FROM charges"),
+    ("sessions", "SELECT COUNT(*) FROM sessions"),
+    ("notifications", "SELECT COUNT(*) FROM notifications"),
+    (
+        "callbacks pending",
+        "SELECT COUNT(*) FROM callbacks WHERE state = 'pending'",
+    ),
+    (
+        "callbacks delivered",
+        "SELECT COUNT(*) FROM callbacks WHERE state = 'delivered'",
+    ),
+    (
+        "callbacks failed",
+        "SELECT COUNT(*) FROM callbacks WHERE state = 'failed'",
+    ),
+];
+
+/// The tables of a store, parents before children (the order a copy writes them in).
+pub const TABLES: &[&str] = &[
+    "accounts",
+    "api_keys",
+    "bearer_tokens",
+    "oauth_clients",
+    "oauth_tokens",
+    "profiles",
+    "packages",
+    "sessions",
+    "counters",
+    "notifications",
+    "network_access_profiles",
+    "fleets",
+    "sims",
+    "callbacks",
+    "charges",
+    "bindings",
+    "meta",
+    "fault_log",
+];
+
+/// A column value in a backend-neutral form (for `smdp store copy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A store whose rows can be read table by table (the source of `smdp store copy`).
+pub trait TableSource {
+    /// Calls `row` with each row of `table`'s `columns`, in row-id order.
+    fn scan(
+        &self,
+        table: &str,
+        columns: &[String],
+        row: &mut dyn FnMut(Vec<Value>) -> Result<()>,
+    ) -> Result<()>;
+}

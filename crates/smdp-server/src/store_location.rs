@@ -75,6 +75,51 @@ impl StoreLocation {
     }
 }
 
+impl StoreLocation {
+    /// Opens the store (migrating an older schema) and returns its schema version.
+    pub fn migrate(&self) -> Result<i64> {
+        let e = |e: smdp_core::store::StoreError| ServeError(format!("{self}: {e}"));
+        match self {
+            Self::Sqlite(dir) => smdp_store_sqlite::SqliteStore::open(dir)
+                .and_then(|s| s.schema_version())
+                .map_err(e),
+            Self::Postgres(url) => smdp_store_postgres::PgStore::connect(url)
+                .and_then(|s| s.schema_version())
+                .map_err(e),
+        }
+    }
+
+    /// `smdp store check`: schema version, counts, integrity.
+    pub fn check(&self) -> Result<smdp_core::store::StoreReport> {
+        let e = |e: smdp_core::store::StoreError| ServeError(format!("{self}: {e}"));
+        match self {
+            Self::Sqlite(dir) => smdp_store_sqlite::SqliteStore::open(dir)
+                .and_then(|s| s.check(&self.to_string()))
+                .map_err(e),
+            Self::Postgres(url) => smdp_store_postgres::PgStore::connect(url)
+                .and_then(|s| s.check())
+                .map_err(e),
+        }
+    }
+
+    /// `smdp store copy`: every row of this SQLite store into the empty PostgreSQL store
+    /// `to`, in one transaction. The rows copied per table.
+    pub fn copy_into(&self, to: &StoreLocation) -> Result<Vec<(String, u64)>> {
+        let (Self::Sqlite(dir), Self::Postgres(url)) = (self, to) else {
+            bail!("store copy goes from an SQLite store (sqlite:FOLDER) into PostgreSQL (postgres://…)");
+        };
+        if !dir.join("smdp.sqlite3").is_file() {
+            bail!("{self}: no store there (no smdp.sqlite3)");
+        }
+        let from = smdp_store_sqlite::SqliteStore::open(dir)
+            .map_err(|e| ServeError(format!("{self}: {e}")))?;
+        let into = smdp_store_postgres::PgStore::connect(url)
+            .map_err(|e| ServeError(format!("{to}: {e}")))?;
+        into.import_from(&from)
+            .map_err(|e| ServeError(format!("copying {self} into {to}: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

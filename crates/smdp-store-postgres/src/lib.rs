@@ -9,6 +9,7 @@
 //! runtime per connection, which must not be entered from a tokio worker thread, so every
 //! call goes through [`off_runtime`].
 
+mod maintenance;
 mod operator;
 mod rows;
 mod schema;

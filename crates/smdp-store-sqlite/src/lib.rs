@@ -6,6 +6,7 @@
 //! so two sessions racing for one profile cannot both win, whatever the interleaving, across
 //! threads, processes or restarts.
 
+mod maintenance;
 mod operator;
 
 use std::path::Path;

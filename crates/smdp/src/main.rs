@@ -101,6 +101,9 @@ enum Command {
     /// Conformance fixture orders (SGP.23-derived suites): provision them, or reset them.
     #[command(subcommand)]
     Fixtures(FixturesCommand),
+    /// The store itself: migrate it, check it, copy an SQLite store into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Virtual eUICCs as state files: manufacture one with a pre-installed profile, enable,
     /// disable or delete its profiles (queuing the notifications), show it.
     #[command(subcommand)]
@@ -109,6 +112,32 @@ enum Command {
     Eid {
         /// 32 digits to check, or 30 digits to complete.
         eid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create the store or bring its schema up to this smdp's version (a store of a newer
+    /// version is refused, never changed), and print the version.
+    Migrate {
+        #[command(flatten)]
+        data: StoreArgs,
+    },
+    /// Schema version, row counts, and integrity: the backend's own checks (SQLite's
+    /// integrity and foreign-key checks) and the store's invariants. Exits 1 on a problem.
+    Check {
+        #[command(flatten)]
+        data: StoreArgs,
+    },
+    /// Copy every row of an SQLite store into an empty PostgreSQL store, in one transaction
+    /// (all or nothing), for users who grow out of one machine.
+    Copy {
+        /// The SQLite store: `sqlite:FOLDER` or a folder.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL store: `postgres://user@host/db`.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -956,6 +985,39 @@ fn main() -> Result<()> {
         }
         Command::Profile(cmd) => profile(cmd),
         Command::Euicc(cmd) => euicc_cmd::run(cmd),
+        Command::Store(StoreCommand::Migrate { data }) => {
+            let location = data.location()?;
+            let version = location.migrate()?;
+            println!("{location}: schema version {version}");
+            Ok(())
+        }
+        Command::Store(StoreCommand::Check { data }) => {
+            let report = data.location()?.check()?;
+            println!("store:          {}", report.store);
+            println!("schema version: {}", report.schema_version);
+            for (label, n) in &report.counts {
+                println!("{label:<20} {n}");
+            }
+            if report.problems.is_empty() {
+                println!("integrity:      ok");
+                Ok(())
+            } else {
+                for p in &report.problems {
+                    println!("problem:        {p}");
+                }
+                bail!("{} problem(s) in {}", report.problems.len(), report.store)
+            }
+        }
+        Command::Store(StoreCommand::Copy { from, to }) => {
+            let (from, to): (StoreLocation, StoreLocation) = (from.parse()?, to.parse()?);
+            let copied = from.copy_into(&to)?;
+            for (table, n) in &copied {
+                println!("{table:<24} {n}");
+            }
+            let total: u64 = copied.iter().map(|(_, n)| n).sum();
+            println!("copied {total} rows from {from} into {to}");
+            Ok(())
+        }
         Command::Fixtures(cmd) => {
             let (name, data, reset) = match cmd {
                 FixturesCommand::Load { fixtures, data } => (fixtures, data, false),

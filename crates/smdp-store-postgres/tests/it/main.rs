@@ -374,3 +374,30 @@ mod nodes {
         }
     }
 }
+
+#[test]
+fn check_reports_counts_and_broken_invariants() {
+    use smdp_core::store::{NewProfile, Store};
+    let Some(db) = fresh_db() else { return };
+    let s = PgStore::connect(&db.url).expect("connect");
+    s.insert_profile(
+        &NewProfile {
+            package: Some(vec![0xA0, 0]),
+            ..smdp_core::store::testing::order("HP1", "1")
+        },
+        0,
+    )
+    .unwrap();
+    let r = s.check().unwrap();
+    assert_eq!(r.schema_version, SCHEMA_VERSION);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert!(
+        r.counts.contains(&("orders available".into(), 1)),
+        "{:?}",
+        r.counts
+    );
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.batch_execute("DELETE FROM packages").unwrap();
+    let r = s.check().unwrap();
+    assert_eq!(r.problems, ["1 reserved orders without a profile package"]);
+}

@@ -506,10 +506,108 @@ fn profile_add_count_makes_many_orders_by_matching_id() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("BATCH-1 is taken"));
     // --count needs matching IDs to make.
-    let o = smdp(&["profile", "add", "--data", data, "--count", "2"], None);
+    let o = smdp(
+        &[
+            "profile",
+            "add",
+            "--data",
+            data,
+            "--count",
+            "2",
+            "--generate-matching-id",
+        ],
+        None,
+    );
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--count"));
     let o = smdp(&["profile", "list", "--data", data], None);
     assert_eq!(stdout(&o).lines().count(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn store_migrate_check_and_copy_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("smdp-cli-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.to_str().unwrap();
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = smdp(
+        &["store", "migrate", "--store", &format!("sqlite:{data}")],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("sqlite:{data}: schema version 12")
+    );
+    let o = smdp(
+        &[
+            "profile",
+            "add",
+            "--data",
+            data,
+            "--count",
+            "2",
+            "--generate-matching-id",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = smdp(&["store", "check", "--data", data], None);
+    assert!(o.status.success(), "{}", err(&o));
+    let out = stdout(&o);
+    assert!(out.contains("orders available     2"), "{out}");
+    assert!(out.contains("integrity:      ok"), "{out}");
+
+    // A broken invariant is reported and fails the check.
+    let store = smdp_store_sqlite::SqliteStore::open(&dir).unwrap();
+    store
+        .with(|c| {
+            c.execute("DELETE FROM packages WHERE profile_id = 1", [])?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let o = smdp(&["store", "check", "--data", data], None);
+    assert!(!o.status.success());
+    assert!(
+        stdout(&o).contains("problem:        1 reserved orders without a profile package"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Copy goes SQLite → PostgreSQL only; anything else is refused with the reason.
+    let o = smdp(
+        &["store", "copy", "--from", data, "--to", "sqlite:/tmp/x"],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("from an SQLite store"), "{}", err(&o));
+    let o = smdp(
+        &[
+            "store",
+            "copy",
+            "--from",
+            "sqlite:/nonexistent/smdp",
+            "--to",
+            "postgres://u@127.0.0.1:1/d",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("no store there"), "{}", err(&o));
+
+    // A store of a newer schema is refused and left as it is.
+    let store = smdp_store_sqlite::SqliteStore::open(&dir).unwrap();
+    store
+        .with(|c| {
+            c.pragma_update(None, "user_version", 99)?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let o = smdp(&["store", "migrate", "--data", data], None);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("store schema 99"), "{}", err(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -174,3 +174,121 @@ async fn a_lost_database_is_an_es9_error_and_a_503_then_the_node_reconnects() {
     assert_eq!(a.profile(&p).status, ProfileStatus::Installed);
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_store_copied_into_postgres_serves_on() {
+    let Some(db) = fresh_db() else { return };
+    let dir = std::env::temp_dir().join(format!("smdp-copy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // A store with history: a finished download (its binding), an order waiting, a
+    // REST order with its Sim, charge and queued callbacks.
+    let sqlite: Arc<dyn OperatorStore> =
+        Arc::new(smdp_store_sqlite::SqliteStore::open(&dir).unwrap());
+    let one = TestServer::start_on(Options::default(), sqlite.clone()).await;
+    let done = one.reserve(by_matching_id("COPY-1"));
+    let waiting = one.reserve(by_matching_id("COPY-2"));
+    let mut lpa = Lpa::new(&one, &our_pki_dir(), Curve::NistP256);
+    lpa.download(Some("COPY-1"), None).await.unwrap();
+    let acct = one.account("copy");
+    let rest = Rest::basic(one.rest(), &acct.account_sid, &acct.auth_token);
+    let (_, v) = rest
+        .create(&[
+            ("GenerateMatchingId", "true"),
+            ("CallbackUrl", "http://127.0.0.1:9/cb"),
+        ])
+        .await;
+    let rest_sid = v["sid"].as_str().unwrap().to_string();
+    reserved(&rest, &rest_sid).await;
+    one.stop().await;
+
+    let copied = smdp_server::StoreLocation::Sqlite(dir.clone())
+        .copy_into(&smdp_server::StoreLocation::Postgres(db.url.clone()))
+        .expect("copy");
+    let rows = |table: &str| copied.iter().find(|(t, _)| t == table).map(|(_, n)| *n);
+    assert_eq!(
+        [
+            "profiles",
+            "packages",
+            "bindings",
+            "sims",
+            "charges",
+            "callbacks"
+        ]
+        .map(rows),
+        [3, 3, 1, 1, 1, 2].map(Some),
+        "{copied:?}"
+    );
+
+    let again = smdp_server::StoreLocation::Sqlite(dir.clone())
+        .copy_into(&smdp_server::StoreLocation::Postgres(db.url.clone()))
+        .expect_err("a second copy");
+    assert!(
+        again.to_string().contains("copy into an empty store"),
+        "{again}"
+    );
+    let report = smdp_server::StoreLocation::Postgres(db.url.clone())
+        .check()
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(
+        report.counts.contains(&("orders installed".into(), 1)),
+        "{:?}",
+        report.counts
+    );
+    let pg: Arc<dyn OperatorStore> = Arc::new(PgStore::connect(&db.url).unwrap());
+    assert_eq!(pg.profiles().unwrap(), sqlite.profiles().unwrap());
+    assert_eq!(pg.notifications().unwrap(), sqlite.notifications().unwrap());
+    assert_eq!(
+        pg.charges(&acct.account_sid).unwrap(),
+        sqlite.charges(&acct.account_sid).unwrap()
+    );
+    assert_eq!(
+        pg.callbacks_for(&acct.account_sid, &rest_sid).unwrap(),
+        sqlite.callbacks_for(&acct.account_sid, &rest_sid).unwrap()
+    );
+    for p in sqlite.profiles().unwrap() {
+        assert_eq!(
+            pg.package(p.id).unwrap(),
+            sqlite.package(p.id).unwrap(),
+            "{}",
+            p.sid
+        );
+    }
+    assert_eq!(
+        pg.profile(done.id).unwrap().unwrap().status,
+        ProfileStatus::Installed
+    );
+
+    // The copy serves: the waiting order downloads, and new orders get new ids and numbers.
+    // (Another seed: the same seed would hand out the first server's transaction IDs again.)
+    let node = TestServer::start_on(
+        Options {
+            seed: Some(2),
+            ..Options::default()
+        },
+        pg.clone(),
+    )
+    .await;
+    let mut lpa = Lpa::new(&node, &our_pki_dir(), Curve::NistP256);
+    lpa.download(Some("COPY-2"), None)
+        .await
+        .expect("download from the copy");
+    assert_eq!(node.profile(&waiting).status, ProfileStatus::Installed);
+    // The copied account works, and a new order continues the ids and the number plan.
+    let rest = Rest::basic(node.rest(), &acct.account_sid, &acct.auth_token);
+    let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    assert_eq!(s, 201, "{v}");
+    let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+    let fresh = pg
+        .profile_with_sid(v["sid"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    for p in sqlite.profiles().unwrap() {
+        assert!(
+            p.id < fresh.id && p.iccid != fresh.iccid,
+            "{p:?} / {fresh:?}"
+        );
+    }
+    node.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
