@@ -2,9 +2,8 @@
 
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
-use smdp_core::store::{
-    Result, StoreError, StoreReport, TableSource, Value, COUNTS, INVARIANTS, TABLES,
-};
+use smdp_core::store::{Result, StoreError, StoreReport, TableSource, Value};
+use smdp_store_sql::{COUNTS, INVARIANTS, TABLES};
 
 use crate::rows::R;
 use crate::{Error, PgStore};

@@ -1166,6 +1166,26 @@ mod tests {
         Box::new(SqliteStore::in_memory().unwrap())
     });
 
+    /// `smdp store copy` reads the tables of smdp_store_sql::TABLES: that must be every table.
+    #[test]
+    fn the_copy_order_names_every_table() {
+        let s = SqliteStore::in_memory().unwrap();
+        let mut tables: Vec<String> = s
+            .with(|c| {
+                let mut st = c.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%'",
+                )?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+            })
+            .unwrap();
+        tables.sort();
+        let mut listed: Vec<&str> = smdp_store_sql::TABLES.to_vec();
+        listed.sort();
+        assert_eq!(tables, listed);
+    }
+
     /// The same contract on a data folder: reads go to the WAL readers, writes to the
     /// writer, and every read sees the writes before it.
     mod file_backed {

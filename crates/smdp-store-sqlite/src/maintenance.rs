@@ -1,7 +1,8 @@
 //! `smdp store check` and the source side of `smdp store copy` for the SQLite store.
 
 use rusqlite::types::ValueRef;
-use smdp_core::store::{Result, StoreReport, TableSource, Value, COUNTS, INVARIANTS, TABLES};
+use smdp_core::store::{Result, StoreReport, TableSource, Value};
+use smdp_store_sql::{COUNTS, INVARIANTS, TABLES};
 
 use crate::{SqlError, SqliteStore};
 

@@ -401,3 +401,25 @@ fn check_reports_counts_and_broken_invariants() {
     let r = s.check().unwrap();
     assert_eq!(r.problems, ["1 reserved orders without a profile package"]);
 }
+
+/// `smdp store copy` writes the tables of smdp_store_sql::TABLES: that must be every table.
+#[test]
+fn the_copy_order_names_every_table() {
+    let Some(db) = fresh_db() else { return };
+    PgStore::connect(&db.url).expect("connect");
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    let mut tables: Vec<String> = c
+        .query(
+            "SELECT tablename::TEXT FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename <> 'smdp_schema'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tables.sort();
+    let mut listed: Vec<&str> = smdp_store_sql::TABLES.to_vec();
+    listed.sort();
+    assert_eq!(tables, listed);
+}
