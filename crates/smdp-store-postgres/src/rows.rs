@@ -9,6 +9,9 @@ use smdp_core::store::{
 };
 
 use crate::Error;
+pub(crate) use smdp_store_sql::{
+    CALLBACK_COLUMNS, FLEET_COLUMNS, NAP_COLUMNS, PROFILE_COLUMNS, SESSION_COLUMNS, SIM_COLUMNS,
+};
 
 pub(crate) type R<T> = std::result::Result<T, Error>;
 
@@ -43,12 +46,6 @@ where
     let t: String = r.try_get(idx)?;
     t.parse().map_err(|e: T::Err| corrupt(idx, e))
 }
-
-pub(crate) const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, \
-    confirmation_code, iccid, imsi, template, service_provider_name, profile_name, expires_at, \
-    max_attempts, attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, \
-    error_message, created_at, updated_at, callback_url, callback_method, sim_sid, released, \
-    options, ppk, bound_smdp_sign";
 
 pub(crate) fn profile(r: &Row) -> R<Profile> {
     Ok(Profile {
@@ -88,10 +85,6 @@ pub(crate) fn profile(r: &Row) -> R<Profile> {
     })
 }
 
-pub(crate) const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, \
-    euicc_challenge, server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, \
-    metadata, cc_attempts, number";
-
 pub(crate) fn session(r: &Row) -> R<Session> {
     Ok(Session {
         txid: req(r, 0)?,
@@ -110,11 +103,6 @@ pub(crate) fn session(r: &Row) -> R<Session> {
         number: r.try_get(13)?,
     })
 }
-
-pub(crate) const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, \
-    c.esim_profile_sid, c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, \
-    c.error_code, c.error_message, c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, \
-    c.last_http_status, c.last_error, c.subject, c.sim_status, c.sim_unique_name, c.fleet_sid";
 
 pub(crate) fn callback(r: &Row) -> R<CallbackRecord> {
     Ok(CallbackRecord {
@@ -147,9 +135,6 @@ pub(crate) fn callback(r: &Row) -> R<CallbackRecord> {
     })
 }
 
-pub(crate) const SIM_COLUMNS: &str = "id, sid, account_sid, unique_name, iccid, status, \
-    fleet_sid, created_at, updated_at, target_status";
-
 pub(crate) fn sim(r: &Row) -> R<Sim> {
     Ok(Sim {
         id: r.try_get(0)?,
@@ -168,8 +153,6 @@ pub(crate) fn sim(r: &Row) -> R<Sim> {
     })
 }
 
-pub(crate) const NAP_COLUMNS: &str = "id, sid, account_sid, unique_name, created_at, updated_at";
-
 pub(crate) fn nap(r: &Row) -> R<NetworkAccessProfile> {
     Ok(NetworkAccessProfile {
         id: r.try_get(0)?,
@@ -180,10 +163,6 @@ pub(crate) fn nap(r: &Row) -> R<NetworkAccessProfile> {
         updated_at: r.try_get(5)?,
     })
 }
-
-pub(crate) const FLEET_COLUMNS: &str = "id, sid, account_sid, unique_name, data_enabled, \
-    data_limit, network_access_profile_sid, ip_commands_url, ip_commands_method, \
-    sms_commands_enabled, sms_commands_url, sms_commands_method, created_at, updated_at";
 
 pub(crate) fn fleet(r: &Row) -> R<Fleet> {
     Ok(Fleet {

@@ -102,3 +102,36 @@ pub const TABLES: &[&str] = &[
     "meta",
     "fault_log",
 ];
+
+// The column lists the row mappers of both stores index by position.
+
+/// Columns of a profile row, in the order both stores' row mappers read them.
+pub const PROFILE_COLUMNS: &str =
+    "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
+    iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
+    attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
+    created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk, \
+    bound_smdp_sign";
+
+/// Columns of an ES9+ session row.
+pub const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \
+    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts, \
+    number";
+
+/// Columns of a callback row (table alias `c`).
+pub const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
+    c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
+    c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error, \
+    c.subject, c.sim_status, c.sim_unique_name, c.fleet_sid";
+
+/// Columns of a Sim row.
+pub const SIM_COLUMNS: &str = "id, sid, account_sid, unique_name, iccid, status, fleet_sid, \
+    created_at, updated_at, target_status";
+
+/// Columns of a Network Access Profile row.
+pub const NAP_COLUMNS: &str = "id, sid, account_sid, unique_name, created_at, updated_at";
+
+/// Columns of a Fleet row.
+pub const FLEET_COLUMNS: &str = "id, sid, account_sid, unique_name, data_enabled, data_limit, \
+    network_access_profile_sid, ip_commands_url, ip_commands_method, sms_commands_enabled, \
+    sms_commands_url, sms_commands_method, created_at, updated_at";

@@ -18,6 +18,7 @@ use smdp_core::store::{
     BindFrom, Binding, Eid, FiredFault, NewProfile, NotificationRecord, OrderOptions, Profile,
     ProfileStatus, Result, Session, SessionState, Store, StoreError, TransactionId,
 };
+use smdp_store_sql::{PROFILE_COLUMNS, SESSION_COLUMNS};
 
 /// What a statement can fail with here, turned into a [`StoreError`] at the trait boundary.
 #[derive(Debug)]
@@ -410,12 +411,6 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 ";
 
-const PROFILE_COLUMNS: &str = "id, sid, account_sid, status, eid, matching_id, confirmation_code, \
-    iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
-    attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
-    created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk, \
-    bound_smdp_sign";
-
 /// A TEXT column holding one of an enum's names; anything else is a corrupt row.
 pub(crate) fn text_enum<T>(
     r: &Row<'_>,
@@ -475,10 +470,6 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         bound_smdp_sign: r.get(29)?,
     })
 }
-
-const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \
-    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts, \
-    number";
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {

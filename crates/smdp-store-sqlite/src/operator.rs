@@ -10,12 +10,8 @@ use smdp_core::store::{
     SimStatus, SimUpdate, StoreError,
 };
 
-use crate::{opt, profile_row, text_enum, SqlError, SqliteStore, PROFILE_COLUMNS};
-
-const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
-    c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
-    c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error, \
-    c.subject, c.sim_status, c.sim_unique_name, c.fleet_sid";
+use crate::{opt, profile_row, text_enum, SqlError, SqliteStore};
+use smdp_store_sql::{CALLBACK_COLUMNS, FLEET_COLUMNS, NAP_COLUMNS, PROFILE_COLUMNS, SIM_COLUMNS};
 
 fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
     Ok(CallbackRecord {
@@ -66,13 +62,8 @@ fn sim_row(r: &Row<'_>) -> rusqlite::Result<Sim> {
     })
 }
 
-const SIM_COLUMNS: &str = "id, sid, account_sid, unique_name, iccid, status, fleet_sid, \
-    created_at, updated_at, target_status";
-
 /// Two nullable BLOB columns of one row.
 type BlobPair = (Option<Vec<u8>>, Option<Vec<u8>>);
-
-const NAP_COLUMNS: &str = "id, sid, account_sid, unique_name, created_at, updated_at";
 
 fn nap_row(r: &Row<'_>) -> rusqlite::Result<NetworkAccessProfile> {
     Ok(NetworkAccessProfile {
@@ -84,10 +75,6 @@ fn nap_row(r: &Row<'_>) -> rusqlite::Result<NetworkAccessProfile> {
         updated_at: r.get(5)?,
     })
 }
-
-const FLEET_COLUMNS: &str = "id, sid, account_sid, unique_name, data_enabled, data_limit, \
-    network_access_profile_sid, ip_commands_url, ip_commands_method, sms_commands_enabled, \
-    sms_commands_url, sms_commands_method, created_at, updated_at";
 
 fn fleet_row(r: &Row<'_>) -> rusqlite::Result<Fleet> {
     Ok(Fleet {
