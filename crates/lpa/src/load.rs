@@ -64,8 +64,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Stop starting sessions after this long.
     pub duration: Option<Duration>,
-    /// The server process, for its CPU time and RSS.
-    pub server_pid: Option<u32>,
+    /// The server processes (one per node), for their CPU time and RSS, summed.
+    pub server_pids: Vec<u32>,
 }
 
 /// Latency percentiles, in milliseconds.
@@ -114,7 +114,8 @@ pub struct Report {
     pub resumed_connections: u64,
     pub session_latency: Latency,
     pub function_latency: BTreeMap<String, Latency>,
-    pub server_pid: Option<u32>,
+    /// The server processes measured (one per node); empty when none could be seen.
+    pub server_pids: Vec<u32>,
     pub server_cpu: Option<Cpu>,
     pub client_cpu: Cpu,
     pub server_peak_rss_mib: Option<f64>,
@@ -226,11 +227,12 @@ async fn session(
     Ok(())
 }
 
-/// Runs every target's download, `settings.concurrency` at once, on `es9` (one fork of it
-/// per concurrent LPA, so each keeps its own connection).
+/// Runs every target's download, `settings.concurrency` at once, on `nodes` (one client per
+/// SM-DP+ node: concurrent LPA k uses node k mod n, with a fork of its client so it keeps its
+/// own connection).
 pub async fn run(
     settings: &Settings,
-    es9: &Client,
+    nodes: &[Client],
     pki: Arc<Pki>,
     trust: Arc<rsp_auth::chain::TrustStore>,
     targets: Arc<Vec<Target>>,
@@ -278,20 +280,27 @@ pub async fn run(
                 .record(micros(took));
         })
     };
-    let es9 = es9.clone().observe(observer);
+    if nodes.is_empty() {
+        return Err(Error::Input("no SM-DP+ node to load".into()));
+    }
+    let nodes: Vec<Client> = nodes
+        .iter()
+        .map(|c| c.clone().observe(observer.clone()))
+        .collect();
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let total = targets.len() as u64;
-    let server = settings.server_pid;
-    let server_cpu0 = server.and_then(proc_cpu_seconds);
+    let servers = settings.server_pids.clone();
+    let server_cpu0 = cpu_of(&servers);
     let client_cpu0 = proc_cpu_seconds(std::process::id()).unwrap_or(0.0);
     let started = Instant::now();
     // The progress line and the RSS sampler.
     let peak_rss = Arc::new(AtomicU64::new(0));
     let rss_samples = Arc::new(Mutex::new(Vec::new()));
     let ticker = {
+        let servers = servers.clone();
         let (done, errors, stop, peak_rss, rss_samples) = (
             done.clone(),
             errors.clone(),
@@ -302,7 +311,7 @@ pub async fn run(
         tokio::spawn(async move {
             let mut next_tenth = 1;
             loop {
-                if let Some(kib) = server.and_then(proc_rss_kib) {
+                if let Some(kib) = rss_of(&servers) {
                     peak_rss.fetch_max(kib, Ordering::Relaxed);
                     let d = done.load(Ordering::Relaxed);
                     if next_tenth <= 10 && d * 10 >= total * next_tenth {
@@ -330,7 +339,7 @@ pub async fn run(
     };
     let deadline = settings.duration.map(|d| started + d);
     let mut workers = Vec::new();
-    for _ in 0..settings.concurrency.min(targets.len().max(1)) {
+    for k in 0..settings.concurrency.min(targets.len().max(1)) {
         let (targets, next, done, errors, metrics) = (
             targets.clone(),
             next.clone(),
@@ -341,7 +350,7 @@ pub async fn run(
         let (pki, trust, es9, address, curve, mss) = (
             pki.clone(),
             trust.clone(),
-            es9.fork(),
+            nodes[k % nodes.len()].fork(),
             settings.address.clone(),
             settings.curve,
             settings.mss,
@@ -389,8 +398,8 @@ pub async fn run(
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.await;
     let client_cpu = proc_cpu_seconds(std::process::id()).unwrap_or(0.0) - client_cpu0;
-    let server_cpu = match (server, server_cpu0) {
-        (Some(pid), Some(c0)) => proc_cpu_seconds(pid).map(|c| c - c0),
+    let server_cpu = match (cpu_of(&servers), server_cpu0) {
+        (Some(c), Some(c0)) => Some(c - c0),
         _ => None,
     };
     let m = metrics.lock().unwrap_or_else(|p| p.into_inner());
@@ -420,7 +429,7 @@ pub async fn run(
             .iter()
             .map(|(f, h)| (f.to_string(), Latency::of(h)))
             .collect(),
-        server_pid: server,
+        server_pids: servers,
         server_cpu: server_cpu.map(per),
         client_cpu: per(client_cpu),
         server_peak_rss_mib: (rss > 0).then(|| rss as f64 / 1024.0),
@@ -467,7 +476,11 @@ impl Report {
             Some(c) => {
                 out += &format!(
                     "  server (pid {}) CPU {:.2} s, {:.3} ms/session; peak RSS {:.1} MiB\n",
-                    self.server_pid.unwrap_or(0),
+                    self.server_pids
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" + "),
                     c.seconds,
                     c.ms_per_session,
                     self.server_peak_rss_mib.unwrap_or(0.0)
@@ -521,6 +534,22 @@ impl Report {
 
 /// User + system CPU seconds of a process (all its threads, live and exited), from
 /// `/proc/<pid>/stat`. Linux reports them in USER_HZ ticks, which the kernel ABI fixes at 100.
+/// The summed CPU seconds of `pids` (`None` if any cannot be read, or there are none).
+fn cpu_of(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| proc_cpu_seconds(p)).sum()
+}
+
+/// The summed RSS of `pids` in KiB.
+fn rss_of(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| proc_rss_kib(p)).sum()
+}
+
 pub fn proc_cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces: split after it.

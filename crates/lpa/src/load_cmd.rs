@@ -15,9 +15,11 @@ pub struct LoadArgs {
     /// The SM-DP+ address as it serves itself (its certificate's name and smdpAddress).
     #[arg(long, default_value = "localhost:8443")]
     smdp: String,
-    /// The socket to connect to when the address does not resolve to it (loopback only).
-    #[arg(long)]
-    connect: Option<SocketAddr>,
+    /// The socket to connect to when the address does not resolve to it (loopback only);
+    /// several, comma-separated, spread the LPAs over several SM-DP+ nodes (LPA k on node k
+    /// mod n), as a load balancer would.
+    #[arg(long, value_delimiter = ',')]
+    connect: Vec<SocketAddr>,
     /// Complete downloads to run (at most 1,000,000).
     #[arg(long, default_value_t = 200)]
     sessions: u64,
@@ -56,10 +58,10 @@ pub struct LoadArgs {
     /// The account's AuthToken.
     #[arg(long, env = "SMDP_AUTH_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The server's process, for its CPU time and RSS [default: the process listening on
-    /// the ES9+ socket, when it can be seen].
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's processes (one per node, comma-separated), for their CPU time and RSS
+    /// [default: the processes listening on the ES9+ sockets, when they can be seen].
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
     /// The PKI the eUICCs are issued under (its EUM key is needed).
     #[arg(long, default_value = "certs")]
     pki: PathBuf,
@@ -132,12 +134,23 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize
     let size = a.profile_size.trim();
     let profile_bytes = size_bytes(size)?;
     let template = format!("minimal:{profile_bytes}");
-    let connect = match a.connect {
-        Some(c) if c.ip().is_loopback() => c,
-        Some(c) => bail!("--connect {c} is not a loopback address"),
-        None => loopback("--smdp", &a.smdp).await?,
+    let connect = if a.connect.is_empty() {
+        vec![loopback("--smdp", &a.smdp).await?]
+    } else {
+        if let Some(c) = a.connect.iter().find(|c| !c.ip().is_loopback()) {
+            bail!("--connect {c} is not a loopback address");
+        }
+        a.connect.clone()
     };
-    let server_pid = a.server_pid.or_else(|| lpa::load::listener_pid(connect));
+    let server_pids: Vec<u32> = if a.server_pid.is_empty() {
+        connect
+            .iter()
+            .map(|&c| lpa::load::listener_pid(c))
+            .collect::<Option<_>>()
+            .unwrap_or_default()
+    } else {
+        a.server_pid.clone()
+    };
     let pki = rsp_auth::pki::Pki::load(&a.pki)
         .with_context(|| format!("loading the PKI {}", a.pki.display()))?;
     let cpki = pki
@@ -262,21 +275,28 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize
     // The crypto floor, timed now (nothing else runs) with the server's libraries.
     let nist = pki.by_curve(rsp_auth::Curve::NistP256);
     let floor = lpa::floor::measure(curve, profile_bytes, nist.and_then(|c| c.dp_tls.as_ref()))?;
-    let mut es9 = es9.resolve(&a.smdp, connect);
-    if a.new_connection_per_call {
-        es9 = es9.new_connection_per_call();
-    }
+    let nodes: Vec<lpa::es9::Client> = connect
+        .iter()
+        .map(|&c| {
+            let node = es9.clone().resolve(&a.smdp, c);
+            if a.new_connection_per_call {
+                node.new_connection_per_call()
+            } else {
+                node
+            }
+        })
+        .collect();
     let settings = Settings {
         address: a.smdp.clone(),
         curve,
         mss,
         concurrency: a.concurrency,
         duration: a.duration.map(Duration::from_secs),
-        server_pid,
+        server_pids,
     };
     let report = lpa::load::run(
         &settings,
-        &es9,
+        &nodes,
         pki,
         Arc::new(trust),
         Arc::new(targets),
@@ -297,17 +317,29 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize
         v["profile_size"] = json!(size);
         v["concurrency"] = json!(a.concurrency);
         v["new_connection_per_call"] = json!(a.new_connection_per_call);
+        v["nodes"] = json!(connect.iter().map(ToString::to_string).collect::<Vec<_>>());
         v["reservation"] = reservation;
         println!("{v}");
     } else {
         print!(
-            "run {run:06}: {} curve, {size} profiles, concurrency {}, {}\n{}",
+            "run {run:06}: {} curve, {size} profiles, concurrency {}, {}, {}\n{}",
             a.curve,
             a.concurrency,
             if a.new_connection_per_call {
                 "a new connection per call"
             } else {
                 "keep-alive"
+            },
+            match connect.len() {
+                1 => format!("node {}", connect[0]),
+                n => format!(
+                    "{n} nodes ({})",
+                    connect
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             },
             report.text()
         );

@@ -506,18 +506,7 @@ fn profile_add_count_makes_many_orders_by_matching_id() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("BATCH-1 is taken"));
     // --count needs matching IDs to make.
-    let o = smdp(
-        &[
-            "profile",
-            "add",
-            "--data",
-            data,
-            "--count",
-            "2",
-            "--generate-matching-id",
-        ],
-        None,
-    );
+    let o = smdp(&["profile", "add", "--data", data, "--count", "2"], None);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--count"));
     let o = smdp(&["profile", "list", "--data", data], None);

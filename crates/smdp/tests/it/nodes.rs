@@ -292,3 +292,266 @@ async fn an_sqlite_store_copied_into_postgres_serves_on() {
     node.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `smdp serve --store postgres://…` as a process: its ES9+ and REST addresses, its log.
+struct Node {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    drain: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Node {
+    fn start(store: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smdp"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--rest-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--log-format", "json", "--reservation-delay-ms", "0"])
+            .env("SMDP_STORE", store)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("node exited").unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            if let Some(l) = v["fields"]["listen"].as_str() {
+                break l.parse().unwrap();
+            }
+        };
+        let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+        Self {
+            child,
+            addr,
+            drain: Some(drain),
+        }
+    }
+
+    /// SIGKILL: the node dies without a word, mid-whatever.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        if let Some(d) = self.drain.take() {
+            let _ = d.join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_on_one_database_and_one_dies() {
+    let Some(db) = fresh_db() else { return };
+    let (a, b) = (Node::start(&db.url), Node::start(&db.url));
+    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+    let root = pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec();
+    let add = |mid: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_smdp"))
+            .args(["profile", "add", "--matching-id", mid, "--store", &db.url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let card = || {
+        veuicc::Euicc::from_pki(
+            &pki,
+            Curve::NistP256,
+            rsp_auth::Backend::AwsLc,
+            std::time::SystemTime::now(),
+        )
+        .unwrap()
+    };
+    let lpa_on = |addr| Lpa {
+        euicc: card(),
+        client: Client::new(addr, &root),
+        rng: rsp_auth::rng::rng(None),
+        now: std::time::SystemTime::now(),
+        address: ADDRESS.into(),
+    };
+    // Each ES9+ call of one download on the other process.
+    add("PROC-1");
+    let mut lpa = lpa_on(a.addr);
+    let init = lpa.initiate().await.expect("initiateAuthentication on A");
+    lpa.client = Client::new(b.addr, &root);
+    let auth = lpa.authenticate(&init, Some("PROC-1")).await.expect("on B");
+    lpa.client = Client::new(a.addr, &root);
+    let bpp = lpa.get_bpp(&auth, None).await.expect("on A");
+    lpa.client = Client::new(b.addr, &root);
+    lpa.install(&bpp).await;
+
+    // A dies in the middle of a session begun on it; B finishes that session.
+    add("PROC-2");
+    let mut lpa = lpa_on(a.addr);
+    let init = lpa.initiate().await.expect("initiateAuthentication on A");
+    a.kill();
+    lpa.client = Client::new(b.addr, &root);
+    let auth = lpa.authenticate(&init, Some("PROC-2")).await.expect("on B");
+    let bpp = lpa.get_bpp(&auth, None).await.expect("on B");
+    lpa.install(&bpp).await;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smdp"))
+        .args(["profile", "list", "--store", &db.url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("installed").count(), 2, "{text}");
+    b.kill();
+}
+
+/// 200 LPAs spread over both nodes race for 50 profiles: 25 by matching ID (four eUICCs
+/// each), 25 by EID (four instances of the EID's card each), rebinding refused. Every
+/// profile is bound exactly once, every loser hears 8.2/3.7, and the REST view of each
+/// profile agrees with the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
+    use rsp_asn1::es9::{path, GetBoundProfilePackageResponse};
+    let Some(db) = fresh_db() else { return };
+    let (a, b) = two_nodes(&db.url).await;
+    let nodes = [&a, &b];
+    let acct = a.account("race");
+    let rest = Rest::basic(a.rest(), &acct.account_sid, &acct.auth_token);
+    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+    let curve = pki.by_curve(Curve::NistP256).unwrap();
+    let trust = pki.trust_store(a.clock.now()).unwrap();
+    let eid = |n: u32| {
+        rsp_asn1::ids::Eid::with_check_digits(&format!("8900101200000000000000{n:08}")).unwrap()
+    };
+    let card = |e: &rsp_asn1::ids::Eid, seed: u64| {
+        let issued = curve
+            .issue_euicc_with(
+                e,
+                &mut rsp_auth::rng::rng(Some(seed)),
+                rsp_auth::Backend::AwsLc,
+            )
+            .unwrap();
+        veuicc::Euicc::from_parts(
+            veuicc::EuiccParts {
+                euicc_cert: issued.cert,
+                eum_cert: curve.eum.clone().unwrap(),
+                sk_euicc: issued.key,
+                trust_store: trust.clone(),
+            },
+            rsp_auth::Backend::AwsLc,
+        )
+        .unwrap()
+    };
+    // The orders, through A's REST API; available once either node's worker reserved them.
+    let mut orders = Vec::new(); // (sid, Some(matching ID) | None for by-EID, the EID for by-EID)
+    for k in 0..50u32 {
+        let form: Vec<(&str, String)> = if k < 25 {
+            vec![("GenerateMatchingId", "true".into())]
+        } else {
+            vec![("Eid", eid(k).to_string())]
+        };
+        let mut form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form.push(("AllowRebinding", "false"));
+        let (s, v) = rest.create(&form).await;
+        assert_eq!(s, 201, "{v}");
+        let v = reserved(&rest, v["sid"].as_str().unwrap()).await;
+        assert_eq!(v["status"], "available", "{v}");
+        orders.push((
+            v["sid"].as_str().unwrap().to_string(),
+            v["matching_id"].as_str().map(str::to_string),
+            k,
+        ));
+    }
+    // 200 LPAs: initiate on one node, authenticate on the other.
+    let mut racers = Vec::new();
+    for (i, (sid, mid, k)) in orders.iter().enumerate() {
+        for j in 0..4u32 {
+            let n = (i * 4) as u32 + j;
+            let e = if mid.is_some() {
+                eid(1000 + n)
+            } else {
+                eid(*k)
+            };
+            let node = nodes[n as usize % 2];
+            let mut lpa = Lpa::with_euicc(node, card(&e, u64::from(n)));
+            racers.push(tokio::spawn({
+                let (mid, other) = (mid.clone(), nodes[(n as usize + 1) % 2].client());
+                let sid = sid.clone();
+                async move {
+                    let init = lpa.initiate().await.expect("initiateAuthentication");
+                    let first = std::mem::replace(&mut lpa.client, other);
+                    let auth = lpa
+                        .authenticate(&init, mid.as_deref())
+                        .await
+                        .expect("authenticateClient");
+                    lpa.client = first;
+                    (sid, lpa, auth)
+                }
+            }));
+        }
+    }
+    let mut ready = Vec::new();
+    for r in racers {
+        ready.push(r.await.unwrap());
+    }
+    // All at once: getBoundProfilePackage on the node each began on.
+    let barrier = Arc::new(tokio::sync::Barrier::new(ready.len()));
+    let mut asks = Vec::new();
+    for (sid, mut lpa, auth) in ready {
+        let req = lpa.get_bpp_request(&auth, None);
+        let barrier = barrier.clone();
+        asks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let r = lpa
+                .client
+                .call::<_, GetBoundProfilePackageResponse>(path::GET_BOUND_PROFILE_PACKAGE, &req)
+                .await;
+            (sid, lpa, r)
+        }));
+    }
+    let mut winners: std::collections::BTreeMap<String, String> = Default::default();
+    let mut losers = 0;
+    for t in asks {
+        let (sid, mut lpa, r) = t.await.unwrap();
+        match r {
+            Ok(bpp) => {
+                assert!(
+                    winners.insert(sid.clone(), lpa.eid()).is_none(),
+                    "{sid} bound twice"
+                );
+                lpa.install(&bpp).await;
+            }
+            Err(h) => {
+                assert_eq!(codes(&h), ("8.2".into(), "3.7".into()), "{sid}: {h:?}");
+                losers += 1;
+            }
+        }
+    }
+    assert_eq!((winners.len(), losers), (50, 150));
+    // The database and the REST view (on B) agree: installed on the winner's EID.
+    for (sid, _, _) in &orders {
+        let p = a.store.profile_with_sid(sid).unwrap().unwrap();
+        assert_eq!(p.status, ProfileStatus::Installed, "{sid}");
+        assert_eq!(
+            p.eid.map(|e| e.to_string()).as_ref(),
+            winners.get(sid),
+            "{sid}"
+        );
+        let (s, v) = Rest::basic(b.rest(), &acct.account_sid, &acct.auth_token)
+            .get(&format!("/v1/ESimProfiles/{sid}"))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "installed", "{v}");
+        assert_eq!(
+            v["eid"].as_str(),
+            winners.get(sid).map(String::as_str),
+            "{v}"
+        );
+        assert_eq!(p.attempts, 1, "{sid}: one binding");
+    }
+    a.stop().await;
+    b.stop().await;
+}
