@@ -75,20 +75,20 @@ stop_nodes() {
   PIDS=()
 }
 
-# run LABEL STORE NODES: account, nodes, lpa load; one result row.
+# run LABEL STORE NODES: orders, nodes, lpa load; one result row.
 ROWS=()
 run() {
-  local label="$1" store="$2" nodes="$3" connect="" out acct tok c0 c1
-  out="$("$SMDP" account create --store "$store")"
-  acct="$(awk '/^account_sid:/ {print $2}' <<<"$out")"
-  tok="$(awk '/^auth_token:/ {print $2}' <<<"$out")"
+  local label="$1" store="$2" nodes="$3" connect="" c0 c1
   for i in $(seq 0 $((nodes - 1))); do
     serve "$store" $((8443 + i)) $((8080 + i))
     connect="$connect${connect:+,}127.0.0.1:$((8443 + i))"
   done
+  # The orders first (smdp profile add), so the columns measure the downloads alone.
+  "$SMDP" profile add --store "$store" --count "$SESSIONS" --matching-id-prefix "$label-" \
+    --template minimal:50k >/dev/null
   c0="$(pg_cpu)"
-  "$LPA" --json load --smdp localhost:8443 --connect "$connect" --rest 127.0.0.1:8080 \
-    --account "$acct" --token "$tok" --sessions "$SESSIONS" --concurrency 64 \
+  "$LPA" --json load --smdp localhost:8443 --connect "$connect" --reserve none \
+    --matching-id-prefix "$label-" --sessions "$SESSIONS" --concurrency 64 \
     --profile-size 50k "${EXTRA[@]}" >"$WORK/$label.json"
   c1="$(pg_cpu)"
   stop_nodes
@@ -99,7 +99,7 @@ label, c0, c1 = sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 n = max(r["ok"], 1)
 pg = (c1 - c0) * 1000 / n if label != "sqlite-1-node" else None
 srv = r.get("server_cpu") or {}
-print("| {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.3} |".format(
+print("| {} | {} | {} | {:.1f} | {:.1f} | {} | {} | {:.3f} |".format(
     label, r["ok"], r["errors"], r["sessions_per_second"], r["session_latency"]["p99_ms"],
     "%.3f" % srv["ms_per_session"] if srv else "-",
     "%.3f" % pg if pg is not None else "-",

@@ -9,6 +9,7 @@
 //! runtime per connection, which must not be entered from a tokio worker thread, so every
 //! call goes through [`off_runtime`].
 
+mod conn;
 mod maintenance;
 mod operator;
 mod rows;
@@ -18,13 +19,11 @@ pub mod testing;
 
 use std::time::Duration;
 
-use postgres::NoTls;
-use r2d2_postgres::PostgresConnectionManager;
 use smdp_core::store::{Result, StoreError};
 
-pub use schema::SCHEMA_VERSION;
+use crate::conn::{Conn, Db as _, Manager};
 
-type Manager = PostgresConnectionManager<NoTls>;
+pub use schema::SCHEMA_VERSION;
 
 /// Key of the advisory lock migrations hold ("smdp-sim" in ASCII).
 const MIGRATION_LOCK: i64 = 0x736d_6470_2d73_696d;
@@ -105,7 +104,7 @@ impl PgStore {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Invalid(format!("{shown}: {e}")))?;
-        let manager = Manager::new(config, NoTls);
+        let manager = Manager { config };
         // Each connection is checked as it leaves the pool (one empty query): one the server
         // dropped (a restart, a failover) is replaced before a request uses it, rather than
         // failing that request. A call that loses its connection midway is not retried: its
@@ -136,7 +135,7 @@ impl PgStore {
     /// Runs `f` on a pooled connection.
     pub(crate) fn with<R: Send>(
         &self,
-        f: impl FnOnce(&mut postgres::Client) -> std::result::Result<R, Error> + Send,
+        f: impl FnOnce(&mut Conn) -> std::result::Result<R, Error> + Send,
     ) -> Result<R> {
         off_runtime(|| {
             let pool = self

@@ -5,6 +5,7 @@ use postgres::types::{ToSql, Type};
 use smdp_core::store::{Result, StoreError, StoreReport, TableSource, Value};
 use smdp_store_sql::{COUNTS, INVARIANTS, TABLES};
 
+use crate::conn::Db as _;
 use crate::rows::R;
 use crate::{Error, PgStore};
 

@@ -11,6 +11,7 @@ use smdp_core::store::{
     Reservation, Result, Sim, SimFilter, SimUpdate, StoreError,
 };
 
+use crate::conn::Db as _;
 use crate::rows::{
     self, is_unique_violation, CALLBACK_COLUMNS, FLEET_COLUMNS, NAP_COLUMNS, PROFILE_COLUMNS, R,
     SIM_COLUMNS,

@@ -5,7 +5,7 @@
 //! so two nodes racing for one profile cannot both win. Where a transaction reads before it
 //! writes, the read takes the row lock (`FOR UPDATE`).
 
-use postgres::GenericClient;
+use crate::conn::Db;
 use smdp_core::store::{
     BindFrom, Binding, Eid, FiredFault, NewProfile, NotificationRecord, OrderOptions, Profile,
     ProfileStatus, Result, Session, SessionState, Store, StoreError, TransactionId,
@@ -15,7 +15,7 @@ use crate::rows::{self, constraint, is_unique_violation, PROFILE_COLUMNS, R, SES
 use crate::{Error, PgStore};
 
 fn one_profile(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     clause: &str,
     p: &(dyn postgres::types::ToSql + Sync),
 ) -> R<Option<Profile>> {
@@ -30,7 +30,7 @@ fn one_profile(
 
 /// The status compare-and-set on `c` (a connection or a transaction).
 fn set_status_on(
-    c: &mut impl GenericClient,
+    c: &mut impl Db,
     id: i64,
     from: &[ProfileStatus],
     to: ProfileStatus,
