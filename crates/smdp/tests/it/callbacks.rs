@@ -18,25 +18,29 @@ use serde_json::Value;
 use smdp_operator::callbacks::twilio_signature;
 
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     method: String,
     url: String,
     signature: String,
-    fields: BTreeMap<String, String>,
+    pub(crate) fields: BTreeMap<String, String>,
     params: Vec<(String, String)>,
 }
 
 /// A callback receiver answering with queued statuses (200 once the queue is empty).
 #[derive(Clone)]
-struct Receiver {
+pub(crate) struct Receiver {
     /// `http://127.0.0.1:<port>` or `https://localhost:<port>`.
     base: String,
     got: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
+    /// When set, the next request is kept here and never answered (a sender that dies
+    /// mid-delivery).
+    pub(crate) stall_next: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) stalled: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(None).await
     }
 
@@ -64,6 +68,8 @@ impl Receiver {
             base,
             got: Arc::default(),
             answers: Arc::default(),
+            stall_next: Arc::default(),
+            stalled: Arc::default(),
         };
         let me = r.clone();
         tokio::spawn(async move {
@@ -93,13 +99,21 @@ impl Receiver {
                             };
                             let params: Vec<(String, String)> =
                                 form_urlencoded::parse(&source).into_owned().collect();
-                            me.got.lock().unwrap().push(Received {
+                            let r = Received {
                                 method,
                                 url,
                                 signature,
                                 fields: params.iter().cloned().collect(),
                                 params,
-                            });
+                            };
+                            if me
+                                .stall_next
+                                .swap(false, std::sync::atomic::Ordering::SeqCst)
+                            {
+                                me.stalled.lock().unwrap().push(r.clone());
+                                std::future::pending::<()>().await;
+                            }
+                            me.got.lock().unwrap().push(r);
                             let status = me.answers.lock().unwrap().pop_front().unwrap_or(200);
                             let mut resp = hyper::Response::new(Full::new(Bytes::new()));
                             *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
@@ -120,16 +134,20 @@ impl Receiver {
         r
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("{}/cb", self.base)
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits (advancing `clock` if given) until `n` callbacks arrived.
-    async fn wait_for(&self, n: usize, clock: Option<&smdp_core::clock::Clock>) -> Vec<Received> {
+    pub(crate) async fn wait_for(
+        &self,
+        n: usize,
+        clock: Option<&smdp_core::clock::Clock>,
+    ) -> Vec<Received> {
         for _ in 0..400 {
             let got = self.received();
             if got.len() >= n {
@@ -159,7 +177,7 @@ const FIELDS: [&str; 8] = [
     "ErrorMessage",
 ];
 
-fn check_signed(r: &Received, token: &str) {
+pub(crate) fn check_signed(r: &Received, token: &str) {
     check_signed_with(r, token, &FIELDS);
 }
 

@@ -3,6 +3,7 @@
 //! Skipped locally without `DATABASE_URL`; CI starts PostgreSQL.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rsp_auth::Curve;
 use smdp_core::store::{OperatorStore, ProfileStatus};
@@ -553,5 +554,126 @@ async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
         assert_eq!(p.attempts, 1, "{sid}: one binding");
     }
     a.stop().await;
+    b.stop().await;
+}
+
+/// `(order, status)` of each callback a receiver answered, in arrival order.
+fn deliveries(rx: &crate::callbacks::Receiver) -> Vec<(String, String)> {
+    rx.received()
+        .iter()
+        .map(|r| {
+            (
+                r.fields["ESimProfileSid"].clone(),
+                r.fields["ESimProfileStatus"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Each order's status changes, in order, exactly once.
+fn once_in_order(got: &[(String, String)], sids: &[String], statuses: &[&str]) {
+    for sid in sids {
+        let mine: Vec<&str> = got
+            .iter()
+            .filter(|(s, _)| s == sid)
+            .map(|(_, st)| st.as_str())
+            .collect();
+        assert_eq!(mine, statuses, "{sid}: {got:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_nodes_each_callback_arrives_once_in_order_signed() {
+    let Some(db) = fresh_db() else { return };
+    let (a, b) = two_nodes(&db.url).await;
+    let rx = crate::callbacks::Receiver::start().await;
+    let acct = a.account("callbacks");
+    let mut sids = Vec::new();
+    for (i, node) in [&a, &b].into_iter().cycle().take(10).enumerate() {
+        let rest = Rest::basic(node.rest(), &acct.account_sid, &acct.auth_token);
+        let form = [("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())];
+        let (s, v) = rest.create(&form).await;
+        assert_eq!(s, 201, "{i}: {v}");
+        sids.push(v["sid"].as_str().unwrap().to_string());
+    }
+    let got = rx.wait_for(20, None).await;
+    // Both workers deliver; each change once, in order, signed with the account's token.
+    once_in_order(&deliveries(&rx), &sids, &["reserving", "available"]);
+    assert_eq!(got.len(), 20);
+    for r in &got {
+        crate::callbacks::check_signed(r, &acct.auth_token);
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_delivery_leaves_its_callback_to_the_other_after_the_lease() {
+    let Some(db) = fresh_db() else { return };
+    let rx = crate::callbacks::Receiver::start().await;
+    rx.stall_next
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // Node A on a runtime of its own, so that it can die at once, as under kill -9: its
+    // tasks stop where they are, nothing is cleaned up, its leases stay in the database.
+    let url = db.url.clone();
+    let (rt_a, a) = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store: Arc<dyn OperatorStore> = Arc::new(PgStore::connect(&url).unwrap());
+        let a = rt.block_on(TestServer::start_on(Options::default(), store));
+        (rt, a)
+    })
+    .join()
+    .unwrap();
+    let acct = a.account("killed");
+    let rest_a = Rest::basic(a.rest(), &acct.account_sid, &acct.auth_token);
+    let form = [("GenerateMatchingId", "true"), ("CallbackUrl", &rx.url())];
+    let (s, v) = rest_a.create(&form).await;
+    assert_eq!(s, 201, "{v}");
+    let sid = v["sid"].as_str().unwrap().to_string();
+    // A sends the first callback and hangs on it; then A dies.
+    for _ in 0..400 {
+        if !rx.stalled.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let held = rx.stalled.lock().unwrap().clone();
+    assert_eq!(held.len(), 1, "A's delivery is in flight");
+    rt_a.shutdown_background();
+    std::mem::forget(a);
+
+    // B comes up on the same database: A's lease holds it off, then B delivers.
+    let store: Arc<dyn OperatorStore> = Arc::new(PgStore::connect(&db.url).unwrap());
+    let b = TestServer::start_on(
+        Options {
+            seed: Some(2),
+            ..Options::default()
+        },
+        store,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        rx.received().is_empty(),
+        "not before A's lease expires: {:?}",
+        deliveries(&rx)
+    );
+    let got = rx.wait_for(2, Some(&b.clock)).await;
+    once_in_order(
+        &deliveries(&rx),
+        std::slice::from_ref(&sid),
+        &["reserving", "available"],
+    );
+    assert_eq!(
+        held[0].fields["ESimProfileStatus"], got[0].fields["ESimProfileStatus"],
+        "B delivered what A held"
+    );
+    for r in &got {
+        crate::callbacks::check_signed(r, &acct.auth_token);
+    }
     b.stop().await;
 }
