@@ -93,6 +93,10 @@ impl StoreLocation {
     pub fn check(&self) -> Result<smdp_core::store::StoreReport> {
         let e = |e: smdp_core::store::StoreError| ServeError(format!("{self}: {e}"));
         match self {
+            // Checking is not creating: a folder without a store is an error.
+            Self::Sqlite(dir) if !dir.join("smdp.sqlite3").is_file() => {
+                bail!("{self}: no store there (no smdp.sqlite3)")
+            }
             Self::Sqlite(dir) => smdp_store_sqlite::SqliteStore::open(dir)
                 .and_then(|s| s.check(&self.to_string()))
                 .map_err(e),

@@ -520,6 +520,10 @@ fn store_migrate_check_and_copy_on_sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
     let data = dir.to_str().unwrap();
     let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = smdp(&["store", "check", "--data", data], None);
+    assert!(!o.status.success(), "checking does not create a store");
+    assert!(err(&o).contains("no store there"), "{}", err(&o));
+    assert!(!dir.exists());
     let o = smdp(
         &["store", "migrate", "--store", &format!("sqlite:{data}")],
         None,
