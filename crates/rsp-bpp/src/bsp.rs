@@ -252,37 +252,13 @@ impl Bsp {
         icv: &[u8; 16],
         out: &mut Vec<u8>,
     ) {
-        // The fused loop handles 2..=4-byte headers, i.e. up to 64 KiB; SGP.22 segments are
+        // The fused loops handle 2..=4-byte headers, i.e. up to 64 KiB; SGP.22 segments are
         // ≤ 1007 bytes, and anything larger takes the portable path rather than failing.
-        #[cfg(target_arch = "x86_64")]
-        if let (Aes::Ni(e), Aes::Ni(m), true) = (&self.enc, &self.mac, plaintext.len() < 0xFFF0) {
-            let (_, mcv) = crate::aesni::protect_many(
-                e,
-                m,
-                &self.k2,
-                &self.mcv,
-                core::slice::from_ref(icv),
-                tag,
-                &[plaintext],
-                out,
-            );
-            self.mcv = mcv;
-            return;
-        }
-        if let (Aes::Soft(e), Aes::Soft(m), true, true) =
-            (&self.enc, &self.mac, self.fused, plaintext.len() < 0xFFF0)
+        if plaintext.len() < 0xFFF0
+            && self
+                .protect_fused(core::slice::from_ref(icv), tag, &[plaintext], out)
+                .is_some()
         {
-            let (_, mcv) = crate::fused::protect_many(
-                e,
-                m,
-                &self.k2,
-                &self.mcv,
-                core::slice::from_ref(icv),
-                tag,
-                &[plaintext],
-                out,
-            );
-            self.mcv = mcv;
             return;
         }
         let padded = (plaintext.len() / 16 + 1) * 16;
@@ -305,6 +281,30 @@ impl Bsp {
         out.extend_from_slice(&mac[..8]);
     }
 
+    /// The fused CBC+CMAC loop (AES-NI, or the `aes` crate's with [`Engine::Fused`]) over
+    /// `chunks` (each under 0xFFF0 bytes) into `out`: each segment's range, the MCV moved on;
+    /// `None`, touching nothing, where neither engine runs.
+    fn protect_fused(
+        &mut self,
+        icvs: &[[u8; 16]],
+        tag: u8,
+        chunks: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) -> Option<Vec<core::ops::Range<usize>>> {
+        let (ranges, mcv) = match (&self.enc, &self.mac) {
+            #[cfg(target_arch = "x86_64")]
+            (Aes::Ni(e), Aes::Ni(m)) => {
+                crate::aesni::protect_many(e, m, &self.k2, &self.mcv, icvs, tag, chunks, out)
+            }
+            (Aes::Soft(e), Aes::Soft(m)) if self.fused => {
+                crate::fused::protect_many(e, m, &self.k2, &self.mcv, icvs, tag, chunks, out)
+            }
+            _ => return None,
+        };
+        self.mcv = mcv;
+        Some(ranges)
+    }
+
     /// Protects `data` as encrypted segments of at most [`MAX_ENCRYPTED_PLAINTEXT`] bytes (an
     /// empty input still gives one segment), all in one buffer: the profile hot path.
     pub fn protect(&mut self, tag: u8, data: &[u8]) -> Segments {
@@ -315,22 +315,7 @@ impl Bsp {
         };
         let icvs = self.next_icvs(chunks.len());
         let mut buf = Vec::with_capacity(data.len() + chunks.len() * 28);
-        #[cfg(target_arch = "x86_64")]
-        if let (Aes::Ni(e), Aes::Ni(m)) = (&self.enc, &self.mac) {
-            let (ranges, mcv) = crate::aesni::protect_many(
-                e, m, &self.k2, &self.mcv, &icvs, tag, &chunks, &mut buf,
-            );
-            self.mcv = mcv;
-            return Segments {
-                buf: buf.into(),
-                ranges,
-            };
-        }
-        if let (Aes::Soft(e), Aes::Soft(m), true) = (&self.enc, &self.mac, self.fused) {
-            let (ranges, mcv) = crate::fused::protect_many(
-                e, m, &self.k2, &self.mcv, &icvs, tag, &chunks, &mut buf,
-            );
-            self.mcv = mcv;
+        if let Some(ranges) = self.protect_fused(&icvs, tag, &chunks, &mut buf) {
             return Segments {
                 buf: buf.into(),
                 ranges,

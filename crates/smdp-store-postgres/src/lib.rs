@@ -230,7 +230,7 @@ impl From<postgres::Error> for Error {
 }
 
 impl Error {
-    fn into_store(self, shown: &str) -> StoreError {
+    pub(crate) fn into_store(self, shown: &str) -> StoreError {
         match self {
             Self::Sql(e) if lost_connection(&e) => {
                 StoreError::Unavailable(format!("PostgreSQL at {shown}: {e}"))

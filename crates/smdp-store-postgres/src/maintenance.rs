@@ -115,35 +115,21 @@ impl PgStore {
                 ))?;
                 let mut w = BinaryCopyInWriter::new(sink, &types);
                 let mut n = 0u64;
-                let mut failed: Option<Error> = None;
-                let scanned = src.scan(table, &names, &mut |row| {
-                    let typed_row = row
+                let shown = self.url();
+                src.scan(table, &names, &mut |row| {
+                    let vals = row
                         .into_iter()
                         .zip(&types)
                         .zip(&names)
                         .map(|((v, t), name)| typed(v, t, &format!("{table}.{name}")))
-                        .collect::<R<Vec<_>>>();
-                    let written = typed_row.and_then(|vals| {
-                        let refs: Vec<&(dyn ToSql + Sync)> =
-                            vals.iter().map(|b| b.as_ref()).collect();
-                        w.write(&refs).map_err(Error::Sql)
-                    });
-                    match written {
-                        Ok(()) => {
-                            n += 1;
-                            Ok(())
-                        }
-                        Err(e) => {
-                            let msg = format!("{e:?}");
-                            failed = Some(e);
-                            Err(StoreError::Invalid(msg))
-                        }
-                    }
-                });
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                scanned?;
+                        .collect::<R<Vec<_>>>()
+                        .map_err(|e| e.into_store(shown))?;
+                    let refs: Vec<&(dyn ToSql + Sync)> = vals.iter().map(|b| b.as_ref()).collect();
+                    w.write(&refs)
+                        .map_err(|e| Error::Sql(e).into_store(shown))?;
+                    n += 1;
+                    Ok(())
+                })?;
                 w.finish()?;
                 copied.push((table.to_string(), n));
             }

@@ -188,11 +188,6 @@ pub(crate) fn all<T>(rows: Vec<Row>, f: fn(&Row) -> R<T>) -> R<Vec<T>> {
     rows.iter().map(f).collect()
 }
 
-/// The SQLSTATE of a database error, if it is one.
-pub(crate) fn sqlstate(e: &postgres::Error) -> Option<&postgres::error::SqlState> {
-    e.code()
-}
-
 /// The constraint a violation names.
 pub(crate) fn constraint(e: &postgres::Error) -> Option<&str> {
     e.as_db_error().and_then(|d| d.constraint())
@@ -200,5 +195,5 @@ pub(crate) fn constraint(e: &postgres::Error) -> Option<&str> {
 
 /// Whether `e` is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &postgres::Error) -> bool {
-    sqlstate(e) == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+    e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
 }
