@@ -76,6 +76,78 @@ for i, r in enumerate([
     with open(os.path.join(d, f"seq{i}"), "wb") as f:
         f.write(bytes.fromhex(r))
     count += 1
+# ES9+ over the HTTP layer (see es9_http.rs): method byte, path byte (index into path::ALL:
+# initiateAuthentication, authenticateClient, getBoundProfilePackage, handleNotification,
+# cancelSession), header lines, 0xFF, the JSON body.
+import base64
+def b64(h):
+    return base64.b64encode(bytes.fromhex(h)).decode()
+info1 = next((v["hex"] for v in samples.values() if v["type"] == "EUICCInfo1"), "")
+notif = next((v["hex"] for v in samples.values() if v["type"] == "PendingNotification"), "")
+asr = next((v["hex"] for v in samples.values() if v["type"] == "AuthenticateServerResponse"), "")
+pdr = next((v["hex"] for v in samples.values() if v["type"] == "PrepareDownloadResponse"), "")
+csr = next((v["hex"] for v in samples.values() if v["type"] == "CancelSessionResponse"), "")
+heads = b"Content-Type: application/json\nX-Admin-Protocol: gsma/rsp/v2.2.0\xff"
+d = os.path.join(here, "corpus", "es9_http")
+os.makedirs(d, exist_ok=True)
+tx = "0123456789ABCDEF0123456789ABCDEF"
+for i, (p, body) in enumerate([
+    (0, {"euiccChallenge": b64("00" * 16), "euiccInfo1": b64(info1), "smdpAddress": "localhost"}),
+    (1, {"transactionId": tx, "authenticateServerResponse": b64(asr)}),
+    (2, {"transactionId": tx, "prepareDownloadResponse": b64(pdr)}),
+    (3, {"pendingNotification": b64(notif)}),
+    (4, {"transactionId": tx, "cancelSessionResponse": b64(csr)}),
+]):
+    with open(os.path.join(d, f"req{i}"), "wb") as f:
+        f.write(bytes([0, p]) + heads + json.dumps(body).encode())
+    count += 1
+# The TOML files (see config_toml.rs): byte 0 = 0 settings, 1 scenario, 2 fixtures.
+d = os.path.join(here, "corpus", "config_toml")
+os.makedirs(d, exist_ok=True)
+tomls = [
+    (0, 'listen = "127.0.0.1:8443"\naddress = "localhost"\nseed = 7\nmax_sessions = 100\n'
+        'max_connections = 64\nidle_timeout = 5\naccounts = ["ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:token"]\n'
+        'template = "ts48:SAIP2.3_BERTLV"\nhostile = "1:0.5"\nfixtures = "sgp23"\nstore = "sqlite:/tmp/x"\n'),
+    (1, '[[fault]]\nfault = "authenticateClient:status=8.2.6/3.8@1"\nmatching_id = "MID-1"\n'),
+]
+fixtures = os.path.join(here, "..", "fixtures", "sgp23.toml")
+with open(fixtures) as f:
+    tomls.append((2, f.read()))
+for i, (k, t) in enumerate(tomls):
+    with open(os.path.join(d, f"toml{i}"), "wb") as f:
+        f.write(bytes([k]) + t.encode())
+    count += 1
+# Pre-installed profile imports (see import_file.rs): CSV and JSON.
+d = os.path.join(here, "corpus", "import_file")
+os.makedirs(d, exist_ok=True)
+eid = "89049032123451234512345678901235"
+ki, opc = "000102030405060708090A0B0C0D0E0F", "0F0E0D0C0B0A09080706050403020100"
+for i, text in enumerate([
+    f"eid,iccid,imsi,ki,opc,spn\n{eid},8988247000001234567,001010000077001,{ki},{opc},Lab\n",
+    f"eid,iccid,imsi,ki,opc,spn,sim_unique_name\n{eid},89882470000012345670,001010000077002,{ki},{opc},Lab,sim-1\n"
+    f"{eid},8988247000001234568,001010000077003,{ki},{opc},,\n",
+    json.dumps([{"eid": eid, "iccid": "8988247000001234567", "imsi": "001010000077001", "ki": ki, "opc": opc}]),
+]):
+    with open(os.path.join(d, f"batch{i}"), "w") as f:
+        f.write(text)
+    count += 1
+# lpac's stdio driver (see lpac_stdio.rs): one JSON request per line, as lpac sends them.
+d = os.path.join(here, "corpus", "lpac_stdio")
+os.makedirs(d, exist_ok=True)
+def apdu(func, param=""):
+    return json.dumps({"type": "apdu", "payload": {"func": func, "param": param}})
+for i, lines in enumerate([
+    [apdu("connect"), apdu("logic_channel_open", "A0000005591010FFFFFFFF8900000100"),
+     apdu("transmit", "81E2910006BF3E035C015A"), apdu("transmit", "81C0000015"),
+     apdu("logic_channel_close", "1"), apdu("disconnect")],
+    [apdu("connect"), apdu("logic_channel_open", "A0000005591010FFFFFFFF8900000100"),
+     apdu("transmit", "81E2910003BF2D00"), apdu("transmit", "81E2910003BF2E00"),
+     json.dumps({"type": "progress", "payload": {"code": 0, "message": "x"}}),
+     json.dumps({"type": "http", "payload": {"url": "https://x", "tx": "", "headers": []}})],
+]):
+    with open(os.path.join(d, f"session{i}"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    count += 1
 # SAIP packages: the TS.48 profiles from the shared folder, when present.
 shared = os.environ.get("RSP_SHARED_DIR") or os.path.join(here, "..", "..", "shared")
 ts48 = os.path.join(shared, "profiles", "ts48")

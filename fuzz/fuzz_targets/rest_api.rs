@@ -57,6 +57,8 @@ fn operator() -> Arc<Operator> {
         token_ttl: 3600,
         preinstalled_charge_cents: 300,
         fixtures: None,
+        egress: smdp_operator::egress::EgressPolicy::default()
+            .with_resolver(Arc::new(smdp_operator::egress::NoResolver)),
     })
 }
 

@@ -13,6 +13,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
+use crate::egress::{EgressPolicy, Target};
 use crate::rest::Operator;
 use smdp_core::store::{Attempt, CallbackRecord, CallbackSubject, Lease, ProfileStatus};
 
@@ -207,14 +208,16 @@ pub fn load_roots(path: &std::path::Path) -> Result<Vec<Vec<u8>>, CallbackSetupE
     Ok(certs)
 }
 
-/// HTTP(S) client for callbacks: Mozilla's roots, plus any configured CA, for https.
+/// HTTP(S) client for callbacks: Mozilla's roots, plus any configured CA, for https; only
+/// to addresses the [`EgressPolicy`] allows, checked as resolved at each attempt.
 #[derive(Clone)]
 pub struct Client {
     tls: tokio_rustls::TlsConnector,
+    egress: EgressPolicy,
 }
 
 impl Client {
-    pub fn new(extra_roots: &[Vec<u8>]) -> Result<Self, CallbackSetupError> {
+    pub fn new(extra_roots: &[Vec<u8>], egress: EgressPolicy) -> Result<Self, CallbackSetupError> {
         let tls = |e: rustls::Error| CallbackSetupError(format!("callback TLS: {e}"));
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -232,6 +235,7 @@ impl Client {
             .with_no_client_auth();
         Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+            egress,
         })
     }
 
@@ -254,22 +258,18 @@ impl Client {
             (url.to_string(), form, twilio_signature(token, url, params))
         };
         let uri: hyper::Uri = target.parse().map_err(|e| format!("bad URL: {e}"))?;
-        // An IPv6 literal comes bracketed ("[::1]"); connect and SNI want it bare.
-        let host = uri
-            .host()
-            .ok_or("URL has no host")?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let https = uri.scheme_str() == Some("https");
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            tokio::net::TcpStream::connect((host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| format!("connect: {e}"))?;
+        // Resolved and checked now, not only at creation (DNS rebinding); the connection goes
+        // to a checked address, never to the name resolved again.
+        let (egress, checked_url) = (self.egress.clone(), url.to_string());
+        let addrs = tokio::task::spawn_blocking(move || egress.resolve_checked(&checked_url))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("refused: {e}"))?;
+        let Target { host, https, .. } = Target::parse(url).map_err(|e| e.to_string())?;
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&addrs[..]))
+            .await
+            .map_err(|_| "connect timed out".to_string())?
+            .map_err(|e| format!("connect: {e}"))?;
         let path = uri
             .path_and_query()
             .map_or("/".to_string(), |p| p.as_str().to_string());

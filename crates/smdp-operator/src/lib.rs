@@ -12,6 +12,7 @@
 pub mod accounts;
 #[cfg(feature = "runtime")]
 pub mod callbacks;
+pub mod egress;
 pub mod export;
 pub mod fixtures;
 pub mod fleets;

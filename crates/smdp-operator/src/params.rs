@@ -47,6 +47,24 @@ impl Fields<'_> {
         Ok(Some(u.clone()))
     }
 
+    /// [`Self::url`] that the server will call: refused (Twilio 400) when [`EgressPolicy`]
+    /// says its host is not somewhere a callback may go.
+    ///
+    /// [`EgressPolicy`]: crate::egress::EgressPolicy
+    pub fn callback_url(
+        &self,
+        name: &str,
+        policy: &crate::egress::EgressPolicy,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(u) = self.url(name)? else {
+            return Ok(None);
+        };
+        policy
+            .check_url(&u)
+            .map_err(|e| ApiError::invalid(format!("{name} {u:?} is refused: {e}")))?;
+        Ok(Some(u))
+    }
+
     /// `GET` or `POST` (any case, answered upper case).
     pub fn http_method(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.0.get(name).map(|m| m.to_ascii_uppercase()) {

@@ -51,6 +51,8 @@ pub struct Operator {
     /// The conformance fixtures the server keeps (`smdp serve --fixtures`), for
     /// `/v1/Fixtures`.
     pub fixtures: Option<smdp_core::fixtures::FixtureFile>,
+    /// Where callback URLs may point (`--callback-allow`); the callback worker's too.
+    pub egress: crate::egress::EgressPolicy,
 }
 
 /// The `Template` of a REST order (a simulator extension, e.g. `minimal:50k` for load
@@ -715,7 +717,7 @@ impl Operator {
                 "Either Eid or GenerateMatchingId=true is required",
             ));
         }
-        let callback_url = fields.url("CallbackUrl")?;
+        let callback_url = fields.callback_url("CallbackUrl", &self.egress)?;
         let callback_method = fields
             .http_method("CallbackMethod")?
             .or_else(|| callback_url.as_ref().map(|_| "POST".to_string()));
@@ -1052,7 +1054,7 @@ impl Operator {
                 ));
             }
         }
-        let callback_url = fields.url("CallbackUrl")?;
+        let callback_url = fields.callback_url("CallbackUrl", &self.egress)?;
         let callback_method = fields.http_method("CallbackMethod")?;
         let note = (status.is_none() && callback_url.is_some()).then(|| {
             "CallbackUrl is called after a status change only: this update changes no status"

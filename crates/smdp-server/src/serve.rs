@@ -149,6 +149,16 @@ pub struct Settings {
     /// roots, e.g. a test harness's private CA.
     #[arg(long, env = "SMDP_CALLBACK_CA")]
     pub callback_ca: Option<PathBuf>,
+    /// Private networks callback URLs may point to (CIDRs or addresses, comma-separated):
+    /// by default only loopback and public addresses; link-local, metadata, multicast and
+    /// unspecified addresses never.
+    #[arg(
+        long = "callback-allow",
+        env = "SMDP_CALLBACK_ALLOW",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub callback_allow: Vec<String>,
     /// Scripted faults for every order they name (by matching ID or EID), from a TOML file of
     /// `[[fault]]` tables: `fault = "authenticateClient:status=8.2.6/3.8@1"`, optional
     /// `matching_id`, `eid`.
@@ -185,6 +195,11 @@ impl Settings {
             rest_on_es9_listener: self.rest_on_es9_listener.or(other.rest_on_es9_listener),
             reservation_delay_ms: self.reservation_delay_ms.or(other.reservation_delay_ms),
             callback_ca: self.callback_ca.or(other.callback_ca),
+            callback_allow: if self.callback_allow.is_empty() {
+                other.callback_allow
+            } else {
+                self.callback_allow
+            },
             fixtures: self.fixtures.or(other.fixtures),
             hostile: self.hostile.or(other.hostile),
             scenario: self.scenario.or(other.scenario),
@@ -236,6 +251,8 @@ pub struct Config {
     pub accounts: Vec<(String, String)>,
     /// Extra trust anchors (DER) for https callbacks.
     pub callback_roots: Vec<Vec<u8>>,
+    /// Where callbacks may go (`--callback-allow` widens it to private networks).
+    pub callback_egress: smdp_operator::egress::EgressPolicy,
     /// How long issued OAuth access tokens are valid.
     pub oauth_token_ttl: Duration,
     /// What each imported pre-installed profile is charged.
@@ -321,6 +338,9 @@ impl Config {
             Some(path) => smdp_operator::callbacks::load_roots(path)?,
             None => Vec::new(),
         };
+        let callback_egress = smdp_operator::egress::EgressPolicy::parse_allow(&s.callback_allow)
+            .and_then(smdp_operator::egress::EgressPolicy::new)
+            .map_err(|e| ServeError(e.0))?;
         let oauth_token_ttl = Duration::from_secs(s.oauth_token_ttl.unwrap_or(3600));
         if oauth_token_ttl.is_zero() {
             bail!("--oauth-token-ttl must be at least 1 second");
@@ -351,6 +371,7 @@ impl Config {
             fixtures,
             accounts,
             callback_roots,
+            callback_egress,
             oauth_token_ttl,
             preinstalled_charge_cents: s
                 .preinstalled_charge_cents
@@ -581,6 +602,7 @@ pub async fn start_with(
         token_ttl: cfg.oauth_token_ttl.as_secs() as i64,
         preinstalled_charge_cents: i64::from(cfg.preinstalled_charge_cents),
         fixtures: cfg.fixtures.clone(),
+        egress: cfg.callback_egress.clone(),
     });
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let workers = vec![
@@ -596,7 +618,7 @@ pub async fn start_with(
         )),
         tokio::spawn(smdp_operator::callbacks::run(
             operator.clone(),
-            smdp_operator::callbacks::Client::new(&cfg.callback_roots)?,
+            smdp_operator::callbacks::Client::new(&cfg.callback_roots, operator.egress.clone())?,
             Duration::from_millis(200),
             stop_rx.clone(),
         )),

@@ -523,3 +523,139 @@ fn rest_options() -> Options {
         ..Options::default()
     }
 }
+
+/// A resolver whose answers the test sets: one list per call, the last one repeated.
+struct Scripted(Mutex<VecDeque<Vec<std::net::IpAddr>>>);
+
+impl smdp_operator::egress::Resolve for Scripted {
+    fn resolve(&self, _: &str, _: u16) -> std::io::Result<Vec<std::net::IpAddr>> {
+        let mut q = self.0.lock().unwrap();
+        let answer = if q.len() > 1 {
+            q.pop_front()
+        } else {
+            q.front().cloned()
+        };
+        Ok(answer.unwrap_or_default())
+    }
+}
+
+/// Server-side request forgery through CallbackUrl, tried as an attacker would: metadata,
+/// private, link-local and IPv4-in-IPv6 hosts, integer spellings and other schemes are
+/// refused at creation with a Twilio 400 and create nothing; a name that resolves to an
+/// allowed network at creation and to the metadata address at delivery (DNS rebinding) is
+/// refused at delivery without a connection, and delivered once it resolves to the receiver.
+/// No packet ever leaves loopback: names resolve through the test's resolver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_urls_cannot_reach_metadata_private_or_link_local_addresses() {
+    use smdp_operator::egress::EgressPolicy;
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    let resolver = Arc::new(Scripted(Mutex::new(VecDeque::from([
+        vec![ip("10.9.9.9")],        // creation: an allowed private network
+        vec![ip("169.254.169.254")], // first delivery: rebound to the metadata service
+    ]))));
+    let egress = EgressPolicy::new(EgressPolicy::parse_allow(&["10.0.0.0/8".into()]).unwrap())
+        .unwrap()
+        .with_resolver(resolver.clone());
+    let server = TestServer::start(Options {
+        egress,
+        ..rest_options()
+    })
+    .await;
+    let acct = server.account("ssrf");
+    let auth = basic_auth(&acct.account_sid, &acct.auth_token);
+    let post_to = |path: String, form: String| {
+        let c = server.client();
+        let auth = auth.clone();
+        async move {
+            let r = c
+                .request(
+                    "POST",
+                    &path,
+                    &[
+                        ("authorization", &auth),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                    form.into_bytes(),
+                )
+                .await;
+            (
+                r.status,
+                serde_json::from_slice::<Value>(&r.body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let post = |path: &str, form: String| post_to(path.to_string(), form);
+    let before = server.store.profiles().unwrap().len();
+    for url in [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://10.0.0.1.nip.io.invalid@192.168.0.1/", // userinfo: the host is 192.168.0.1
+        "http://192.168.0.1/",
+        "http://172.16.0.1:8080/cb",
+        "http://[fe80::1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://[fd00:ec2::254]/",
+        "http://2852039166/",
+        "http://0xa9fea9fe/",
+        "http://0/",
+        "http://224.0.0.251/",
+        "gopher://127.0.0.1:6379/_",
+    ] {
+        let form = format!(
+            "GenerateMatchingId=true&CallbackUrl={}",
+            form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>()
+        );
+        let (status, v) = post("/v1/ESimProfiles", form).await;
+        assert_eq!(status, 400, "{url}: {v}");
+        assert_eq!(v["code"], 20001, "{url}: {v}");
+        assert_eq!(v["status"], 400);
+    }
+    assert_eq!(
+        server.store.profiles().unwrap().len(),
+        before,
+        "nothing created"
+    );
+    // DNS rebinding: allowed at creation (10.9.9.9 is in --callback-allow), refused at
+    // delivery (169.254.169.254), never connected to.
+    let rx = Receiver::start().await;
+    let port = rx.url().rsplit(':').next().unwrap().to_string(); // "<port>/cb"
+    let (status, v) = post(
+        "/v1/ESimProfiles",
+        format!("GenerateMatchingId=true&CallbackUrl=http%3A%2F%2Fhooks.test%3A{port}"),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let sid = v["sid"].as_str().unwrap().to_string();
+    let state = callback_state(&server, &acct, &sid, |s| s[0]["attempts"] == 1).await;
+    // The Sim resource's CallbackUrl goes through the same check.
+    let sim = server
+        .store
+        .profiles()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.sid == sid)
+        .and_then(|p| p.sim_sid)
+        .unwrap();
+    let (status, v) = post_to(
+        format!("/v1/Sims/{sim}"),
+        "Status=active&CallbackUrl=http%3A%2F%2F169.254.169.254%2F".into(),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["code"], 20001, "{v}");
+    let error = state["callbacks"][0]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("refused") && error.contains("169.254.169.254"),
+        "{error}"
+    );
+    assert!(state["callbacks"][0]["last_http_status"].is_null());
+    assert!(rx.received().is_empty());
+    // Now it resolves to the receiver: delivered, in order, once each.
+    *resolver.0.lock().unwrap() = VecDeque::from([vec![ip("127.0.0.1")]]);
+    let got = rx.wait_for(2, Some(&server.clock)).await;
+    let statuses: Vec<&str> = got
+        .iter()
+        .map(|r| r.fields["ESimProfileStatus"].as_str())
+        .collect();
+    assert_eq!(statuses, ["reserving", "available"]);
+    server.stop().await;
+}

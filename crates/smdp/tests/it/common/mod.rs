@@ -99,6 +99,8 @@ pub struct Options {
     pub hostile: Option<(u64, f64)>,
     /// Server-wide scripted faults.
     pub scenario: Vec<smdp_core::faults::ScenarioFault>,
+    /// Where callbacks may go (a test's resolver, `--callback-allow`).
+    pub egress: smdp_operator::egress::EgressPolicy,
 }
 
 impl Default for Options {
@@ -115,6 +117,7 @@ impl Default for Options {
             fixtures: None,
             hostile: None,
             scenario: Vec::new(),
+            egress: Default::default(),
         }
     }
 }
@@ -142,6 +145,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         reservation_delay: Duration::ZERO,
         template: opts.template.parse().unwrap(),
         accounts: Vec::new(),
+        callback_egress: opts.egress.clone(),
         callback_roots: opts
             .callback_ca
             .as_deref()
