@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use rsp_auth::{Backend, Curve};
 use veuicc::apdu::Card;
-use veuicc::euicc::{Euicc, Preinstalled};
 use veuicc::state::{CardState, StateFile};
+use veuicc::{Euicc, Preinstalled};
 
 struct Fixture {
     state: CardState,
@@ -38,7 +38,14 @@ fn fixture() -> &'static Fixture {
             enabled: true,
         })
         .expect("preinstall");
-        let folder = std::env::temp_dir().join(format!("smdp-fuzz-lpac-{}", std::process::id()));
+        // tmpfs where there is one: the driver writes the card's state after each command.
+        let shm = std::path::Path::new("/dev/shm");
+        let tmp = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        let folder = tmp.join(format!("smdp-fuzz-lpac-{}", std::process::id()));
         std::fs::create_dir_all(&folder).expect("temp folder");
         Fixture {
             state: e.to_state(),
