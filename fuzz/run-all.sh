@@ -21,6 +21,7 @@ TIMEOUT="${TIMEOUT:-10}"
 export RUSTC_BOOTSTRAP=1
 
 cargo fuzz build
+bin="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 python3 ../crates/rsp-asn1/tests/asn1tools/xcheck.py | python3 seed.py
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
@@ -30,9 +31,11 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 run_one() {
   local t="$1" log="out/$1.log" result=ok
-  mkdir -p "corpus/$t"
+  mkdir -p "corpus/$t" "artifacts/$t"
+  # The binary built above, run directly: a target started later in the run is the same
+  # build as the first (cargo fuzz run would rebuild from whatever the tree holds then).
   # -malloc_limit_mb: one allocation larger than the RSS cap is reported, not attempted.
-  if ! nice -n 19 cargo fuzz run "$t" -- \
+  if ! nice -n 19 "$bin/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" \
       -max_total_time="$SECONDS_EACH" -timeout="$TIMEOUT" \
       -rss_limit_mb="$RSS_MB" -malloc_limit_mb="$RSS_MB" \
       -print_final_stats=1 >"$log" 2>&1; then
@@ -49,7 +52,7 @@ run_one() {
   [ "$result" = ok ]
 }
 export -f run_one
-export SECONDS_EACH RSS_MB TIMEOUT commit
+export SECONDS_EACH RSS_MB TIMEOUT commit bin
 
 status=0
 printf '%s\n' "${targets[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one "$@"' _ {} || status=1
