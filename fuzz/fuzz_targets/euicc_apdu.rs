@@ -5,39 +5,14 @@
 //!
 //! Checked: never a panic; every R-APDU ends with a status word; whatever arrives, the card
 //! still answers GetEID correctly afterwards, and never holds two enabled profiles.
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use rsp_auth::{Backend, Curve};
+use rsp_auth::Backend;
 use veuicc::apdu::{Card, ISD_R_AID};
-use veuicc::state::CardState;
-use veuicc::{Euicc, Preinstalled};
-
-fn state() -> &'static (CardState, std::time::SystemTime) {
-    static S: OnceLock<(CardState, std::time::SystemTime)> = OnceLock::new();
-    S.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs");
-        let pki = rsp_auth::pki::Pki::load(&dir).expect("our PKI");
-        let now = std::time::SystemTime::now();
-        let mut e = Euicc::from_pki(&pki, Curve::NistP256, Backend::AwsLc, now).expect("eUICC");
-        let package = rsp_saip::MinimalUsim::default()
-            .build()
-            .expect("profile")
-            .to_der();
-        e.preinstall(Preinstalled {
-            package,
-            service_provider_name: "fuzz".into(),
-            profile_name: "fuzz".into(),
-            notification_address: Some("localhost:8443".into()),
-            enabled: true,
-        })
-        .expect("preinstall");
-        (e.to_state(), now)
-    })
-}
+use veuicc::Euicc;
 
 fuzz_target!(|data: &[u8]| {
-    let (s, now) = state();
+    let (s, now) = smdp_sim_fuzz::card_with_profile();
     let euicc = Euicc::from_state(s, Backend::AwsLc, *now).expect("reload");
     let eid = euicc.eid();
     let mut card = Card::new(euicc, rsp_auth::rng::rng(Some(1)));

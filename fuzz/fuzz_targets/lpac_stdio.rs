@@ -8,10 +8,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use rsp_auth::{Backend, Curve};
+use rsp_auth::Backend;
 use veuicc::apdu::Card;
 use veuicc::state::{CardState, StateFile};
-use veuicc::{Euicc, Preinstalled};
+use veuicc::Euicc;
 
 struct Fixture {
     state: CardState,
@@ -22,22 +22,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static S: OnceLock<Fixture> = OnceLock::new();
     S.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs");
-        let pki = rsp_auth::pki::Pki::load(&dir).expect("our PKI");
-        let now = std::time::SystemTime::now();
-        let mut e = Euicc::from_pki(&pki, Curve::NistP256, Backend::AwsLc, now).expect("eUICC");
-        let package = rsp_saip::MinimalUsim::default()
-            .build()
-            .expect("profile")
-            .to_der();
-        e.preinstall(Preinstalled {
-            package,
-            service_provider_name: "fuzz".into(),
-            profile_name: "fuzz".into(),
-            notification_address: Some("localhost:8443".into()),
-            enabled: true,
-        })
-        .expect("preinstall");
+        let (state, now) = smdp_sim_fuzz::card_with_profile();
         // tmpfs where there is one: the driver writes the card's state after each command.
         let shm = std::path::Path::new("/dev/shm");
         let tmp = if shm.is_dir() {
@@ -48,8 +33,8 @@ fn fixture() -> &'static Fixture {
         let folder = tmp.join(format!("smdp-fuzz-lpac-{}", std::process::id()));
         std::fs::create_dir_all(&folder).expect("temp folder");
         Fixture {
-            state: e.to_state(),
-            now,
+            state: state.clone(),
+            now: *now,
             file: folder.join("card.json"),
         }
     })

@@ -261,11 +261,11 @@ impl Client {
         // Resolved and checked now, not only at creation (DNS rebinding); the connection goes
         // to a checked address, never to the name resolved again.
         let (egress, checked_url) = (self.egress.clone(), url.to_string());
-        let addrs = tokio::task::spawn_blocking(move || egress.resolve_checked(&checked_url))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("refused: {e}"))?;
-        let Target { host, https, .. } = Target::parse(url).map_err(|e| e.to_string())?;
+        let (Target { host, https, .. }, addrs) =
+            tokio::task::spawn_blocking(move || egress.resolve_checked(&checked_url))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("refused: {e}"))?;
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&addrs[..]))
             .await
             .map_err(|_| "connect timed out".to_string())?

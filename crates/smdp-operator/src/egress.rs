@@ -217,9 +217,9 @@ impl EgressPolicy {
         }
     }
 
-    /// The addresses to connect to for `url` at delivery: every one the host resolves to
-    /// must pass (one refused address refuses the lot, as at creation).
-    pub fn resolve_checked(&self, url: &str) -> Result<Vec<SocketAddr>, Refused> {
+    /// The URL's target and the addresses to connect to at delivery: every one the host
+    /// resolves to must pass (one refused address refuses the lot, as at creation).
+    pub fn resolve_checked(&self, url: &str) -> Result<(Target, Vec<SocketAddr>), Refused> {
         let target = Target::parse(url)?;
         let ips = match target.literal {
             Some(ip) => vec![ip],
@@ -232,10 +232,11 @@ impl EgressPolicy {
             return Err(Refused(format!("{} resolves to no address", target.host)));
         }
         ips.iter().try_for_each(|ip| self.check_ip(*ip))?;
-        Ok(ips
+        let addrs = ips
             .into_iter()
             .map(|ip| SocketAddr::new(ip, target.port))
-            .collect())
+            .collect();
+        Ok((target, addrs))
     }
 }
 
@@ -396,7 +397,7 @@ mod tests {
             p.check_url(u).unwrap();
         }
         assert_eq!(
-            p.resolve_checked("http://2130706433:81/x").unwrap(),
+            p.resolve_checked("http://2130706433:81/x").unwrap().1,
             vec!["127.0.0.1:81".parse().unwrap()]
         );
     }
@@ -412,7 +413,7 @@ mod tests {
         assert!(meta.check_url("http://metadata.google.internal/").is_err());
         let fine = EgressPolicy::default().with_resolver(Arc::new(Fixed(vec![ip("::1")])));
         assert_eq!(
-            fine.resolve_checked("https://hooks.test:8443/").unwrap(),
+            fine.resolve_checked("https://hooks.test:8443/").unwrap().1,
             vec!["[::1]:8443".parse().unwrap()]
         );
     }
