@@ -241,3 +241,38 @@ pub fn default_data_dir() -> PathBuf {
 pub fn smdp_url(address: &str) -> String {
     format!("https://{address}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 18: generated matching IDs carry at least 100 bits, unbiased. 20 symbols of a
+    /// 32-symbol alphabet are 100 bits; 256 is a multiple of 32, so `byte % 32` is uniform.
+    #[test]
+    fn matching_ids_carry_100_unbiased_random_bits() {
+        let n = MATCHING_ID_ALPHABET.len();
+        let distinct: std::collections::BTreeSet<_> = MATCHING_ID_ALPHABET.iter().collect();
+        assert_eq!((distinct.len(), n, 256 % n), (32, 32, 0));
+        let mut rng = rsp_auth::rng::rng(Some(7));
+        let mut counts = [0u64; 32];
+        let mut seen = std::collections::HashSet::new();
+        const IDS: usize = 20_000;
+        for _ in 0..IDS {
+            let id = new_matching_id(&mut rng);
+            check_matching_id(&id).unwrap();
+            let symbols: Vec<u8> = id.bytes().filter(|b| *b != b'-').collect();
+            assert_eq!(symbols.len() as f64 * (n as f64).log2(), 100.0, "{id}");
+            for s in symbols {
+                counts[MATCHING_ID_ALPHABET.iter().position(|a| *a == s).unwrap()] += 1;
+            }
+            assert!(seen.insert(id), "a repeated matching ID");
+        }
+        // Chi-square over the 400,000 symbols, 31 degrees of freedom: 61.1 is p = 0.001.
+        let expected = (IDS * 20 / n) as f64;
+        let chi2: f64 = counts
+            .iter()
+            .map(|c| (*c as f64 - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 61.1, "symbol counts {counts:?}: chi2 {chi2}");
+    }
+}

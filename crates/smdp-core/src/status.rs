@@ -36,6 +36,10 @@ pub enum Code {
     EidRefused,
     /// 8.2.6/3.8: unknown or used-up matching ID.
     MatchingIdRefused,
+    /// 8.2.6/6.4: too many failed matching-ID lookups from this client or EID. SGP.22 has no
+    /// row for it: the Matching ID subject with reason 6.4 "maximum number of retries
+    /// exceeded" (SGP.22 5.1.6.4), as 8.2.7/6.4 is for confirmation codes.
+    MatchingIdRetriesExceeded,
     /// 8.2.5/4.3: the eUICC lacks a capability the profile mandates.
     NoEligibleProfile,
     /// 8.1/4.8: the package does not fit the eUICC's free memory.
@@ -69,7 +73,7 @@ pub enum Code {
 
 impl Code {
     /// Every row of the table.
-    pub const ALL: [Code; 27] = {
+    pub const ALL: [Code; 28] = {
         use Code::*;
         [
             InvalidSmdpAddress,
@@ -85,6 +89,7 @@ impl Code {
             EuiccSignatureInvalid,
             EidRefused,
             MatchingIdRefused,
+            MatchingIdRetriesExceeded,
             NoEligibleProfile,
             InsufficientMemory,
             ProfileNotReleased,
@@ -126,6 +131,7 @@ impl Code {
             EuiccSignatureInvalid => ("8.1", "6.1"),
             EidRefused => ("8.1.1", "3.8"),
             MatchingIdRefused => ("8.2.6", "3.8"),
+            MatchingIdRetriesExceeded => ("8.2.6", "6.4"),
             NoEligibleProfile => ("8.2.5", "4.3"),
             InsufficientMemory => ("8.1", "4.8"),
             ProfileNotReleased => ("8.2", "1.2"),

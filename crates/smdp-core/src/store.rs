@@ -222,7 +222,6 @@ pub struct Session {
     pub smdp_signature2: Option<Vec<u8>>,
     /// The StoreMetadataRequest bytes sent in authenticateClient; the BPP carries the same.
     pub metadata: Option<Vec<u8>>,
-    pub cc_attempts: i64,
     /// The session's number in its server run (1, 2, …; a scenario fault can be keyed by
     /// it); 0 for sessions of a store written before numbers were kept.
     pub number: i64,
@@ -363,6 +362,10 @@ pub trait Store: Send + Sync {
     /// order keeps everything else. False if no such order.
     fn retire_matching_id(&self, id: i64, now: i64) -> Result<bool>;
     /// Replaces the order's fault plan (its other options unchanged); false if no such order.
+    /// Counts one wrong confirmation code against order `id` and returns its count so far.
+    /// The count is the order's, not a session's: a new session per guess, or a restart,
+    /// does not reset it.
+    fn record_cc_failure(&self, id: i64, now: i64) -> Result<i64>;
     fn set_faults(&self, id: i64, faults: &[crate::faults::Fault]) -> Result<bool>;
     fn record_fault(&self, f: &FiredFault) -> Result<()>;
     /// The faults that fired for one profile, oldest first.

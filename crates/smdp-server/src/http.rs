@@ -4,7 +4,7 @@
 //! get HTTP status codes; everything about the function itself is HTTP 200 with a JSON header
 //! (`Failed` + subject/reason code), and handleNotification is always 204 (digest §1.2).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -191,6 +191,7 @@ async fn serve_connection<IO>(
         services,
         scheme,
         max_body,
+        peer: Some(peer.ip()),
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -214,23 +215,24 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn route<B>(
-    services: Services,
-    req: Request<B>,
-    scheme: &'static str,
-    max_body: usize,
-) -> Result<Response<Full<Bytes>>, Dropped>
+async fn route<B>(router: Router, req: Request<B>) -> Result<Response<Full<Bytes>>, Dropped>
 where
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let Router {
+        services,
+        scheme,
+        max_body,
+        peer,
+    } = router;
     if smdp_operator::rest::is_rest_path(req.uri().path()) {
         if let Some(op) = services.rest {
             return Ok(smdp_operator::service::handle(op, req, scheme, max_body).await);
         }
     } else if let Some(smdp) = services.es9 {
-        return handle(smdp, req, max_body).await;
+        return handle(smdp, req, max_body, peer).await;
     }
     Ok(plain(StatusCode::NOT_FOUND, "not served on this listener"))
 }
@@ -244,6 +246,8 @@ pub struct Router {
     /// `https` or `http`: how requests arrive (for the REST API's absolute URLs).
     pub scheme: &'static str,
     pub max_body: usize,
+    /// The client's address (the TCP peer), for limits kept per client.
+    pub peer: Option<IpAddr>,
 }
 
 impl<B> hyper::service::Service<Request<B>> for Router
@@ -261,7 +265,7 @@ where
 
     fn call(&self, req: Request<B>) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { route(this.services, req, this.scheme, this.max_body).await })
+        Box::pin(route(this, req))
     }
 }
 
@@ -298,6 +302,7 @@ pub async fn handle<B>(
     smdp: Arc<Smdp>,
     req: Request<B>,
     max_body: usize,
+    peer: Option<IpAddr>,
 ) -> Result<Response<Full<Bytes>>, Dropped>
 where
     B: Body + Send + 'static,
@@ -363,7 +368,7 @@ where
     // with `lpa load`: a third of the server's CPU was the kernel's). A panic is caught
     // here as spawn_blocking would have.
     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        smdp_core::es9::dispatch(&smdp, &function, &body)
+        smdp_core::es9::dispatch_from(&smdp, &function, &body, peer)
     }))
     .unwrap_or_else(|_| {
         tracing::error!(function, "handler panicked");

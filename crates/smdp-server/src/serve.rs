@@ -102,6 +102,11 @@ pub struct Settings {
     /// Live sessions before initiateAuthentication answers busy [default: 10000].
     #[arg(long, env = "SMDP_MAX_SESSIONS")]
     pub max_sessions: Option<u64>,
+    /// Failed matching-ID lookups (unknown ID, or an order for another EID) tolerated per
+    /// client network and per EID, `FAILURES[/SECONDS]`, before authenticateClient answers
+    /// 8.2.6/6.4 until the window ends; `off` counts nothing [default: 10/300].
+    #[arg(long, env = "SMDP_MATCHING_ID_GUESSES")]
+    pub matching_id_guesses: Option<String>,
     /// Connections served at once [default: 1024].
     #[arg(long, env = "SMDP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -187,6 +192,7 @@ impl Settings {
             log_format: self.log_format.or(other.log_format),
             session_ttl: self.session_ttl.or(other.session_ttl),
             max_sessions: self.max_sessions.or(other.max_sessions),
+            matching_id_guesses: self.matching_id_guesses.or(other.matching_id_guesses),
             max_connections: self.max_connections.or(other.max_connections),
             max_body: self.max_body.or(other.max_body),
             idle_timeout: self.idle_timeout.or(other.idle_timeout),
@@ -302,6 +308,11 @@ impl Config {
                 .map(Duration::from_secs)
                 .unwrap_or(dp.session_ttl),
             max_sessions: s.max_sessions.unwrap_or(dp.max_sessions),
+            matching_id_guesses: match s.matching_id_guesses.as_deref() {
+                None => dp.matching_id_guesses,
+                Some("off") => None,
+                Some(v) => Some(v.parse().map_err(ServeError)?),
+            },
             ..dp
         };
         let data = s.data.unwrap_or_else(smdp_core::orders::default_data_dir);
@@ -491,11 +502,21 @@ pub fn build(
     } else {
         Backend::AwsLc
     };
+    // A seeded server replays byte for byte from a fresh store. Each later start on the
+    // same store (a restart, or another node) draws another stream, numbered by the store:
+    // the same stream again would repeat the transaction IDs of sessions still stored.
+    let seed = match cfg.seed {
+        Some(seed) => {
+            let run = store.next_serial("seeded-run")?;
+            Some(seed ^ run.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        }
+        None => None,
+    };
     let smdp = Smdp::new(
         cfg.address.clone(),
         pki,
         store,
-        rsp_auth::rng::rng(cfg.seed),
+        rsp_auth::rng::rng(seed),
         clock,
         backend,
         cfg.policy.clone(),

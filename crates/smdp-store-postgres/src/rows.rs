@@ -99,8 +99,7 @@ pub(crate) fn session(r: &Row) -> R<Session> {
         profile_id: r.try_get(9)?,
         smdp_signature2: r.try_get(10)?,
         metadata: r.try_get(11)?,
-        cc_attempts: r.try_get(12)?,
-        number: r.try_get(13)?,
+        number: r.try_get(12)?,
     })
 }
 

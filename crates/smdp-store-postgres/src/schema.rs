@@ -1,4 +1,4 @@
-//! The PostgreSQL schema: the SQLite store's tables (schema 12 there) in PostgreSQL types.
+//! The PostgreSQL schema: the SQLite store's tables (schema 13 there) in PostgreSQL types.
 //!
 //! Differences that are not just spelling: integers are `BIGINT` (Rust `i64` throughout),
 //! flags are `BOOLEAN`, blobs `BYTEA`; row ids are identities `BY DEFAULT`, so `smdp store
@@ -6,10 +6,16 @@
 //! callback triggers are PL/pgSQL; the fixture index is on `options::jsonb`.
 
 /// Version of the schema a new store gets; each later version adds one migration.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Later versions: `MIGRATIONS[i]` takes a store from version `i + 1` to `i + 2`.
-pub const MIGRATIONS: &[&str] = &[];
+pub const MIGRATIONS: &[&str] = &[
+    // 1 → 2: wrong confirmation codes counted per order, not per session (SQLite 12 → 13).
+    "ALTER TABLE profiles ADD COLUMN cc_failures BIGINT NOT NULL DEFAULT 0;
+     UPDATE profiles SET cc_failures = COALESCE(
+         (SELECT MAX(cc_attempts) FROM sessions WHERE sessions.profile_id = profiles.id), 0);
+     ALTER TABLE sessions DROP COLUMN cc_attempts;",
+];
 
 /// The schema of a new store, at [`SCHEMA_VERSION`].
 pub const SCHEMA: &str = r#"
@@ -77,7 +83,8 @@ CREATE TABLE profiles (
     lease_until BIGINT,
     ki BYTEA,
     opc BYTEA,
-    bound_smdp_sign BYTEA
+    bound_smdp_sign BYTEA,
+    cc_failures BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX profiles_eid ON profiles(eid, status);
 CREATE INDEX profiles_bound_txid ON profiles(bound_txid);
@@ -103,7 +110,6 @@ CREATE TABLE sessions (
     profile_id BIGINT,
     smdp_signature2 BYTEA,
     metadata BYTEA,
-    cc_attempts BIGINT NOT NULL DEFAULT 0,
     number BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX sessions_expiry ON sessions(expires_at);

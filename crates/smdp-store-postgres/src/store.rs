@@ -367,7 +367,7 @@ impl Store for PgStore {
             c.execute(
                 &format!(
                     "INSERT INTO sessions ({SESSION_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                 ),
                 &[
                     &s.txid.to_hex(),
@@ -382,7 +382,6 @@ impl Store for PgStore {
                     &s.profile_id,
                     &s.smdp_signature2,
                     &s.metadata,
-                    &s.cc_attempts,
                     &s.number,
                 ],
             )?;
@@ -409,8 +408,8 @@ impl Store for PgStore {
         self.with(|c| {
             Ok(c.execute(
                 "UPDATE sessions SET state = $2, eid = $3, euicc_cert = $4, profile_id = $5, \
-                 smdp_signature2 = $6, metadata = $7, cc_attempts = $8 \
-                 WHERE txid = $1 AND state = $9",
+                 smdp_signature2 = $6, metadata = $7 \
+                 WHERE txid = $1 AND state = $8",
                 &[
                     &s.txid.to_hex(),
                     &s.state.as_str(),
@@ -419,7 +418,6 @@ impl Store for PgStore {
                     &s.profile_id,
                     &s.smdp_signature2,
                     &s.metadata,
-                    &s.cc_attempts,
                     &expected.as_str(),
                 ],
             )? == 1)
@@ -470,6 +468,19 @@ impl Store for PgStore {
                 "UPDATE profiles SET matching_id = NULL, updated_at = $2 WHERE id = $1",
                 &[&id, &now],
             )? == 1)
+        })
+    }
+
+    fn record_cc_failure(&self, id: i64, now: i64) -> Result<i64> {
+        self.with(|c| {
+            c.query_opt(
+                "UPDATE profiles SET cc_failures = cc_failures + 1, updated_at = $2 \
+                 WHERE id = $1 RETURNING cc_failures",
+                &[&id, &now],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .ok_or_else(|| Error::Store(StoreError::Invalid(format!("no order {id}"))))
         })
     }
 

@@ -115,8 +115,7 @@ pub const PROFILE_COLUMNS: &str =
 
 /// Columns of an ES9+ session row.
 pub const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \
-    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, cc_attempts, \
-    number";
+    server_challenge, ci_pkid, eid, euicc_cert, profile_id, smdp_signature2, metadata, number";
 
 /// Columns of a callback row (table alias `c`).
 pub const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \

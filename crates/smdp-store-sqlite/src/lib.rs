@@ -101,7 +101,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 12;
+const SCHEMA_VERSION: i64 = 13;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -205,6 +205,16 @@ DROP TABLE IF EXISTS bpps;
 /// filter scanned every Sim of the account: 57 µs at 1,000 rows, linear beyond).
 const MIGRATE_11_TO_12: &str = "
 CREATE INDEX IF NOT EXISTS sims_iccid ON sims(account_sid, iccid);
+";
+
+/// Version 12 → 13: wrong confirmation codes are counted per order, not per session, so the
+/// cap holds when an LPA opens a new session for each guess (SGP.22 5.6.2: the retry limit is
+/// the order's). A session's count becomes its order's.
+const MIGRATE_12_TO_13: &str = "
+ALTER TABLE profiles ADD COLUMN cc_failures INTEGER NOT NULL DEFAULT 0;
+UPDATE profiles SET cc_failures = COALESCE(
+    (SELECT MAX(cc_attempts) FROM sessions WHERE sessions.profile_id = profiles.id), 0);
+ALTER TABLE sessions DROP COLUMN cc_attempts;
 ";
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
@@ -485,8 +495,7 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         profile_id: r.get(9)?,
         smdp_signature2: r.get(10)?,
         metadata: r.get(11)?,
-        cc_attempts: r.get(12)?,
-        number: r.get(13)?,
+        number: r.get(12)?,
     })
 }
 
@@ -566,6 +575,7 @@ impl SqliteStore {
             MIGRATE_9_TO_10,
             MIGRATE_10_TO_11,
             MIGRATE_11_TO_12,
+            MIGRATE_12_TO_13,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -935,7 +945,7 @@ impl Store for SqliteStore {
         self.with(|c| {
             c.prepare_cached(&format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))?
             .execute(params![
                 s.txid.to_hex(),
@@ -950,7 +960,6 @@ impl Store for SqliteStore {
                 s.profile_id,
                 s.smdp_signature2,
                 s.metadata,
-                s.cc_attempts,
                 s.number
             ])?;
             Ok(())
@@ -973,8 +982,8 @@ impl Store for SqliteStore {
             let n = c
                 .prepare_cached(
                     "UPDATE sessions SET state = ?2, eid = ?3, euicc_cert = ?4, profile_id = ?5, \
-                 smdp_signature2 = ?6, metadata = ?7, cc_attempts = ?8 \
-                 WHERE txid = ?1 AND state = ?9",
+                 smdp_signature2 = ?6, metadata = ?7 \
+                 WHERE txid = ?1 AND state = ?8",
                 )?
                 .execute(params![
                     s.txid.to_hex(),
@@ -984,7 +993,6 @@ impl Store for SqliteStore {
                     s.profile_id,
                     s.smdp_signature2,
                     s.metadata,
-                    s.cc_attempts,
                     expected.as_str()
                 ])?;
             Ok(n == 1)
@@ -1048,6 +1056,18 @@ impl Store for SqliteStore {
             )?
             .execute(params![id, now])?
                 == 1)
+        })
+    }
+
+    fn record_cc_failure(&self, id: i64, now: i64) -> Result<i64> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE profiles SET cc_failures = cc_failures + 1, updated_at = ?2 \
+                 WHERE id = ?1 RETURNING cc_failures",
+            )?
+            .query_row(params![id, now], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| SqlError::Store(StoreError::Invalid(format!("no order {id}"))))
         })
     }
 
@@ -1231,6 +1251,32 @@ mod tests {
             .with(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Schema 12 counted wrong confirmation codes per session: 13 moves the count to the
+    /// order, so an order with two wrong codes in a live session keeps them.
+    #[test]
+    fn a_version_12_store_keeps_its_confirmation_code_count() {
+        let dir = std::env::temp_dir().join(format!("smdp-v12-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = SqliteStore::open(&dir).unwrap();
+        let p = s.insert_profile(&order("HP1", "1"), 0).unwrap();
+        drop(s);
+        let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
+        c.execute_batch(&format!(
+            "ALTER TABLE profiles DROP COLUMN cc_failures;
+             ALTER TABLE sessions ADD COLUMN cc_attempts INTEGER NOT NULL DEFAULT 0;
+             INSERT INTO sessions (txid, state, created_at, expires_at, euicc_challenge,
+                 server_challenge, ci_pkid, profile_id, cc_attempts)
+             VALUES ('00', 'authenticated', 0, 99, x'00', x'00', x'00', {}, 2);
+             PRAGMA user_version = 12;",
+            p.id
+        ))
+        .unwrap();
+        drop(c);
+        let s = SqliteStore::open(&dir).unwrap();
+        assert_eq!(s.record_cc_failure(p.id, 1).unwrap(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -158,14 +158,7 @@ impl Smdp {
                 .profile_for_eid(eid)?
                 .ok_or_else(|| Failure::new(Code::EidRefused, format!("no order for EID {eid}")))?
         } else {
-            self.store
-                .profile_by_matching_id(matching_id)?
-                .ok_or_else(|| {
-                    Failure::new(
-                        Code::MatchingIdRefused,
-                        format!("unknown matching ID {matching_id:?}"),
-                    )
-                })?
+            self.profile_by_matching_id(matching_id, eid)?
         };
         if let Some(bound) = &profile.eid {
             if bound != eid {
@@ -186,6 +179,44 @@ impl Smdp {
         }
         self.check_order_open(&profile, profile.kept_binding_for(eid))?;
         Ok(profile)
+    }
+
+    /// The order of a matching ID, with guessing limited per client network and per EID
+    /// ([`super::guesses`]): an unknown matching ID, or an order for another EID, is a failed
+    /// guess; past the limit every lookup is refused (8.2.6/6.4), right or wrong.
+    fn profile_by_matching_id(&self, matching_id: &str, eid: &Eid) -> Result<Profile, Failure> {
+        use super::guesses::Guesser;
+        let limit = self.policy.matching_id_guesses.as_ref();
+        let now = self.clock.unix();
+        let client = super::dispatch::client();
+        let mut who = vec![Guesser::Eid(*eid)];
+        who.extend(client.map(Guesser::network));
+        if let Some(g) = limit.and_then(|l| self.guesses.over(l, &who, now)) {
+            tracing::warn!(guesser = %g, "matching-ID lookup refused: too many failed guesses");
+            return fail(
+                Code::MatchingIdRetriesExceeded,
+                format!("too many unknown matching IDs from this {g}: try again later"),
+            );
+        }
+        let found = self.store.profile_by_matching_id(matching_id)?;
+        let guessed = match &found {
+            None => true,
+            Some(p) => p.eid.is_some_and(|bound| bound != *eid),
+        };
+        if let (true, Some(limit)) = (guessed, limit) {
+            let n = self.guesses.fail(limit, &who, now);
+            if n == limit.failures {
+                tracing::warn!(%eid, ?client, failures = n, "matching-ID guess limit reached");
+            } else {
+                tracing::info!(%eid, ?client, failures = n, "failed matching-ID lookup");
+            }
+        }
+        found.ok_or_else(|| {
+            Failure::new(
+                Code::MatchingIdRefused,
+                format!("unknown matching ID {matching_id:?}"),
+            )
+        })
     }
 
     /// Eligibility (SGP.22 3.1.3 "Eligibility Check"; digest §1.5 authenticateClient step 8),

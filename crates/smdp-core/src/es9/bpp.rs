@@ -268,12 +268,12 @@ impl Smdp {
         if got.as_bytes() == rsp_auth::sig::hash_cc(&code, txid) {
             return Ok(());
         }
-        let attempts = session.cc_attempts + 1;
-        let next = Session {
-            cc_attempts: attempts,
-            ..session.clone()
-        };
-        self.store.update_session(&next, session.state)?;
+        // Counted with the order (SGP.22 5.6.2 "maximum number of retries" is the order's):
+        // a fresh session per guess, or a server restart, does not reset the count. The
+        // session stays usable for a retry below the cap (digest §2 step 4).
+        let attempts = self
+            .store
+            .record_cc_failure(profile.id, self.clock.unix())?;
         if attempts >= self.policy.max_cc_attempts {
             // The order is closed: codes are not to be guessed one session after another.
             self.store.delete_session(&session.txid)?;

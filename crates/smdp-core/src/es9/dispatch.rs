@@ -1,5 +1,7 @@
 //! `dispatch(path, body)`: one ES9+ function call without HTTP or TLS, JSON in and out.
 
+use std::net::IpAddr;
+
 use rsp_asn1::es9::{path, HeaderOnlyResponse, ResponseHeader};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -46,9 +48,34 @@ pub enum Es9Answer {
 /// the answer out, `None` when `path` is not an ES9+ function. It runs on the calling thread
 /// (it signs and waits on the store). The HTTP layer and the fuzz target `es9_session` call this.
 pub fn dispatch(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
+    dispatch_from(smdp, path, body, None)
+}
+
+thread_local! {
+    /// The client address of the call running on this thread (one call runs on one thread
+    /// from start to end), for the matching-ID guess limit.
+    static CLIENT: std::cell::Cell<Option<IpAddr>> = const { std::cell::Cell::new(None) };
+}
+
+/// The client address [`dispatch_from`] was given for the running call.
+pub(super) fn client() -> Option<IpAddr> {
+    CLIENT.with(|c| c.get())
+}
+
+/// [`dispatch`] for a call from `client` (the TCP peer): guessing matching IDs is limited
+/// per client network as well as per EID ([`super::guesses`]).
+pub fn dispatch_from(
+    smdp: &Smdp,
+    path: &str,
+    body: &[u8],
+    client: Option<IpAddr>,
+) -> Option<Es9Answer> {
     // A fault left behind by a call that panicked must not leak into this one.
     let _ = crate::faults::take_transport();
-    let mut answer = dispatch_call(smdp, path, body)?;
+    CLIENT.with(|c| c.set(client));
+    let answer = dispatch_call(smdp, path, body);
+    CLIENT.with(|c| c.set(None));
+    let mut answer = answer?;
     if let (Some(h), Es9Answer::Json(body)) = (&smdp.hostile, &answer) {
         if let Some((mutated, _)) = h.mutate(body) {
             answer = Es9Answer::Json(mutated);

@@ -106,7 +106,6 @@ impl Smdp {
             profile_id: None,
             smdp_signature2: None,
             metadata: None,
-            cc_attempts: 0,
             number: self.sessions_started.fetch_add(1, Ordering::Relaxed) as i64 + 1,
         })?;
         tracing::info!(%txid, curve = %keys.curve, "initiateAuthentication");

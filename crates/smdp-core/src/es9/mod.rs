@@ -47,10 +47,11 @@ mod authenticate;
 mod bpp;
 mod cancel;
 mod dispatch;
+pub mod guesses;
 mod initiate;
 mod notification;
 
-pub use dispatch::{dispatch, failed_body, Es9Answer};
+pub use dispatch::{dispatch, dispatch_from, failed_body, Es9Answer};
 
 use crate::store::{
     BindFrom, Binding, Eid, NotificationRecord, Profile, ProfileStatus, Session, SessionState,
@@ -82,8 +83,11 @@ pub struct Policy {
     pub session_ttl: Duration,
     /// initiateAuthentication is refused (1.2/4.4) beyond this many live sessions.
     pub max_sessions: u64,
-    /// Wrong confirmation codes tolerated per session before 8.2.7/6.4.
+    /// Wrong confirmation codes tolerated per order (over all its sessions) before 8.2.7/6.4.
     pub max_cc_attempts: i64,
+    /// Failed matching-ID lookups tolerated per client network and per EID before 8.2.6/6.4
+    /// ([`guesses`]); `None` counts nothing.
+    pub matching_id_guesses: Option<guesses::GuessLimit>,
 }
 
 impl Default for Policy {
@@ -92,6 +96,7 @@ impl Default for Policy {
             session_ttl: Duration::from_secs(600),
             max_sessions: 10_000,
             max_cc_attempts: 3,
+            matching_id_guesses: Some(guesses::GuessLimit::default()),
         }
     }
 }
@@ -122,6 +127,8 @@ pub struct Smdp {
     pub scenario: Vec<crate::faults::ScenarioFault>,
     /// Sessions this server started (their numbers, for scenario faults keyed by session).
     sessions_started: AtomicU64,
+    /// Failed matching-ID lookups of this node, per client network and EID.
+    guesses: guesses::Guesses,
 }
 
 /// What a notification did (the HTTP answer is 204 whatever it is).
@@ -191,7 +198,16 @@ impl Smdp {
             hostile: None,
             scenario: Vec::new(),
             sessions_started: AtomicU64::new(0),
+            guesses: guesses::Guesses::default(),
         })
+    }
+
+    /// This node's matching-ID guess counts (zero when the limit is off).
+    pub fn guess_stats(&self) -> guesses::GuessStats {
+        match &self.policy.matching_id_guesses {
+            Some(limit) => self.guesses.stats(limit, self.clock.unix()),
+            None => guesses::GuessStats::default(),
+        }
     }
 
     /// Server-wide scripted faults ([`crate::faults::ScenarioFault`]).

@@ -127,6 +127,22 @@ pub fn held_orders_are_released_once(make: &dyn Fn() -> Box<dyn OperatorStore>) 
     assert_eq!(s.meta("other").unwrap(), None);
 }
 
+pub fn confirmation_code_failures_are_the_orders(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    let a = s.insert_profile(&order("HP1", "1"), 0).unwrap();
+    let b = s.insert_profile(&order("HP2", "2"), 0).unwrap();
+    assert_eq!(s.record_cc_failure(a.id, 1).unwrap(), 1);
+    assert_eq!(s.record_cc_failure(a.id, 2).unwrap(), 2);
+    assert_eq!(
+        s.record_cc_failure(b.id, 3).unwrap(),
+        1,
+        "counted per order"
+    );
+    assert_eq!(s.record_cc_failure(a.id, 4).unwrap(), 3);
+    assert_eq!(s.profile(a.id).unwrap().unwrap().updated_at, 4);
+    assert!(s.record_cc_failure(i64::MAX, 5).is_err(), "no such order");
+}
+
 pub fn duplicates_and_counters(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     let s = make();
     s.insert_profile(&order("HP1", "1"), 0).unwrap();
@@ -155,7 +171,6 @@ pub fn sessions_expire_and_updates_are_compare_and_set(make: &dyn Fn() -> Box<dy
         profile_id: None,
         smdp_signature2: None,
         metadata: None,
-        cc_attempts: 0,
         number: 7,
     };
     s.insert_session(&sess).unwrap();
@@ -773,6 +788,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@cases $make, $ready;
             binding_is_won_once_and_attempts_are_capped,
             held_orders_are_released_once,
+            confirmation_code_failures_are_the_orders,
             duplicates_and_counters,
             sessions_expire_and_updates_are_compare_and_set,
             reserving_gives_unique_numbers_and_valid_codes,

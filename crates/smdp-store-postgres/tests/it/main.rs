@@ -35,6 +35,32 @@ fn a_new_database_gets_the_schema_and_reopens() {
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
 }
 
+/// Version 1 counted wrong confirmation codes per session: 2 moves the count to the order.
+#[test]
+fn a_version_1_store_keeps_its_confirmation_code_count() {
+    use smdp_core::store::Store as _;
+    let Some(db) = fresh_db() else { return };
+    let s = PgStore::connect(&db.url).expect("connect");
+    let p = s
+        .insert_profile(&smdp_core::store::testing::order("HP1", "1"), 0)
+        .unwrap();
+    drop(s);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "ALTER TABLE profiles DROP COLUMN cc_failures;
+         ALTER TABLE sessions ADD COLUMN cc_attempts BIGINT NOT NULL DEFAULT 0;
+         INSERT INTO sessions (txid, state, created_at, expires_at, euicc_challenge,
+             server_challenge, ci_pkid, profile_id, cc_attempts)
+         VALUES ('00', 'authenticated', 0, 99, '\\x00', '\\x00', '\\x00', {}, 2);
+         UPDATE smdp_schema SET version = 1;",
+        p.id
+    ))
+    .unwrap();
+    let s = PgStore::connect(&db.url).expect("migrate");
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(s.record_cc_failure(p.id, 1).unwrap(), 3);
+}
+
 #[test]
 fn nodes_starting_together_migrate_once() {
     let Some(db) = fresh_db() else { return };

@@ -123,6 +123,32 @@ async fn confirmation_code_retries_exceeded_closes_the_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_code_cap_holds_across_sessions_and_restarts() {
+    let mut server = TestServer::start(Options::default()).await;
+    let order = server.reserve(OrderRequest {
+        confirmation_code: Some("1111".into()),
+        ..by_matching_id("CC-3")
+    });
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), Curve::NistP256);
+    // One guess per session: a new session does not reset the count…
+    for guess in ["0000", "0001"] {
+        let init = lpa.initiate().await.unwrap();
+        let auth = lpa.authenticate(&init, Some("CC-3")).await.unwrap();
+        assert_failed(lpa.get_bpp(&auth, Some(guess)).await, "8.2.7", "3.8");
+        server.restart(Options::default()).await;
+        lpa.client = server.client();
+    }
+    // …nor does a restart: the third wrong code, in a third session, closes the order.
+    let init = lpa.initiate().await.unwrap();
+    let auth = lpa.authenticate(&init, Some("CC-3")).await.unwrap();
+    assert_failed(lpa.get_bpp(&auth, Some("0002")).await, "8.2.7", "6.4");
+    assert_eq!(server.profile(&order).status, ProfileStatus::Failed);
+    let init = lpa.initiate().await.unwrap();
+    assert!(lpa.authenticate(&init, Some("CC-3")).await.is_err());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_postponed_keeps_the_order_and_end_user_rejection_closes_it() {
     let server = TestServer::start(Options::default()).await;
     let order = server.reserve(by_matching_id("CANCEL-1"));

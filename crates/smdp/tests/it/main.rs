@@ -16,4 +16,5 @@ mod manufactured;
 mod nodes;
 mod rest;
 mod sdk;
+mod security;
 mod serve;

@@ -421,31 +421,8 @@ async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
     let nodes = [&a, &b];
     let acct = a.account("race");
     let rest = Rest::basic(a.rest(), &acct.account_sid, &acct.auth_token);
-    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
-    let curve = pki.by_curve(Curve::NistP256).unwrap();
-    let trust = pki.trust_store(a.clock.now()).unwrap();
-    let eid = |n: u32| {
-        rsp_asn1::ids::Eid::with_check_digits(&format!("8900101200000000000000{n:08}")).unwrap()
-    };
-    let card = |e: &rsp_asn1::ids::Eid, seed: u64| {
-        let issued = curve
-            .issue_euicc_with(
-                e,
-                &mut rsp_auth::rng::rng(Some(seed)),
-                rsp_auth::Backend::AwsLc,
-            )
-            .unwrap();
-        veuicc::Euicc::from_parts(
-            veuicc::EuiccParts {
-                euicc_cert: issued.cert,
-                eum_cert: curve.eum.clone().unwrap(),
-                sk_euicc: issued.key,
-                trust_store: trust.clone(),
-            },
-            rsp_auth::Backend::AwsLc,
-        )
-        .unwrap()
-    };
+    let cards = EuiccFactory::new(&a);
+    let (eid, card) = (test_eid, |e: &_, seed| cards.euicc(e, seed));
     // The orders, through A's REST API; available once either node's worker reserved them.
     let mut orders = Vec::new(); // (sid, Some(matching ID) | None for by-EID, the EID for by-EID)
     for k in 0..50u32 {

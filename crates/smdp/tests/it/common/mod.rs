@@ -438,6 +438,45 @@ pub struct RestTarget {
     pub svc: smdp_operator::service::RestService,
 }
 
+/// An EID of the test EUM's range, numbered.
+pub fn test_eid(n: u32) -> rsp_asn1::ids::Eid {
+    rsp_asn1::ids::Eid::with_check_digits(&format!("8900101200000000000000{n:08}")).unwrap()
+}
+
+/// Issues eUICCs of any EID under our test PKI's EUM (NIST P-256).
+pub struct EuiccFactory {
+    pki: Pki,
+    trust: rsp_auth::chain::TrustStore,
+}
+
+impl EuiccFactory {
+    pub fn new(server: &TestServer) -> Self {
+        let pki = Pki::load(&our_pki_dir()).unwrap();
+        Self {
+            trust: pki.trust_store(server.clock.now()).unwrap(),
+            pki,
+        }
+    }
+
+    /// An eUICC with EID `eid`, its key drawn from `seed`.
+    pub fn euicc(&self, eid: &rsp_asn1::ids::Eid, seed: u64) -> Euicc {
+        let curve = self.pki.by_curve(Curve::NistP256).unwrap();
+        let issued = curve
+            .issue_euicc_with(eid, &mut rsp_auth::rng::rng(Some(seed)), Backend::AwsLc)
+            .unwrap();
+        Euicc::from_parts(
+            veuicc::EuiccParts {
+                euicc_cert: issued.cert,
+                eum_cert: curve.eum.clone().unwrap(),
+                sk_euicc: issued.key,
+                trust_store: self.trust.clone(),
+            },
+            Backend::AwsLc,
+        )
+        .unwrap()
+    }
+}
+
 /// A test LPA with its eUICC.
 pub struct Lpa {
     pub euicc: Euicc,
