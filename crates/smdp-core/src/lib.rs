@@ -12,6 +12,7 @@
 
 pub mod address;
 pub mod clock;
+pub mod credentials;
 pub mod es9;
 pub mod export;
 pub mod faults;

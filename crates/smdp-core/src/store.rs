@@ -794,7 +794,7 @@ pub trait OperatorStore: Store {
         lease: &Lease,
         now: i64,
         limit: usize,
-    ) -> Result<Vec<(CallbackRecord, String)>>;
+    ) -> Result<Vec<(CallbackRecord, crate::credentials::HmacSha1Key)>>;
     /// Records a delivery attempt and frees the lease, if `owner` still holds it (else false,
     /// nothing recorded: another worker took it over).
     fn record_attempt(&self, id: i64, a: &Attempt, owner: &str, now: i64) -> Result<bool>;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hmac::{KeyInit, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use smdp_core::credentials::HmacSha1Key;
 use tokio::sync::watch;
 
 use crate::egress::{EgressPolicy, Target};
@@ -26,19 +26,18 @@ const MAX_BACKOFF_SECS: i64 = 3600;
 /// How long a claimed callback is this worker's: past the connect and response timeouts.
 const LEASE_SECS: i64 = 60;
 
-/// `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, URL ‖ sorted name‖value pairs)).
-pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+/// `X-Twilio-Signature`: base64(HMAC-SHA1(auth token, URL ‖ sorted name‖value pairs)), with
+/// the account's signing key (the store keeps that, not the token: `smdp_core::credentials`).
+pub fn twilio_signature(key: &HmacSha1Key, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
     sorted.dedup();
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    rsp_asn1::es9::base64_encode(&mac.finalize().into_bytes())
+    let parts = std::iter::once(url.as_bytes()).chain(
+        sorted
+            .into_iter()
+            .flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]),
+    );
+    rsp_asn1::es9::base64_encode(&key.mac(parts))
 }
 
 /// Seconds to wait after the `attempts`-th failure: 5 s doubling, capped at an hour.
@@ -127,9 +126,9 @@ pub async fn run(
         // One per profile in a batch: deliver them concurrently.
         let tasks: Vec<_> = due
             .into_iter()
-            .map(|(c, token)| {
+            .map(|(c, key)| {
                 let (op, client) = (op.clone(), client.clone());
-                tokio::spawn(async move { deliver(&op, &client, &c, &token).await })
+                tokio::spawn(async move { deliver(&op, &client, &c, &key).await })
             })
             .collect();
         for t in tasks {
@@ -142,9 +141,9 @@ pub async fn run(
     }
 }
 
-async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, token: &str) {
+async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, key: &HmacSha1Key) {
     let params = params(c, &op.smdp.address);
-    let outcome = client.send(&c.url, &c.method, &params, token).await;
+    let outcome = client.send(&c.url, &c.method, &params, key).await;
     let now = op.smdp.clock.unix();
     let attempt = match outcome {
         Ok(s) if (200..300).contains(&s) => Attempt::Delivered { http_status: s },
@@ -245,17 +244,17 @@ impl Client {
         url: &str,
         method: &str,
         params: &[(String, String)],
-        token: &str,
+        key: &HmacSha1Key,
     ) -> Result<u16, String> {
         let form = encode_form(params);
         // GET carries the fields in the query and signs the full URL; POST signs URL + fields.
         let (target, body, signature) = if method == "GET" {
             let sep = if url.contains('?') { '&' } else { '?' };
             let full = format!("{url}{sep}{form}");
-            let sig = twilio_signature(token, &full, &[]);
+            let sig = twilio_signature(key, &full, &[]);
             (full, String::new(), sig)
         } else {
-            (url.to_string(), form, twilio_signature(token, url, params))
+            (url.to_string(), form, twilio_signature(key, url, params))
         };
         let uri: hyper::Uri = target.parse().map_err(|e| format!("bad URL: {e}"))?;
         // Resolved and checked now, not only at creation (DNS rebinding); the connection goes
@@ -349,11 +348,11 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(
-            twilio_signature("12345", url, &params),
+            twilio_signature(&HmacSha1Key::new(b"12345"), url, &params),
             "RSOYDt4T1cUTdK1PDd93/VVr8B8="
         );
         assert_eq!(
-            twilio_signature("12345", url, &[]),
+            twilio_signature(&HmacSha1Key::new(b"12345"), url, &[]),
             "zYQTYrRWXE7LtzbG4PfP7/bkkGo="
         );
     }

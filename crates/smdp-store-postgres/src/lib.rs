@@ -202,12 +202,60 @@ impl PgStore {
                 for m in &schema::MIGRATIONS[(version - 1) as usize..] {
                     tx.batch_execute(m)?;
                 }
+                if version < 3 {
+                    digest_credentials(&mut tx)?;
+                }
                 tx.execute("UPDATE smdp_schema SET version = $1", &[&SCHEMA_VERSION])?;
             }
             tx.commit()?;
             Ok(())
         })
     }
+}
+
+/// The Rust half of migration 2 → 3, in its transaction: every secret still in clear becomes
+/// its digest, and each auth token leaves its signing key.
+fn digest_credentials(tx: &mut conn::Tx<'_>) -> std::result::Result<(), postgres::Error> {
+    use conn::Db as _;
+    use smdp_core::credentials::{digest, HmacSha1Key, DIGEST_PREFIX};
+    let clear = |col: &str| format!("left({col}, {}) <> '{DIGEST_PREFIX}'", DIGEST_PREFIX.len());
+    let accounts = tx.query(
+        &format!(
+            "SELECT sid, auth_token FROM accounts WHERE {}",
+            clear("auth_token")
+        ),
+        &[],
+    )?;
+    for r in accounts {
+        let (sid, token): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        tx.execute(
+            "UPDATE accounts SET auth_token = $2, signing_key = $3 WHERE sid = $1",
+            &[
+                &sid,
+                &digest(&token),
+                &HmacSha1Key::new(token.as_bytes()).to_bytes(),
+            ],
+        )?;
+    }
+    for (table, col) in [
+        ("api_keys", "secret"),
+        ("bearer_tokens", "token"),
+        ("oauth_clients", "secret"),
+        ("oauth_tokens", "token"),
+    ] {
+        let rows = tx.query(
+            &format!("SELECT {col} FROM {table} WHERE {}", clear(col)),
+            &[],
+        )?;
+        for r in rows {
+            let s: String = r.try_get(0)?;
+            tx.execute(
+                &format!("UPDATE {table} SET {col} = $2 WHERE {col} = $1"),
+                &[&s, &digest(&s)],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// What a call on a connection can fail with.

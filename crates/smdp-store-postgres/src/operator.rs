@@ -5,6 +5,7 @@
 //! lease that expires (its node died) makes the row claimable again.
 
 use postgres::types::ToSql;
+use smdp_core::credentials::{self, HmacSha1Key};
 use smdp_core::store::{
     Attempt, CallbackRecord, Charge, Credential, Cursor, Fleet, FleetUpdate, IssuedToken, Lease,
     Milenage, NetworkAccessProfile, NewPreinstalled, OperatorStore, Profile, ProfileFilter,
@@ -166,15 +167,32 @@ impl PgStore {
     fn run(&self, sql: &str, args: &[Param<'_>]) -> Result<u64> {
         self.with(|c| Ok(c.execute(sql, args)?))
     }
+
+    /// The account of the row `sql` finds for `id` (columns: kept digest, account), if
+    /// `secret` is the one the digest was made from.
+    fn kept_secret(&self, sql: &str, id: &str, secret: &str) -> Result<Option<String>> {
+        let row = self.with(|c| {
+            c.query_opt(sql, &[&id])?
+                .map(|r| Ok::<_, Error>((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?)))
+                .transpose()
+        })?;
+        Ok(row.and_then(|(kept, acct)| credentials::matches(&kept, secret).then_some(acct)))
+    }
 }
 
 impl OperatorStore for PgStore {
+    // Secrets are kept as digests, an auth token with its callback signing key
+    // (smdp_core::credentials); presented ones are compared in constant time.
     fn create_account(&self, sid: &str, token: &str, name: &str, now: i64) -> Result<()> {
+        let (digest, key) = (
+            credentials::digest(token),
+            HmacSha1Key::new(token.as_bytes()).to_bytes(),
+        );
         self.with(|c| {
             c.execute(
-                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
-                 VALUES ($1, $2, $3, $4)",
-                &[&sid, &token, &name, &now],
+                "INSERT INTO accounts (sid, auth_token, signing_key, friendly_name, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&sid, &digest, &key, &name, &now],
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -192,10 +210,16 @@ impl OperatorStore for PgStore {
 
     fn ensure_account(&self, sid: &str, token: &str, now: i64) -> Result<()> {
         self.run(
-            "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
-             VALUES ($1, $2, 'configured', $3) \
-             ON CONFLICT (sid) DO UPDATE SET auth_token = EXCLUDED.auth_token",
-            &[&sid, &token, &now],
+            "INSERT INTO accounts (sid, auth_token, signing_key, friendly_name, created_at) \
+             VALUES ($1, $2, $3, 'configured', $4) \
+             ON CONFLICT (sid) DO UPDATE SET auth_token = EXCLUDED.auth_token, \
+             signing_key = EXCLUDED.signing_key",
+            &[
+                &sid,
+                &credentials::digest(token),
+                &HmacSha1Key::new(token.as_bytes()).to_bytes(),
+                &now,
+            ],
         )?;
         Ok(())
     }
@@ -203,7 +227,7 @@ impl OperatorStore for PgStore {
     fn add_api_key(&self, sid: &str, secret: &str, account: &str) -> Result<()> {
         self.run(
             "INSERT INTO api_keys (sid, secret, account_sid) VALUES ($1, $2, $3)",
-            &[&sid, &secret, &account],
+            &[&sid, &credentials::digest(secret), &account],
         )?;
         Ok(())
     }
@@ -211,7 +235,7 @@ impl OperatorStore for PgStore {
     fn add_bearer_token(&self, token: &str, account: &str) -> Result<()> {
         self.run(
             "INSERT INTO bearer_tokens (token, account_sid) VALUES ($1, $2)",
-            &[&token, &account],
+            &[&credentials::digest(token), &account],
         )?;
         Ok(())
     }
@@ -219,15 +243,16 @@ impl OperatorStore for PgStore {
     fn add_oauth_client(&self, client_id: &str, secret: &str, account_sid: &str) -> Result<()> {
         self.run(
             "INSERT INTO oauth_clients (client_id, secret, account_sid) VALUES ($1, $2, $3)",
-            &[&client_id, &secret, &account_sid],
+            &[&client_id, &credentials::digest(secret), &account_sid],
         )?;
         Ok(())
     }
 
     fn oauth_client(&self, client_id: &str, secret: &str) -> Result<Option<String>> {
-        self.text_opt(
-            "SELECT account_sid FROM oauth_clients WHERE client_id = $1 AND secret = $2",
-            &[&client_id, &secret],
+        self.kept_secret(
+            "SELECT secret, account_sid FROM oauth_clients WHERE client_id = $1",
+            client_id,
+            secret,
         )
     }
 
@@ -236,7 +261,7 @@ impl OperatorStore for PgStore {
             "INSERT INTO oauth_tokens (token, account_sid, client_id, issued_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5)",
             &[
-                &t.token,
+                &credentials::digest(&t.token),
                 &t.account_sid,
                 &t.client_id,
                 &t.issued_at,
@@ -249,27 +274,30 @@ impl OperatorStore for PgStore {
     fn revoke_oauth_token(&self, token: &str) -> Result<bool> {
         Ok(self.run(
             "UPDATE oauth_tokens SET revoked = TRUE WHERE token = $1",
-            &[&token],
+            &[&credentials::digest(token)],
         )? == 1)
     }
 
     fn authenticate(&self, cred: &Credential, now: i64) -> Result<Option<String>> {
         match cred {
-            Credential::Basic { user, password } if user.starts_with("AC") => self.text_opt(
-                "SELECT sid FROM accounts WHERE sid = $1 AND auth_token = $2",
-                &[user, password],
+            Credential::Basic { user, password } if user.starts_with("AC") => self.kept_secret(
+                "SELECT auth_token, sid FROM accounts WHERE sid = $1",
+                user,
+                password,
             ),
-            Credential::Basic { user, password } if user.starts_with("SK") => self.text_opt(
-                "SELECT account_sid FROM api_keys WHERE sid = $1 AND secret = $2",
-                &[user, password],
+            Credential::Basic { user, password } if user.starts_with("SK") => self.kept_secret(
+                "SELECT secret, account_sid FROM api_keys WHERE sid = $1",
+                user,
+                password,
             ),
             Credential::Basic { .. } => Ok(None),
-            // A static bearer token, or an OAuth token that is neither expired nor revoked.
+            // A static bearer token, or an OAuth token that is neither expired nor revoked,
+            // found by its digest.
             Credential::Bearer(t) => self.text_opt(
                 "SELECT account_sid FROM bearer_tokens WHERE token = $1 \
                  UNION ALL SELECT account_sid FROM oauth_tokens \
                  WHERE token = $1 AND NOT revoked AND expires_at > $2 LIMIT 1",
-                &[t, &now],
+                &[&credentials::digest(t), &now],
             ),
         }
     }
@@ -658,7 +686,7 @@ impl OperatorStore for PgStore {
         lease: &Lease,
         now: i64,
         limit: usize,
-    ) -> Result<Vec<(CallbackRecord, String)>> {
+    ) -> Result<Vec<(CallbackRecord, HmacSha1Key)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(|c| {
             let mut tx = c.transaction()?;
@@ -682,7 +710,7 @@ impl OperatorStore for PgStore {
                 .collect::<std::result::Result<_, _>>()?;
             let rows = tx.query(
                 &format!(
-                    "SELECT {CALLBACK_COLUMNS}, a.auth_token FROM callbacks c \
+                    "SELECT {CALLBACK_COLUMNS}, a.signing_key FROM callbacks c \
                      JOIN accounts a ON a.sid = c.account_sid WHERE c.id = ANY($1) \
                      ORDER BY c.id"
                 ),
@@ -690,7 +718,20 @@ impl OperatorStore for PgStore {
             )?;
             let out = rows
                 .iter()
-                .map(|r| Ok((rows::callback(r)?, r.try_get::<_, String>(22)?)))
+                .map(|r| {
+                    let c = rows::callback(r)?;
+                    let key: Option<Vec<u8>> = r.try_get(22)?;
+                    let key = key
+                        .as_deref()
+                        .and_then(HmacSha1Key::from_bytes)
+                        .ok_or_else(|| {
+                            Error::Store(StoreError::Invalid(format!(
+                                "account {}: no signing key",
+                                c.account_sid
+                            )))
+                        })?;
+                    Ok((c, key))
+                })
                 .collect::<R<Vec<_>>>()?;
             tx.commit()?;
             Ok(out)

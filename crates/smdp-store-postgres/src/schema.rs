@@ -1,4 +1,4 @@
-//! The PostgreSQL schema: the SQLite store's tables (schema 13 there) in PostgreSQL types.
+//! The PostgreSQL schema: the SQLite store's tables (schema 14 there) in PostgreSQL types.
 //!
 //! Differences that are not just spelling: integers are `BIGINT` (Rust `i64` throughout),
 //! flags are `BOOLEAN`, blobs `BYTEA`; row ids are identities `BY DEFAULT`, so `smdp store
@@ -6,7 +6,7 @@
 //! callback triggers are PL/pgSQL; the fixture index is on `options::jsonb`.
 
 /// Version of the schema a new store gets; each later version adds one migration.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Later versions: `MIGRATIONS[i]` takes a store from version `i + 1` to `i + 2`.
 pub const MIGRATIONS: &[&str] = &[
@@ -15,6 +15,9 @@ pub const MIGRATIONS: &[&str] = &[
      UPDATE profiles SET cc_failures = COALESCE(
          (SELECT MAX(cc_attempts) FROM sessions WHERE sessions.profile_id = profiles.id), 0);
      ALTER TABLE sessions DROP COLUMN cc_attempts;",
+    // 2 → 3: credentials kept as digests, an auth token with its callback signing key (SQLite
+    // 13 → 14); `digest_credentials` converts the secrets held in clear.
+    "ALTER TABLE accounts ADD COLUMN signing_key BYTEA;",
 ];
 
 /// The schema of a new store, at [`SCHEMA_VERSION`].
@@ -22,6 +25,7 @@ pub const SCHEMA: &str = r#"
 CREATE TABLE accounts (
     sid TEXT PRIMARY KEY,
     auth_token TEXT NOT NULL,
+    signing_key BYTEA,
     friendly_name TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     milenage_op BYTEA,

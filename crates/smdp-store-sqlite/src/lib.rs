@@ -101,7 +101,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -216,6 +216,57 @@ UPDATE profiles SET cc_failures = COALESCE(
     (SELECT MAX(cc_attempts) FROM sessions WHERE sessions.profile_id = profiles.id), 0);
 ALTER TABLE sessions DROP COLUMN cc_attempts;
 ";
+
+/// Version 13 → 14: credentials kept as digests, an auth token with its callback signing key
+/// (`smdp_core::credentials`); [`digest_credentials`] converts the secrets held in clear.
+const MIGRATE_13_TO_14: &str = "
+ALTER TABLE accounts ADD COLUMN signing_key BLOB;
+";
+
+/// The Rust half of migration 13 → 14, in its transaction: every secret still in clear
+/// becomes its digest, and each auth token leaves its signing key.
+fn digest_credentials(c: &Connection) -> rusqlite::Result<()> {
+    use smdp_core::credentials::{digest, HmacSha1Key, DIGEST_PREFIX};
+    let clear = format!("substr(?, 1, {}) <> '{DIGEST_PREFIX}'", DIGEST_PREFIX.len());
+    let accounts: Vec<(String, String)> = c
+        .prepare(&format!(
+            "SELECT sid, auth_token FROM accounts WHERE {}",
+            clear.replace('?', "auth_token")
+        ))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (sid, token) in accounts {
+        c.execute(
+            "UPDATE accounts SET auth_token = ?2, signing_key = ?3 WHERE sid = ?1",
+            params![
+                sid,
+                digest(&token),
+                HmacSha1Key::new(token.as_bytes()).to_bytes()
+            ],
+        )?;
+    }
+    for (table, col) in [
+        ("api_keys", "secret"),
+        ("bearer_tokens", "token"),
+        ("oauth_clients", "secret"),
+        ("oauth_tokens", "token"),
+    ] {
+        let secrets: Vec<String> = c
+            .prepare(&format!(
+                "SELECT {col} FROM {table} WHERE {}",
+                clear.replace('?', col)
+            ))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for s in secrets {
+            c.execute(
+                &format!("UPDATE {table} SET {col} = ?2 WHERE {col} = ?1"),
+                params![s, digest(&s)],
+            )?;
+        }
+    }
+    Ok(())
+}
 
 /// Version 5 → 6: Ki and OPc of pre-installed profiles (reserved ones keep theirs in the
 /// package).
@@ -576,6 +627,7 @@ impl SqliteStore {
             MIGRATE_10_TO_11,
             MIGRATE_11_TO_12,
             MIGRATE_12_TO_13,
+            MIGRATE_13_TO_14,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -590,7 +642,13 @@ impl SqliteStore {
             }
         };
         if !pending.is_empty() {
-            conn.execute_batch(&format!("BEGIN;{pending}COMMIT;"))?;
+            // One transaction: a failure leaves the store as it was (the connection's drop
+            // rolls back).
+            conn.execute_batch(&format!("BEGIN;{pending}"))?;
+            if version < 14 {
+                digest_credentials(&conn)?;
+            }
+            conn.execute_batch("COMMIT;")?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         Ok(Self {
@@ -1266,6 +1324,7 @@ mod tests {
         let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
         c.execute_batch(&format!(
             "ALTER TABLE profiles DROP COLUMN cc_failures;
+             ALTER TABLE accounts DROP COLUMN signing_key;
              ALTER TABLE sessions ADD COLUMN cc_attempts INTEGER NOT NULL DEFAULT 0;
              INSERT INTO sessions (txid, state, created_at, expires_at, euicc_challenge,
                  server_challenge, ci_pkid, profile_id, cc_attempts)
@@ -1277,6 +1336,78 @@ mod tests {
         drop(c);
         let s = SqliteStore::open(&dir).unwrap();
         assert_eq!(s.record_cc_failure(p.id, 1).unwrap(), 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 18: no secret is kept in clear, in a new store or in one from before digests
+    /// (schema 13), which is migrated and still lets the same credentials in.
+    #[test]
+    fn credentials_are_kept_as_digests_also_after_migrating_a_version_13_store() {
+        use smdp_core::store::{Credential, OperatorStore as _};
+        let dir = std::env::temp_dir().join(format!("smdp-v13-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = SqliteStore::open(&dir).unwrap();
+        s.create_account("AC1", "token-1", "one", 0).unwrap();
+        drop(s);
+        let c = Connection::open(dir.join("smdp.sqlite3")).unwrap();
+        c.execute_batch(
+            "UPDATE accounts SET auth_token = 'token-1';
+             ALTER TABLE accounts DROP COLUMN signing_key;
+             INSERT INTO api_keys VALUES ('SK1', 'key-secret', 'AC1');
+             INSERT INTO bearer_tokens VALUES ('bearer-1', 'AC1');
+             INSERT INTO oauth_clients VALUES ('client-1', 'client-secret', 'AC1');
+             INSERT INTO oauth_tokens VALUES ('oauth-1', 'AC1', 'client-1', 0, 99, 0);
+             PRAGMA user_version = 13;",
+        )
+        .unwrap();
+        drop(c);
+        let s = SqliteStore::open(&dir).unwrap();
+        s.create_account("AC2", "token-2", "two", 0).unwrap();
+        let kept: Vec<String> = s
+            .with(|c| {
+                let mut st = c.prepare(
+                    "SELECT auth_token FROM accounts UNION ALL SELECT secret FROM api_keys \
+                     UNION ALL SELECT token FROM bearer_tokens \
+                     UNION ALL SELECT secret FROM oauth_clients \
+                     UNION ALL SELECT token FROM oauth_tokens",
+                )?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .unwrap();
+        assert_eq!(kept.len(), 6);
+        assert!(kept.iter().all(|k| k.starts_with("sha256:")), "{kept:?}");
+        let basic = |u: &str, p: &str| Credential::Basic {
+            user: u.into(),
+            password: p.into(),
+        };
+        for (cred, acct) in [
+            (basic("AC1", "token-1"), "AC1"),
+            (basic("AC2", "token-2"), "AC2"),
+            (basic("SK1", "key-secret"), "AC1"),
+            (Credential::Bearer("bearer-1".into()), "AC1"),
+            (Credential::Bearer("oauth-1".into()), "AC1"),
+        ] {
+            assert_eq!(s.authenticate(&cred, 1).unwrap().as_deref(), Some(acct));
+        }
+        assert_eq!(
+            s.oauth_client("client-1", "client-secret")
+                .unwrap()
+                .as_deref(),
+            Some("AC1")
+        );
+        let key: Vec<u8> = s
+            .with(|c| {
+                Ok(c.query_row(
+                    "SELECT signing_key FROM accounts WHERE sid = 'AC1'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        let key = smdp_core::credentials::HmacSha1Key::from_bytes(&key).unwrap();
+        let expected = smdp_core::credentials::HmacSha1Key::new(b"token-1");
+        assert_eq!(key.mac([b"m".as_slice()]), expected.mac([b"m".as_slice()]));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -3,6 +3,7 @@
 //! transaction.
 
 use rusqlite::{params, OptionalExtension, Row};
+use smdp_core::credentials::{self, HmacSha1Key};
 use smdp_core::store::{
     Attempt, CallbackRecord, CallbackState, CallbackSubject, Charge, Credential, Cursor, Fleet,
     FleetUpdate, IssuedToken, Lease, Milenage, NetworkAccessProfile, NewPreinstalled,
@@ -160,13 +161,21 @@ fn order(cursor: Cursor) -> &'static str {
 }
 
 impl OperatorStore for SqliteStore {
+    // Secrets are kept as digests, an auth token with its callback signing key
+    // (smdp_core::credentials); presented ones are compared in constant time.
     fn create_account(&self, sid: &str, token: &str, name: &str, now: i64) -> Result<()> {
         self.with(|c| {
             c.prepare_cached(
-                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO accounts (sid, auth_token, signing_key, friendly_name, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![sid, token, name, now])
+            .execute(params![
+                sid,
+                credentials::digest(token),
+                HmacSha1Key::new(token.as_bytes()).to_bytes(),
+                name,
+                now
+            ])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -185,11 +194,17 @@ impl OperatorStore for SqliteStore {
     fn ensure_account(&self, sid: &str, token: &str, now: i64) -> Result<()> {
         self.with(|c| {
             c.prepare_cached(
-                "INSERT INTO accounts (sid, auth_token, friendly_name, created_at) \
-                 VALUES (?1, ?2, 'configured', ?3) \
-                 ON CONFLICT(sid) DO UPDATE SET auth_token = excluded.auth_token",
+                "INSERT INTO accounts (sid, auth_token, signing_key, friendly_name, created_at) \
+                 VALUES (?1, ?2, ?3, 'configured', ?4) \
+                 ON CONFLICT(sid) DO UPDATE SET auth_token = excluded.auth_token, \
+                 signing_key = excluded.signing_key",
             )?
-            .execute(params![sid, token, now])?;
+            .execute(params![
+                sid,
+                credentials::digest(token),
+                HmacSha1Key::new(token.as_bytes()).to_bytes(),
+                now
+            ])?;
             Ok(())
         })
     }
@@ -199,7 +214,7 @@ impl OperatorStore for SqliteStore {
             c.prepare_cached(
                 "INSERT INTO api_keys (sid, secret, account_sid) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![sid, secret, account])?;
+            .execute(params![sid, credentials::digest(secret), account])?;
             Ok(())
         })
     }
@@ -207,7 +222,7 @@ impl OperatorStore for SqliteStore {
     fn add_bearer_token(&self, token: &str, account: &str) -> Result<()> {
         self.with(|c| {
             c.prepare_cached("INSERT INTO bearer_tokens (token, account_sid) VALUES (?1, ?2)")?
-                .execute(params![token, account])?;
+                .execute(params![credentials::digest(token), account])?;
             Ok(())
         })
     }
@@ -217,18 +232,20 @@ impl OperatorStore for SqliteStore {
             c.prepare_cached(
                 "INSERT INTO oauth_clients (client_id, secret, account_sid) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![client_id, secret, account_sid])?;
+            .execute(params![client_id, credentials::digest(secret), account_sid])?;
             Ok(())
         })
     }
 
     fn oauth_client(&self, client_id: &str, secret: &str) -> Result<Option<String>> {
         self.with(|c| {
-            Ok(c.prepare_cached(
-                "SELECT account_sid FROM oauth_clients WHERE client_id = ?1 AND secret = ?2",
-            )?
-            .query_row(params![client_id, secret], |r| r.get(0))
-            .optional()?)
+            let row: Option<(String, String)> = c
+                .prepare_cached(
+                    "SELECT secret, account_sid FROM oauth_clients WHERE client_id = ?1",
+                )?
+                .query_row([client_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            Ok(row.and_then(|(kept, acct)| credentials::matches(&kept, secret).then_some(acct)))
         })
     }
 
@@ -239,7 +256,7 @@ impl OperatorStore for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
-                t.token,
+                credentials::digest(&t.token),
                 t.account_sid,
                 t.client_id,
                 t.issued_at,
@@ -253,7 +270,7 @@ impl OperatorStore for SqliteStore {
         self.with(|c| {
             Ok(
                 c.prepare_cached("UPDATE oauth_tokens SET revoked = 1 WHERE token = ?1")?
-                    .execute([token])?
+                    .execute([credentials::digest(token)])?
                     == 1,
             )
         })
@@ -261,26 +278,34 @@ impl OperatorStore for SqliteStore {
 
     fn authenticate(&self, cred: &Credential, now: i64) -> Result<Option<String>> {
         self.with(|c| {
-            let found: Option<String> = match cred {
-                Credential::Basic { user, password } if user.starts_with("AC") => c
-                    .prepare_cached("SELECT sid FROM accounts WHERE sid = ?1 AND auth_token = ?2")?
-                    .query_row(params![user, password], |r| r.get(0))
-                    .optional()?,
-                Credential::Basic { user, password } if user.starts_with("SK") => c
-                    .prepare_cached(
-                        "SELECT account_sid FROM api_keys WHERE sid = ?1 AND secret = ?2",
-                    )?
-                    .query_row(params![user, password], |r| r.get(0))
-                    .optional()?,
-                Credential::Basic { .. } => None,
-                // A static bearer token, or an OAuth token that is neither expired nor revoked.
+            let kept = |sql: &str, user: &str| -> rusqlite::Result<Option<(String, String)>> {
+                c.prepare_cached(sql)?
+                    .query_row([user], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            };
+            let found = match cred {
+                Credential::Basic { user, password } => {
+                    let row = if user.starts_with("AC") {
+                        kept("SELECT auth_token, sid FROM accounts WHERE sid = ?1", user)?
+                    } else if user.starts_with("SK") {
+                        kept(
+                            "SELECT secret, account_sid FROM api_keys WHERE sid = ?1",
+                            user,
+                        )?
+                    } else {
+                        None
+                    };
+                    row.and_then(|(k, acct)| credentials::matches(&k, password).then_some(acct))
+                }
+                // A static bearer token, or an OAuth token that is neither expired nor revoked,
+                // found by its digest.
                 Credential::Bearer(t) => c
                     .prepare_cached(
                         "SELECT account_sid FROM bearer_tokens WHERE token = ?1 \
                          UNION ALL SELECT account_sid FROM oauth_tokens \
                          WHERE token = ?1 AND NOT revoked AND expires_at > ?2 LIMIT 1",
                     )?
-                    .query_row(params![t, now], |r| r.get(0))
+                    .query_row(params![credentials::digest(t), now], |r| r.get(0))
                     .optional()?,
             };
             Ok(found)
@@ -746,7 +771,7 @@ impl OperatorStore for SqliteStore {
         lease: &Lease,
         now: i64,
         limit: usize,
-    ) -> Result<Vec<(CallbackRecord, String)>> {
+    ) -> Result<Vec<(CallbackRecord, HmacSha1Key)>> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let ids: Vec<i64> = tx
@@ -767,13 +792,23 @@ impl OperatorStore for SqliteStore {
             let mut out = Vec::with_capacity(ids.len());
             {
                 let mut st = tx.prepare_cached(&format!(
-                    "SELECT {CALLBACK_COLUMNS}, a.auth_token FROM callbacks c \
+                    "SELECT {CALLBACK_COLUMNS}, a.signing_key FROM callbacks c \
                      JOIN accounts a ON a.sid = c.account_sid WHERE c.id = ?1"
                 ))?;
                 for id in ids {
-                    out.push(
-                        st.query_row([id], |r| Ok((callback_row(r)?, r.get::<_, String>(22)?)))?,
-                    );
+                    let (c, key) = st.query_row([id], |r| {
+                        Ok((callback_row(r)?, r.get::<_, Option<Vec<u8>>>(22)?))
+                    })?;
+                    let key = key
+                        .as_deref()
+                        .and_then(HmacSha1Key::from_bytes)
+                        .ok_or_else(|| {
+                            StoreError::Invalid(format!(
+                                "account {}: no signing key",
+                                c.account_sid
+                            ))
+                        })?;
+                    out.push((c, key));
                 }
             }
             tx.commit()?;

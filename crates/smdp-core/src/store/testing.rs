@@ -143,6 +143,65 @@ pub fn confirmation_code_failures_are_the_orders(make: &dyn Fn() -> Box<dyn Oper
     assert!(s.record_cc_failure(i64::MAX, 5).is_err(), "no such order");
 }
 
+/// Every kind of credential lets in its own account with its own secret, and nothing else
+/// does; what the store keeps of them is checked per backend (their tests read the tables).
+pub fn credentials_authenticate_only_their_account(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    let s = make();
+    s.create_account("AC1", "token-1", "one", 0).unwrap();
+    s.create_account("AC2", "token-2", "two", 0).unwrap();
+    s.add_api_key("SK1", "key-secret", "AC1").unwrap();
+    s.add_bearer_token("bearer-1", "AC2").unwrap();
+    s.add_oauth_client("client-1", "client-secret", "AC1")
+        .unwrap();
+    s.issue_oauth_token(&IssuedToken {
+        token: "oauth-1".into(),
+        account_sid: "AC2".into(),
+        client_id: "client-1".into(),
+        issued_at: 0,
+        expires_at: 100,
+    })
+    .unwrap();
+    let basic = |user: &str, password: &str| Credential::Basic {
+        user: user.into(),
+        password: password.into(),
+    };
+    let who = |c: &Credential, now| s.authenticate(c, now).unwrap();
+    let some = |a: &str| Some(a.to_string());
+    assert_eq!(who(&basic("AC1", "token-1"), 1), some("AC1"));
+    assert_eq!(who(&basic("AC2", "token-2"), 1), some("AC2"));
+    assert_eq!(who(&basic("SK1", "key-secret"), 1), some("AC1"));
+    assert_eq!(who(&Credential::Bearer("bearer-1".into()), 1), some("AC2"));
+    assert_eq!(who(&Credential::Bearer("oauth-1".into()), 1), some("AC2"));
+    for wrong in [
+        basic("AC1", "token-2"),
+        basic("AC1", "token-"),
+        basic("AC1", ""),
+        basic("AC2", "token-1"),
+        basic("SK1", "token-1"),
+        basic("AC3", "token-1"),
+        basic("client-1", "client-secret"),
+        Credential::Bearer("token-1".into()),
+        Credential::Bearer("bearer-".into()),
+        Credential::Bearer(crate::credentials::digest("bearer-1")),
+    ] {
+        assert_eq!(who(&wrong, 1), None, "{wrong:?}");
+    }
+    // The token expires, and a revoked one is gone.
+    assert_eq!(who(&Credential::Bearer("oauth-1".into()), 100), None);
+    assert_eq!(
+        s.oauth_client("client-1", "client-secret").unwrap(),
+        some("AC1")
+    );
+    assert_eq!(s.oauth_client("client-1", "client-secre").unwrap(), None);
+    assert_eq!(s.oauth_client("client-2", "client-secret").unwrap(), None);
+    assert!(s.revoke_oauth_token("oauth-1").unwrap());
+    assert!(!s.revoke_oauth_token("oauth-2").unwrap());
+    // A configured account's token can be replaced.
+    s.ensure_account("AC2", "token-2b", 5).unwrap();
+    assert_eq!(who(&basic("AC2", "token-2"), 6), None);
+    assert_eq!(who(&basic("AC2", "token-2b"), 6), some("AC2"));
+}
+
 pub fn duplicates_and_counters(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     let s = make();
     s.insert_profile(&order("HP1", "1"), 0).unwrap();
@@ -411,7 +470,12 @@ pub fn callback_claims_are_exclusive_in_order_and_expire(
     let a = s.claim_due_callbacks(&lease("A", 100), 10, 10).unwrap();
     assert_eq!(a.len(), 1, "one per profile: the oldest");
     assert_eq!(a[0].0.profile_status, Downloaded);
-    assert_eq!(a[0].1, "token");
+    let signed = |k: &crate::credentials::HmacSha1Key| k.mac([b"url".as_slice()]);
+    assert_eq!(
+        signed(&a[0].1),
+        signed(&crate::credentials::HmacSha1Key::new(b"token")),
+        "signed with the account's token"
+    );
     assert!(s
         .claim_due_callbacks(&lease("B", 100), 10, 10)
         .unwrap()
@@ -789,6 +853,7 @@ macro_rules! store_conformance_tests {
             binding_is_won_once_and_attempts_are_capped,
             held_orders_are_released_once,
             confirmation_code_failures_are_the_orders,
+            credentials_authenticate_only_their_account,
             duplicates_and_counters,
             sessions_expire_and_updates_are_compare_and_set,
             reserving_gives_unique_numbers_and_valid_codes,

@@ -48,6 +48,7 @@ fn a_version_1_store_keeps_its_confirmation_code_count() {
     let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
     c.batch_execute(&format!(
         "ALTER TABLE profiles DROP COLUMN cc_failures;
+         ALTER TABLE accounts DROP COLUMN signing_key;
          ALTER TABLE sessions ADD COLUMN cc_attempts BIGINT NOT NULL DEFAULT 0;
          INSERT INTO sessions (txid, state, created_at, expires_at, euicc_challenge,
              server_challenge, ci_pkid, profile_id, cc_attempts)
@@ -59,6 +60,61 @@ fn a_version_1_store_keeps_its_confirmation_code_count() {
     let s = PgStore::connect(&db.url).expect("migrate");
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(s.record_cc_failure(p.id, 1).unwrap(), 3);
+}
+
+/// Issue 18: no secret is kept in clear, in a new store or in a version 2 one (migrated).
+#[test]
+fn credentials_are_kept_as_digests_also_after_migrating_a_version_2_store() {
+    use smdp_core::store::{Credential, OperatorStore as _};
+    let Some(db) = fresh_db() else { return };
+    let s = PgStore::connect(&db.url).expect("connect");
+    s.create_account("AC1", "token-1", "one", 0).unwrap();
+    drop(s);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "UPDATE accounts SET auth_token = 'token-1';
+         ALTER TABLE accounts DROP COLUMN signing_key;
+         INSERT INTO api_keys VALUES ('SK1', 'key-secret', 'AC1');
+         INSERT INTO bearer_tokens VALUES ('bearer-1', 'AC1');
+         INSERT INTO oauth_clients VALUES ('client-1', 'client-secret', 'AC1');
+         INSERT INTO oauth_tokens VALUES ('oauth-1', 'AC1', 'client-1', 0, 99, FALSE);
+         UPDATE smdp_schema SET version = 2;",
+    )
+    .unwrap();
+    let s = PgStore::connect(&db.url).expect("migrate");
+    s.create_account("AC2", "token-2", "two", 0).unwrap();
+    let kept: Vec<String> = c
+        .query(
+            "SELECT auth_token FROM accounts UNION ALL SELECT secret FROM api_keys \
+             UNION ALL SELECT token FROM bearer_tokens UNION ALL SELECT secret FROM oauth_clients \
+             UNION ALL SELECT token FROM oauth_tokens",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kept.len(), 6);
+    assert!(kept.iter().all(|k| k.starts_with("sha256:")), "{kept:?}");
+    let basic = |u: &str, p: &str| Credential::Basic {
+        user: u.into(),
+        password: p.into(),
+    };
+    for (cred, acct) in [
+        (basic("AC1", "token-1"), "AC1"),
+        (basic("AC2", "token-2"), "AC2"),
+        (basic("SK1", "key-secret"), "AC1"),
+        (Credential::Bearer("bearer-1".into()), "AC1"),
+        (Credential::Bearer("oauth-1".into()), "AC1"),
+    ] {
+        assert_eq!(s.authenticate(&cred, 1).unwrap().as_deref(), Some(acct));
+    }
+    assert_eq!(
+        s.oauth_client("client-1", "client-secret")
+            .unwrap()
+            .as_deref(),
+        Some("AC1")
+    );
 }
 
 #[test]
@@ -371,8 +427,10 @@ mod nodes {
                     continue;
                 }
                 idle = 0;
-                for (cb, token) in due {
-                    assert_eq!(token, "t");
+                for (cb, key) in due {
+                    let signed = |k: &smdp_core::credentials::HmacSha1Key| k.mac([b"u".as_slice()]);
+                    let t_key = smdp_core::credentials::HmacSha1Key::new(b"t");
+                    assert_eq!(signed(&key), signed(&t_key), "the account's key");
                     let t = ticket.fetch_add(1, Ordering::SeqCst);
                     let ok = n
                         .record_attempt(cb.id, &Attempt::Delivered { http_status: 204 }, &owner, 11)

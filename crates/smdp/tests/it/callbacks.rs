@@ -15,7 +15,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rsp_auth::Curve;
 use serde_json::Value;
-use smdp_operator::callbacks::twilio_signature;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
@@ -179,6 +178,22 @@ const FIELDS: [&str; 8] = [
 
 pub(crate) fn check_signed(r: &Received, token: &str) {
     check_signed_with(r, token, &FIELDS);
+}
+
+/// Twilio's signature computed here with the hmac crate from the token itself: the server
+/// signs with the key schedule it keeps instead (smdp_core::credentials).
+fn twilio_signature(token: &str, url: &str, params: &[(String, String)]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    rsp_asn1::es9::base64_encode(&mac.finalize().into_bytes())
 }
 
 fn check_signed_with(r: &Received, token: &str, fields: &[&str]) {

@@ -531,7 +531,10 @@ fn store_migrate_check_and_copy_on_sqlite() {
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(
         stdout(&o).trim(),
-        format!("sqlite:{data}: schema version 12")
+        format!(
+            "sqlite:{data}: schema version {}",
+            smdp_store_sqlite::SCHEMA_VERSION
+        )
     );
     let o = smdp(
         &[
