@@ -93,3 +93,309 @@ async fn matching_id_guessing_is_limited_per_client_and_per_eid_then_recovers() 
     assert_eq!(server.profile(&bound).status, ProfileStatus::Available);
     server.stop().await;
 }
+
+/// Every spelling of a secret a log could carry.
+fn spellings(secret: &[u8]) -> Vec<String> {
+    vec![
+        hex::encode(secret),
+        hex::encode_upper(secret),
+        es9::base64_encode(secret),
+    ]
+}
+
+/// Issue 18: a trace-level log of `smdp serve` over a whole download (REST reservation with
+/// Basic auth, an OAuth token, ES9+ over TLS, install notification) names no Ki, OPc, private
+/// key, otSK.DP, session key, auth token or access token; nor do the REST answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_a_log_or_an_answer() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    const ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const TOKEN: &str = "secret-auth-token-4f1d2c";
+    let data = std::env::temp_dir().join(format!("smdp-secrets-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
+        .args(["--account", &format!("{ACCOUNT}:{TOKEN}")])
+        .args(["--reservation-delay-ms", "0"])
+        .env("SMDP_DATA", &data)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let (addr, rest_addr): (std::net::SocketAddr, std::net::SocketAddr) = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        log.push(line);
+        if let Some(l) = v["fields"]["listen"].as_str() {
+            let rest = v["fields"]["rest_listen"].as_str().expect("rest_listen");
+            break (l.parse().unwrap(), rest.parse().unwrap());
+        }
+    };
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+    let root = pki
+        .by_curve(rsp_auth::Curve::NistP256)
+        .unwrap()
+        .ci
+        .der()
+        .to_vec();
+    let rest = Client::new(rest_addr, &root);
+    let form = "application/x-www-form-urlencoded";
+    let basic = basic_auth(ACCOUNT, TOKEN);
+    let mut answers = Vec::new();
+    let r = rest
+        .request(
+            "POST",
+            "/v1/ESimProfiles",
+            &[("authorization", &basic), ("content-type", form)],
+            b"GenerateMatchingId=true".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let created: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    answers.push(r.body);
+    let sid = created["sid"].as_str().unwrap().to_string();
+    let r = rest
+        .request(
+            "POST",
+            "/api-services/v1/auth/token",
+            &[("content-type", form)],
+            format!("grant_type=client_credentials&client_id={ACCOUNT}&client_secret={TOKEN}")
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let t: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {access}");
+    let mut matching_id = None;
+    for _ in 0..200 {
+        let r = rest
+            .request(
+                "GET",
+                &format!("/v1/ESimProfiles/{sid}"),
+                &[("authorization", &bearer)],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        answers.push(r.body);
+        if v["status"] == "available" {
+            matching_id = v["matching_id"].as_str().map(str::to_string);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let matching_id = matching_id.expect("available");
+    let mut lpa = Lpa {
+        euicc: veuicc::Euicc::from_pki(
+            &pki,
+            rsp_auth::Curve::NistP256,
+            rsp_auth::Backend::AwsLc,
+            std::time::SystemTime::now(),
+        )
+        .unwrap(),
+        client: Client::new(addr, &root),
+        rng: rsp_auth::rng::rng(Some(78)),
+        now: std::time::SystemTime::now(),
+        address: ADDRESS.into(),
+    };
+    lpa.download(Some(&matching_id), None).await.unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(child.wait().unwrap().success());
+    log.extend(drain.join().unwrap());
+    let log = log.join("\n");
+    // It is a log of the whole session at its most verbose.
+    for want in ["\"DEBUG\"", "authenticateClient", "handleNotification"] {
+        assert!(log.contains(want), "no {want} in the log");
+    }
+    // Values of this session do reach it (so a secret logged the same way would be found).
+    for value in [sid.as_str(), &lpa.eid()] {
+        assert!(log.contains(value), "{value} is not in the log");
+    }
+
+    // The secrets, from the store and the PKI the server used.
+    let store = smdp_store_sqlite::SqliteStore::open(&data).unwrap();
+    use smdp_core::store::Store as _;
+    let p = store.profile_with_sid(&sid).unwrap().unwrap();
+    let package = rsp_saip::ProfilePackage::parse(&store.package(p.id).unwrap().unwrap()).unwrap();
+    let mut secrets: Vec<(String, Vec<u8>)> = vec![
+        ("auth token".into(), TOKEN.as_bytes().to_vec()),
+        ("access token".into(), access.as_bytes().to_vec()),
+    ];
+    for (ki, opc) in package.aka_keys() {
+        secrets.push(("Ki".into(), ki.to_vec()));
+        secrets.push(("OPc".into(), opc.to_vec()));
+    }
+    let otsk = p.bound_otsk.clone().expect("otSK.DP kept for the binding");
+    let ot = rsp_auth::ecdh::EphemeralKey::from_scalar(
+        rsp_auth::Curve::NistP256,
+        otsk.clone().try_into().unwrap(),
+    )
+    .unwrap();
+    let shs = ot
+        .shared_secret(p.bound_otpk.as_deref().unwrap(), rsp_auth::Backend::AwsLc)
+        .unwrap();
+    let keys = rsp_bpp::kdf::derive_session_keys(&shs, b"SMDP-SIM", p.eid.unwrap().as_bytes());
+    secrets.extend([
+        ("otSK.DP".into(), otsk),
+        ("ShS".into(), shs.to_vec()),
+        ("S-ENC".into(), keys.s_enc.to_vec()),
+        ("S-MAC".into(), keys.s_mac.to_vec()),
+    ]);
+    for c in &pki.curves {
+        let mut keys = vec![
+            ("SK.DPauth", c.dp_auth.key.scalar()),
+            ("SK.DPpb", c.dp_pb.key.scalar()),
+        ];
+        keys.extend(c.dp_tls.as_ref().map(|t| ("SK.DPtls", t.key.scalar())));
+        keys.extend(c.ci_key.as_ref().map(|k| ("SK.CI", k.scalar())));
+        secrets.extend(
+            keys.into_iter()
+                .map(|(n, k)| (format!("{n} {}", c.curve), k.to_vec())),
+        );
+    }
+    assert!(secrets.len() >= 14, "{}", secrets.len());
+    let answers: Vec<String> = answers
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    for (name, s) in &secrets {
+        let mut forms = spellings(s);
+        if let Ok(text) = std::str::from_utf8(s) {
+            forms.push(text.to_string());
+        }
+        for f in forms {
+            assert!(!log.contains(&f), "{name} ({f}) is in the debug log");
+            assert!(
+                answers.iter().all(|a| !a.contains(&f)),
+                "{name} is in a REST answer"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A TLS ClientHello record offering `version` and `suites` (NIST P-256 ECDHE, ECDSA-SHA256).
+fn client_hello(version: u16, suites: &[u16]) -> Vec<u8> {
+    let ext = |kind: u16, body: &[u8]| {
+        let mut e = kind.to_be_bytes().to_vec();
+        e.extend((body.len() as u16).to_be_bytes());
+        e.extend(body);
+        e
+    };
+    let mut exts = ext(0x000a, &[0, 2, 0x00, 0x17]); // supported_groups: secp256r1
+    exts.extend(ext(0x000b, &[1, 0])); // ec_point_formats: uncompressed
+    exts.extend(ext(0x000d, &[0, 2, 0x04, 0x03])); // signature_algorithms: ecdsa_secp256r1_sha256
+    let name = ADDRESS.as_bytes();
+    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+    sni.push(0);
+    sni.extend((name.len() as u16).to_be_bytes());
+    sni.extend(name);
+    exts.extend(ext(0x0000, &sni));
+    let mut hello = version.to_be_bytes().to_vec();
+    hello.extend([0x42; 32]); // random
+    hello.push(0); // no session ID
+    hello.extend(((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        hello.extend(s.to_be_bytes());
+    }
+    hello.extend([1, 0]); // null compression
+    hello.extend((exts.len() as u16).to_be_bytes());
+    hello.extend(exts);
+    let mut hs = vec![1]; // client_hello
+    hs.extend(&(hello.len() as u32).to_be_bytes()[1..]);
+    hs.extend(hello);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend((hs.len() as u16).to_be_bytes());
+    record.extend(hs);
+    record
+}
+
+/// The content type of the server's first record after `hello` (0x16 handshake, 0x15 alert).
+async fn first_record(addr: std::net::SocketAddr, hello: &[u8]) -> u8 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(hello).await.unwrap();
+    let mut first = [0u8; 1];
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_exact(&mut first))
+        .await
+        .expect("the server answers")
+        .expect("a record");
+    first[0]
+}
+
+/// Issue 18: ES9+ speaks TLS 1.2 and 1.3 with AEAD suites only. Every suite the server
+/// configures is AES-GCM or ChaCha20-Poly1305; on the wire, a hello for TLS 1.0 or 1.1, or
+/// one offering only CBC or NULL suites, gets an alert, while the same hello with an AEAD
+/// suite gets a ServerHello.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_1_2_or_1_3_with_aead_suites_only() {
+    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
+    let cfg = smdp_server::serve::tls_config(&pki, "localhost", std::time::SystemTime::now(), None)
+        .unwrap();
+    let suites = &cfg.crypto_provider().cipher_suites;
+    assert!(!suites.is_empty());
+    for s in suites {
+        let name = format!("{:?}", s.suite());
+        assert!(
+            name.contains("_GCM_") || name.contains("CHACHA20_POLY1305"),
+            "{name} is not an AEAD suite"
+        );
+        assert!(
+            matches!(
+                s.version().version,
+                rustls::ProtocolVersion::TLSv1_2 | rustls::ProtocolVersion::TLSv1_3
+            ),
+            "{name}"
+        );
+    }
+    let server = TestServer::start(Options::default()).await;
+    const ECDHE_ECDSA_AES128_GCM: u16 = 0xc02b;
+    const ECDHE_ECDSA_AES128_CBC_SHA: u16 = 0xc009;
+    const ECDHE_ECDSA_AES256_CBC_SHA384: u16 = 0xc024;
+    const RSA_AES128_CBC_SHA: u16 = 0x002f;
+    const ECDHE_ECDSA_NULL_SHA: u16 = 0xc006;
+    assert_eq!(
+        first_record(
+            server.addr,
+            &client_hello(0x0303, &[ECDHE_ECDSA_AES128_GCM])
+        )
+        .await,
+        0x16,
+        "the control hello is served"
+    );
+    for (version, offered) in [
+        (
+            0x0303,
+            vec![ECDHE_ECDSA_AES128_CBC_SHA, ECDHE_ECDSA_AES256_CBC_SHA384],
+        ),
+        (0x0303, vec![RSA_AES128_CBC_SHA, ECDHE_ECDSA_NULL_SHA]),
+        (
+            0x0302,
+            vec![ECDHE_ECDSA_AES128_GCM, ECDHE_ECDSA_AES128_CBC_SHA],
+        ),
+        (
+            0x0301,
+            vec![ECDHE_ECDSA_AES128_GCM, ECDHE_ECDSA_AES128_CBC_SHA],
+        ),
+    ] {
+        assert_eq!(
+            first_record(server.addr, &client_hello(version, &offered)).await,
+            0x15,
+            "{version:04x} {offered:04x?} must be refused with an alert"
+        );
+    }
+    server.stop().await;
+}
