@@ -107,6 +107,12 @@ pub struct Settings {
     /// 8.2.6/6.4 until the window ends; `off` counts nothing [default: 10/300].
     #[arg(long, env = "SMDP_MATCHING_ID_GUESSES")]
     pub matching_id_guesses: Option<String>,
+    /// When an SQLite store's commits reach the disk: `full` fsyncs every change the server
+    /// acknowledges (orders, statuses, bindings, charges, deliveries) before answering, so it
+    /// survives a power loss; `normal` survives process crashes only, and is faster
+    /// [default: full].
+    #[arg(long, env = "SMDP_SQLITE_SYNCHRONOUS")]
+    pub sqlite_synchronous: Option<String>,
     /// Connections served at once [default: 1024].
     #[arg(long, env = "SMDP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -193,6 +199,7 @@ impl Settings {
             session_ttl: self.session_ttl.or(other.session_ttl),
             max_sessions: self.max_sessions.or(other.max_sessions),
             matching_id_guesses: self.matching_id_guesses.or(other.matching_id_guesses),
+            sqlite_synchronous: self.sqlite_synchronous.or(other.sqlite_synchronous),
             max_connections: self.max_connections.or(other.max_connections),
             max_body: self.max_body.or(other.max_body),
             idle_timeout: self.idle_timeout.or(other.idle_timeout),
@@ -241,6 +248,7 @@ pub struct Config {
     pub data: PathBuf,
     /// Where the store is (`data`'s SQLite store unless `--store` says otherwise).
     pub store: crate::StoreLocation,
+    pub sqlite_synchronous: smdp_store_sqlite::Synchronous,
     pub pki: PathBuf,
     pub seed: Option<u64>,
     pub json_logs: bool,
@@ -397,6 +405,10 @@ impl Config {
                 .unwrap_or_else(|| "127.0.0.1:8443".parse().expect("literal")),
             address,
             store: crate::StoreLocation::resolve(s.store.as_deref(), &data)?,
+            sqlite_synchronous: match s.sqlite_synchronous.as_deref() {
+                None => Default::default(),
+                Some(v) => v.parse().map_err(ServeError)?,
+            },
             data,
             pki: s.pki.unwrap_or_else(|| PathBuf::from("certs")),
             seed: s.seed,
@@ -704,7 +716,7 @@ pub async fn start_with(
 
 /// Starts everything for `cfg` with its store.
 pub async fn start(cfg: &Config, clock: Clock) -> Result<Running> {
-    let store = cfg.store.open()?;
+    let store = cfg.store.open_with(cfg.sqlite_synchronous)?;
     start_with(cfg, store, clock).await
 }
 

@@ -59,11 +59,20 @@ impl StoreLocation {
         }
     }
 
-    /// Opens (creating or migrating) the store.
+    /// Opens (creating or migrating) the store, every acknowledged change durable.
     pub fn open(&self) -> Result<Arc<dyn OperatorStore>> {
+        self.open_with(smdp_store_sqlite::Synchronous::Full)
+    }
+
+    /// [`Self::open`], an SQLite store's commits reaching the disk as `sync` says
+    /// (PostgreSQL's commits are its server's business: `synchronous_commit`).
+    pub fn open_with(
+        &self,
+        sync: smdp_store_sqlite::Synchronous,
+    ) -> Result<Arc<dyn OperatorStore>> {
         Ok(match self {
             Self::Sqlite(dir) => Arc::new(
-                smdp_store_sqlite::SqliteStore::open(dir)
+                smdp_store_sqlite::SqliteStore::open_with(dir, sync)
                     .map_err(|e| ServeError(format!("store in {}: {e}", dir.display())))?,
             ),
             // The crate's messages name the database (password hidden).

@@ -94,6 +94,7 @@ where
 pub struct SqliteStore {
     /// The one writer (SQLite has one at a time), which also reads when there are no readers.
     conn: Mutex<Connection>,
+    synchronous: Synchronous,
     /// WAL readers (a file store only: an in-memory database is one connection): reads run
     /// beside the writer and each other instead of queueing behind one mutex.
     readers: Vec<Mutex<Connection>>,
@@ -569,14 +570,55 @@ fn duplicate(e: rusqlite::Error, p: &NewProfile) -> SqlError {
     SqlError::Sql(e)
 }
 
+/// When a commit reaches the disk (SQLite's `PRAGMA synchronous`, in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Every change the server acknowledges (an order, a status, a binding, a charge, a
+    /// callback's delivery) is fsynced before its answer, so it survives a power loss. The
+    /// steps of a session in progress (its row, counters) are not: a later fsync carries
+    /// them (the WAL is one ordered log), and a power loss in between ends the session,
+    /// which the LPA starts again. About two fsyncs per download.
+    #[default]
+    Full,
+    /// No commit waits for the disk: durable across process crashes (the WAL is in the OS
+    /// cache), not power loss. For benchmarks and throwaway data.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+impl std::str::FromStr for Synchronous {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            other => Err(format!("SQLite synchronous {other:?}: full or normal")),
+        }
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating) `dir/smdp.sqlite3`.
+    /// Opens (creating) `dir/smdp.sqlite3`, every acknowledged change durable
+    /// ([`Synchronous::Full`]).
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, Synchronous::Full)
+    }
+
+    /// Opens (creating) `dir/smdp.sqlite3` with commits reaching the disk as `sync` says.
+    pub fn open_with(dir: &Path, sync: Synchronous) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Invalid(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join("smdp.sqlite3");
         let conn = Connection::open(&path).map_err(SqlError::from)?;
-        let mut store = Self::init(conn)?;
+        let mut store = Self::init(conn, sync)?;
         // One reader per core (at most four): enough that a read rarely waits.
         let n = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
         for _ in 0..n {
@@ -594,15 +636,15 @@ impl SqliteStore {
     /// A private in-memory database (tests, benchmarks).
     pub fn in_memory() -> Result<Self> {
         let conn = Connection::open_in_memory().map_err(SqlError::from)?;
-        Ok(Self::init(conn)?)
+        Ok(Self::init(conn, Synchronous::Normal)?)
     }
 
-    fn init(conn: Connection) -> SqlResult<Self> {
-        // WAL: readers never block the writer; NORMAL sync is durable across process crashes
-        // (the WAL is fsynced at checkpoints), which is what a simulator needs. The busy
-        // timeout lets `smdp profile add` write while a server runs.
+    fn init(conn: Connection, synchronous: Synchronous) -> SqlResult<Self> {
+        // WAL: readers never block the writer. FULL fsyncs the WAL at each commit (see
+        // `Synchronous`; session steps switch to NORMAL in `ephemeral`). The busy timeout
+        // lets `smdp profile add` write while a server runs.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", synchronous.pragma())?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Every statement is prepared once: parsing SQL cost more than running it.
@@ -653,6 +695,7 @@ impl SqliteStore {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            synchronous,
             readers: Vec::new(),
             next_reader: Default::default(),
         })
@@ -686,6 +729,20 @@ impl SqliteStore {
         // back on drop), so a poisoned lock is still safe to use.
         let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut c).map_err(Into::into)
+    }
+
+    /// [`Self::with`] for a write nobody is told of yet (a session step, a counter): not
+    /// fsynced on its own under [`Synchronous::Full`], the next durable commit carries it.
+    fn ephemeral<T>(&self, f: impl FnOnce(&mut Connection) -> SqlResult<T>) -> Result<T> {
+        if self.synchronous == Synchronous::Normal {
+            return self.with(f);
+        }
+        self.with(|c| {
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            let r = f(c);
+            c.pragma_update(None, "synchronous", "FULL")?;
+            r
+        })
     }
 
     fn one_profile(&self, clause: &str, p: &dyn rusqlite::ToSql) -> Result<Option<Profile>> {
@@ -987,7 +1044,7 @@ impl Store for SqliteStore {
     }
 
     fn next_serial(&self, name: &str) -> Result<u64> {
-        self.with(|c| {
+        self.ephemeral(|c| {
             let v: i64 = c
                 .prepare_cached(
                     "INSERT INTO counters (name, value) VALUES (?1, 1) \
@@ -1000,7 +1057,7 @@ impl Store for SqliteStore {
     }
 
     fn insert_session(&self, s: &Session) -> Result<()> {
-        self.with(|c| {
+        self.ephemeral(|c| {
             c.prepare_cached(&format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
@@ -1036,7 +1093,7 @@ impl Store for SqliteStore {
     }
 
     fn update_session(&self, s: &Session, expected: SessionState) -> Result<bool> {
-        self.with(|c| {
+        self.ephemeral(|c| {
             let n = c
                 .prepare_cached(
                     "UPDATE sessions SET state = ?2, eid = ?3, euicc_cert = ?4, profile_id = ?5, \
@@ -1059,7 +1116,7 @@ impl Store for SqliteStore {
 
     fn delete_session(&self, txid: &TransactionId) -> Result<bool> {
         let txid = txid.to_hex();
-        self.with(|c| {
+        self.ephemeral(|c| {
             Ok(c.prepare_cached("DELETE FROM sessions WHERE txid = ?1")?
                 .execute([txid])?
                 == 1)
@@ -1067,7 +1124,7 @@ impl Store for SqliteStore {
     }
 
     fn active_sessions(&self, now: i64) -> Result<u64> {
-        self.with(|c| {
+        self.ephemeral(|c| {
             c.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
                 .execute([now])?;
             let n: i64 = c
@@ -1150,7 +1207,7 @@ impl Store for SqliteStore {
     }
 
     fn record_fault(&self, f: &FiredFault) -> Result<()> {
-        self.with(|c| {
+        self.ephemeral(|c| {
             c.prepare_cached(
                 "INSERT INTO fault_log (profile_id, txid, function, attempt, fault, fired_at, \
                  session) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -1408,6 +1465,31 @@ mod tests {
         let key = smdp_core::credentials::HmacSha1Key::from_bytes(&key).unwrap();
         let expected = smdp_core::credentials::HmacSha1Key::new(b"token-1");
         assert_eq!(key.mac([b"m".as_slice()]), expected.mac([b"m".as_slice()]));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 18: a data folder's writer fsyncs acknowledged changes (FULL) and stays FULL
+    /// around the session steps it writes with NORMAL; `normal` is NORMAL throughout.
+    #[test]
+    fn acknowledged_changes_are_synchronous_full() {
+        let dir = std::env::temp_dir().join(format!("smdp-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let level = |s: &SqliteStore| -> i64 {
+            s.with(|c| Ok(c.pragma_query_value(None, "synchronous", |r| r.get(0))?))
+                .unwrap()
+        };
+        let s = SqliteStore::open(&dir).unwrap();
+        assert_eq!(level(&s), 2, "FULL");
+        s.next_serial("n").unwrap();
+        assert_eq!(s.active_sessions(0).unwrap(), 0);
+        assert_eq!(level(&s), 2, "FULL again after a session step");
+        drop(s);
+        let s = SqliteStore::open_with(&dir, Synchronous::Normal).unwrap();
+        assert_eq!(level(&s), 1, "NORMAL");
+        s.next_serial("n").unwrap();
+        assert_eq!(level(&s), 1);
+        assert_eq!("full".parse(), Ok(Synchronous::Full));
+        assert!("off".parse::<Synchronous>().is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

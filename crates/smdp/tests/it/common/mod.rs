@@ -129,6 +129,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         address: opts.address.clone(),
         data: PathBuf::new(),
         store: smdp_server::StoreLocation::Sqlite(PathBuf::new()),
+        sqlite_synchronous: Default::default(),
         pki: opts.pki.clone(),
         seed: opts.seed,
         json_logs: false,
