@@ -409,24 +409,44 @@ async fn two_serve_processes_on_one_database_and_one_dies() {
     b.kill();
 }
 
-/// 200 LPAs spread over both nodes race for 50 profiles: 25 by matching ID (four eUICCs
-/// each), 25 by EID (four instances of the EID's card each), rebinding refused. Every
-/// profile is bound exactly once, every loser hears 8.2/3.7, and the REST view of each
-/// profile agrees with the database.
+/// Issue 18: 1,000 LPAs race for 100 profiles on one node with a data-folder SQLite store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
-    use rsp_asn1::es9::{path, GetBoundProfilePackageResponse};
+async fn a_thousand_lpas_race_for_a_hundred_profiles_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("smdp-race-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Arc::new(smdp_store_sqlite::SqliteStore::open(&dir).unwrap());
+    let a = TestServer::start_on(Options::default(), store).await;
+    race(&[&a], 100, 10).await;
+    a.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 18: 1,000 LPAs spread over two nodes race for 100 profiles on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_lpas_on_two_nodes_race_for_a_hundred_profiles() {
     let Some(db) = fresh_db() else { return };
     let (a, b) = two_nodes(&db.url).await;
-    let nodes = [&a, &b];
+    race(&[&a, &b], 100, 10).await;
+}
+
+/// `per` LPAs for each of `profiles` profiles, spread over `nodes`: half the profiles by
+/// matching ID (`per` eUICCs each), half by EID (`per` instances of the EID's card each),
+/// rebinding refused; each LPA initiates on one node and authenticates on the next, then all
+/// ask for the BPP at once. Every profile is bound exactly once, every loser hears 8.2/3.7,
+/// the REST view of each profile (on the last node) agrees with the database, and each
+/// profile was charged once.
+async fn race(nodes: &[&TestServer], profiles: u32, per: u32) {
+    use rsp_asn1::es9::{path, GetBoundProfilePackageResponse};
+    let a = nodes[0];
+    let b = nodes[nodes.len() - 1];
     let acct = a.account("race");
     let rest = Rest::basic(a.rest(), &acct.account_sid, &acct.auth_token);
     let cards = EuiccFactory::new(&a);
     let (eid, card) = (test_eid, |e: &_, seed| cards.euicc(e, seed));
     // The orders, through A's REST API; available once either node's worker reserved them.
     let mut orders = Vec::new(); // (sid, Some(matching ID) | None for by-EID, the EID for by-EID)
-    for k in 0..50u32 {
-        let form: Vec<(&str, String)> = if k < 25 {
+    for k in 0..profiles {
+        let form: Vec<(&str, String)> = if k < profiles / 2 {
             vec![("GenerateMatchingId", "true".into())]
         } else {
             vec![("Eid", eid(k).to_string())]
@@ -443,20 +463,20 @@ async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
             k,
         ));
     }
-    // 200 LPAs: initiate on one node, authenticate on the other.
     let mut racers = Vec::new();
     for (i, (sid, mid, k)) in orders.iter().enumerate() {
-        for j in 0..4u32 {
-            let n = (i * 4) as u32 + j;
+        for j in 0..per {
+            let n = i as u32 * per + j;
             let e = if mid.is_some() {
-                eid(1000 + n)
+                eid(100_000 + n)
             } else {
                 eid(*k)
             };
-            let node = nodes[n as usize % 2];
+            let node = nodes[n as usize % nodes.len()];
             let mut lpa = Lpa::with_euicc(node, card(&e, u64::from(n)));
             racers.push(tokio::spawn({
-                let (mid, other) = (mid.clone(), nodes[(n as usize + 1) % 2].client());
+                let other = nodes[(n as usize + 1) % nodes.len()].client();
+                let mid = mid.clone();
                 let sid = sid.clone();
                 async move {
                     let init = lpa.initiate().await.expect("initiateAuthentication");
@@ -508,7 +528,10 @@ async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
             }
         }
     }
-    assert_eq!((winners.len(), losers), (50, 150));
+    assert_eq!(
+        (winners.len(), losers),
+        (profiles as usize, (profiles * (per - 1)) as usize)
+    );
     // The database and the REST view (on B) agree: installed on the winner's EID.
     for (sid, _, _) in &orders {
         let p = a.store.profile_with_sid(sid).unwrap().unwrap();
@@ -530,8 +553,8 @@ async fn two_hundred_lpas_on_two_nodes_race_for_fifty_profiles() {
         );
         assert_eq!(p.attempts, 1, "{sid}: one binding");
     }
-    a.stop().await;
-    b.stop().await;
+    let charges = a.store.charges(&acct.account_sid).unwrap();
+    assert_eq!(charges.len(), profiles as usize, "one charge per profile");
 }
 
 /// `(order, status)` of each callback a receiver answered, in arrival order.
