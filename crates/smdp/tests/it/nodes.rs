@@ -441,7 +441,7 @@ async fn race(nodes: &[&TestServer], profiles: u32, per: u32) {
     let b = nodes[nodes.len() - 1];
     let acct = a.account("race");
     let rest = Rest::basic(a.rest(), &acct.account_sid, &acct.auth_token);
-    let cards = EuiccFactory::new(&a);
+    let cards = EuiccFactory::new(a);
     let (eid, card) = (test_eid, |e: &_, seed| cards.euicc(e, seed));
     // The orders, through A's REST API; available once either node's worker reserved them.
     let mut orders = Vec::new(); // (sid, Some(matching ID) | None for by-EID, the EID for by-EID)
