@@ -40,6 +40,14 @@ pub fn twilio_signature(key: &HmacSha1Key, url: &str, params: &[(String, String)
     rsp_asn1::es9::base64_encode(&key.mac(parts))
 }
 
+/// `I-Twilio-Idempotency-Token`, the same for every attempt of one callback: a delivery is
+/// recorded after its answer, so a server that dies in between sends it again after the
+/// restart, and the receiver tells the repeat by this (the header Twilio's webhooks carry for
+/// it; not in `../shared/rest`).
+pub fn idempotency_token(c: &CallbackRecord) -> String {
+    format!("{}-{}", c.account_sid, c.id)
+}
+
 /// Seconds to wait after the `attempts`-th failure: 5 s doubling, capped at an hour.
 pub fn backoff_secs(attempts: i64) -> i64 {
     let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
@@ -143,7 +151,9 @@ pub async fn run(
 
 async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, key: &HmacSha1Key) {
     let params = params(c, &op.smdp.address);
-    let outcome = client.send(&c.url, &c.method, &params, key).await;
+    let outcome = client
+        .send(&c.url, &c.method, &params, key, &idempotency_token(c))
+        .await;
     let now = op.smdp.clock.unix();
     let attempt = match outcome {
         Ok(s) if (200..300).contains(&s) => Attempt::Delivered { http_status: s },
@@ -245,6 +255,7 @@ impl Client {
         method: &str,
         params: &[(String, String)],
         key: &HmacSha1Key,
+        token: &str,
     ) -> Result<u16, String> {
         let form = encode_form(params);
         // GET carries the fields in the query and signs the full URL; POST signs URL + fields.
@@ -280,7 +291,8 @@ impl Client {
             .uri(path)
             .header("host", authority)
             .header("user-agent", "smdp-sim callbacks")
-            .header("x-twilio-signature", signature);
+            .header("x-twilio-signature", signature)
+            .header("i-twilio-idempotency-token", token);
         if method != "GET" {
             req = req.header("content-type", "application/x-www-form-urlencoded");
         }

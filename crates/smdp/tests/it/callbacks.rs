@@ -21,6 +21,8 @@ pub(crate) struct Received {
     method: String,
     url: String,
     signature: String,
+    /// `I-Twilio-Idempotency-Token`: one per callback, the same on every attempt.
+    pub(crate) token: String,
     pub(crate) fields: BTreeMap<String, String>,
     params: Vec<(String, String)>,
 }
@@ -84,11 +86,14 @@ impl Receiver {
                         async move {
                             let method = req.method().to_string();
                             let url = format!("{}{}", me.base, req.uri());
-                            let signature = req
-                                .headers()
-                                .get("x-twilio-signature")
-                                .map(|v| v.to_str().unwrap().to_string())
-                                .unwrap_or_default();
+                            let header = |name: &str| {
+                                req.headers()
+                                    .get(name)
+                                    .map(|v| v.to_str().unwrap().to_string())
+                                    .unwrap_or_default()
+                            };
+                            let signature = header("x-twilio-signature");
+                            let token = header("i-twilio-idempotency-token");
                             let query = req.uri().query().unwrap_or("").to_string();
                             let body = req.into_body().collect().await.unwrap().to_bytes();
                             let source = if method == "GET" {
@@ -102,6 +107,7 @@ impl Receiver {
                                 method,
                                 url,
                                 signature,
+                                token,
                                 fields: params.iter().cloned().collect(),
                                 params,
                             };
@@ -423,6 +429,11 @@ async fn failed_deliveries_retry_with_backoff_and_resume_after_a_restart() {
         statuses,
         ["reserving", "reserving", "reserving", "available"]
     );
+    // The three attempts of one callback carry its token; the next callback another.
+    let tokens: Vec<&str> = got.iter().map(|r| r.token.as_str()).collect();
+    assert!(!tokens[0].is_empty());
+    assert_eq!((tokens[0], tokens[1]), (tokens[2], tokens[2]));
+    assert_ne!(tokens[2], tokens[3]);
     for r in &got {
         check_signed(r, &acct.auth_token);
     }
