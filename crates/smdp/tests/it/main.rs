@@ -5,6 +5,7 @@
 mod callbacks;
 mod cli;
 mod common;
+mod crash;
 mod es9;
 mod es9_mutations;
 mod es9_rows;

@@ -332,7 +332,26 @@ impl Client {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> HttpResponse {
-        let (mut sender, _conn) = self.connect().await;
+        self.try_request(method, path, headers, body)
+            .await
+            .expect("the server answers")
+    }
+
+    /// [`Self::request`], `None` when the server cannot be reached or drops the connection.
+    pub async fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Option<HttpResponse> {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+        let name = rustls::pki_types::ServerName::try_from(ADDRESS).unwrap();
+        let tls = self.tls.connect(name, tcp).await.ok()?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .ok()?;
+        let _conn = tokio::spawn(conn);
         let mut b = Request::builder()
             .method(method)
             .uri(path)
@@ -343,21 +362,15 @@ impl Client {
         let resp = sender
             .send_request(b.body(Full::new(Bytes::from(body))).unwrap())
             .await
-            .unwrap();
+            .ok()?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        HttpResponse {
+        let body = resp.into_body().collect().await.ok()?.to_bytes().to_vec();
+        Some(HttpResponse {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// An ES9+ POST as lpac sends it.
@@ -452,9 +465,14 @@ pub struct EuiccFactory {
 
 impl EuiccFactory {
     pub fn new(server: &TestServer) -> Self {
+        Self::new_at(server.clock.now())
+    }
+
+    /// Cards that check their chain at `now`.
+    pub fn new_at(now: SystemTime) -> Self {
         let pki = Pki::load(&our_pki_dir()).unwrap();
         Self {
-            trust: pki.trust_store(server.clock.now()).unwrap(),
+            trust: pki.trust_store(now).unwrap(),
             pki,
         }
     }
@@ -501,11 +519,16 @@ impl Lpa {
     }
 
     pub fn with_euicc(server: &TestServer, euicc: Euicc) -> Self {
+        Self::with_euicc_at(server.client(), euicc, server.clock.now())
+    }
+
+    /// An LPA for `euicc` talking to `client` (a server in another process), at `now`.
+    pub fn with_euicc_at(client: Client, euicc: Euicc, now: SystemTime) -> Self {
         Self {
             euicc,
-            client: server.client(),
+            client,
             rng: lpa_rng(),
-            now: server.clock.now(),
+            now,
             address: ADDRESS.into(),
         }
     }
