@@ -64,6 +64,7 @@ fn router() -> &'static (Router, tokio::runtime::Runtime) {
             },
             scheme: "https",
             max_body: MAX_BODY,
+            body_timeout: std::time::Duration::from_secs(5),
             peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
         };
         let rt = tokio::runtime::Builder::new_current_thread()

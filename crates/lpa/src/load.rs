@@ -64,6 +64,13 @@ pub struct Settings {
     pub concurrency: usize,
     /// Stop starting sessions after this long.
     pub duration: Option<Duration>,
+    /// Open loop: session i starts at i / rate seconds, whether or not earlier ones finished
+    /// (`concurrency` is then the most in flight; a session that finds no free LPA within a
+    /// second of its time is dropped and counted). `None`: closed loop, each LPA starts its
+    /// next session when the last one ends.
+    pub rate: Option<f64>,
+    /// A session not done in this long counts as timed out (an LPA's user gives up).
+    pub session_timeout: Option<Duration>,
     /// The server processes (one per node), for their CPU time and RSS, summed.
     pub server_pids: Vec<u32>,
 }
@@ -355,6 +362,7 @@ pub async fn run(
             settings.curve,
             settings.mss,
         );
+        let (rate, timeout) = (settings.rate, settings.session_timeout);
         workers.push(tokio::spawn(async move {
             loop {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -364,9 +372,32 @@ pub async fn run(
                 let Some(t) = targets.get(i as usize) else {
                     return;
                 };
+                if let Some(rate) = rate {
+                    let at = started + Duration::from_secs_f64(i as f64 / rate);
+                    tokio::time::sleep_until(at.into()).await;
+                    if Instant::now() > at + Duration::from_secs(1) {
+                        // Its LPA would have found nobody to run it: an arrival lost to
+                        // the client's own limit, not the server's.
+                        let mut m = metrics.lock().unwrap_or_else(|p| p.into_inner());
+                        *m.errors.entry("dropped (no free LPA)".into()).or_default() += 1;
+                        drop(m);
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        done.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
                 let began = Instant::now();
                 let cpki = pki.by_curve(curve).expect("checked above");
-                let outcome = session(cpki, &trust, &es9, &address, t, i, mss).await;
+                let run = session(cpki, &trust, &es9, &address, t, i, mss);
+                let outcome = match timeout {
+                    Some(d) => tokio::time::timeout(d, run).await.unwrap_or_else(|_| {
+                        Err(Error::Transport {
+                            function: "session",
+                            detail: format!("not done in {} s", d.as_secs_f64()),
+                        })
+                    }),
+                    None => run.await,
+                };
                 let took = began.elapsed();
                 {
                     let mut m = metrics.lock().unwrap_or_else(|p| p.into_inner());

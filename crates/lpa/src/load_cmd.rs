@@ -49,6 +49,14 @@ pub struct LoadArgs {
     /// Stop starting downloads after this many seconds.
     #[arg(long)]
     duration: Option<u64>,
+    /// Open loop: start this many downloads per second whatever the server's pace (with at
+    /// most --concurrency in flight); without it each LPA starts its next download when
+    /// its last one ends.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Count a download not done in this many seconds as timed out (`transport session`).
+    #[arg(long)]
+    session_timeout: Option<f64>,
     /// The REST API (plain HTTP, loopback).
     #[arg(long, default_value = "127.0.0.1:8080")]
     rest: String,
@@ -292,6 +300,8 @@ pub async fn run(a: &LoadArgs, es9: lpa::es9::Client, json_out: bool, mss: usize
         mss,
         concurrency: a.concurrency,
         duration: a.duration.map(Duration::from_secs),
+        rate: a.rate.filter(|r| *r > 0.0),
+        session_timeout: a.session_timeout.map(Duration::from_secs_f64),
         server_pids,
     };
     let report = lpa::load::run(

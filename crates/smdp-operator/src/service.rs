@@ -16,6 +16,74 @@ use hyper::{Request, Response, StatusCode};
 
 use crate::rest::{ApiError, Operator};
 
+/// Why a request body was not read: its deadline passed first.
+#[derive(Debug)]
+pub struct BodyTimeout;
+
+impl std::fmt::Display for BodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request body did not arrive in time")
+    }
+}
+
+impl std::error::Error for BodyTimeout {}
+
+/// A request body that fails with [`BodyTimeout`] unless it is all read by a deadline.
+/// hyper's header timeout ends with the headers: a client trickling its body (slow loris)
+/// would otherwise hold its connection for as long as it likes.
+pub struct Deadline<B> {
+    body: Pin<Box<B>>,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> Deadline<B> {
+    pub fn new(body: B, within: std::time::Duration) -> Self {
+        Self {
+            body: Box::pin(body),
+            sleep: Box::pin(tokio::time::sleep(within)),
+        }
+    }
+}
+
+impl<B> Body for Deadline<B>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = B::Data;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(Box::new(BodyTimeout))));
+        }
+        self.body.as_mut().poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Whether a body read failed on its deadline ([`Deadline`]), somewhere in `e`'s sources.
+pub fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if e.is::<BodyTimeout>() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 /// The REST API of one [`Operator`], as it arrived over `scheme` (`http` or `https`).
 #[derive(Clone)]
 pub struct RestService {
@@ -55,10 +123,20 @@ where
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, max_body).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 20001, "Request too large")
+        Err(e) => {
+            let (status, message) = if e.is::<http_body_util::LengthLimitError>() {
+                (StatusCode::PAYLOAD_TOO_LARGE, "Request too large")
+            } else if timed_out(e.as_ref()) {
+                (
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request body not received in time",
+                )
+            } else {
+                (StatusCode::BAD_REQUEST, "Request body could not be read")
+            };
+            return ApiError::new(status, 20001, message)
                 .response()
-                .map(|b| Full::new(Bytes::from(b)))
+                .map(|b| Full::new(Bytes::from(b)));
         }
     };
     // On the worker thread, as ES9+ is: a call is a few store statements, and the hop to the

@@ -33,12 +33,17 @@ const JSON: &str = "application/json;charset=UTF-8";
 pub struct Limits {
     /// Largest request body; ES9+ requests are a few KB.
     pub max_body: usize,
-    /// Connections served at once; more wait in the kernel's backlog.
+    /// Connections served at once; more are closed as they arrive.
     pub max_connections: usize,
     /// TLS handshake and request-header deadline.
     pub handshake_timeout: Duration,
     /// Keep-alive connections idle longer than this are closed.
     pub idle_timeout: Duration,
+    /// A request's body must have arrived this long after its headers (else 408).
+    pub body_timeout: Duration,
+    /// New ES9+ sessions are shed (1.2/4.4) while requests wait longer than this to run
+    /// ([`watch_load`]); `None` never sheds.
+    pub shed_lag: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -48,6 +53,8 @@ impl Default for Limits {
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(10),
+            shed_lag: Some(Duration::from_millis(250)),
         }
     }
 }
@@ -123,11 +130,8 @@ pub fn serve_listener(
     let task = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let slots = Arc::new(Semaphore::new(limits.max_connections));
+        let mut refused = 0u64;
         loop {
-            let permit = tokio::select! {
-                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = rx.changed() => break,
-            };
             let (tcp, peer) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(x) => x,
@@ -138,6 +142,18 @@ pub fn serve_listener(
                     }
                 },
                 _ = rx.changed() => break,
+            };
+            // At the cap a connection is closed at once rather than left in the kernel's
+            // backlog, where its client would wait for a timeout: it learns now, and can
+            // come back (the sessions under way keep their connections).
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                refused += 1;
+                if refused.is_power_of_two() {
+                    tracing::warn!(%peer, refused, max = limits.max_connections,
+                        "connection limit reached: closing new connections");
+                }
+                drop(tcp);
+                continue;
             };
             let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
@@ -191,6 +207,7 @@ async fn serve_connection<IO>(
         services,
         scheme,
         max_body,
+        body_timeout: limits.body_timeout,
         peer: Some(peer.ip()),
     };
     let conn = hyper::server::conn::http1::Builder::new()
@@ -200,6 +217,45 @@ async fn serve_connection<IO>(
         .serve_connection(io, svc);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Watches how late the runtime runs ready work, and sheds new ES9+ sessions while it is
+/// late by more than `threshold`: a task asking to wake every 20 ms wakes late by about as
+/// long as ready work (requests) queues ahead of it, which is the wait every request sees.
+/// Smoothed (EWMA over about ten ticks), with hysteresis: shedding starts above the
+/// threshold and stops below half of it.
+pub async fn watch_load(smdp: Arc<Smdp>, threshold: Duration, mut stop: watch::Receiver<bool>) {
+    const TICK: Duration = Duration::from_millis(20);
+    let mut lag = 0.0f64;
+    let limit = threshold.as_secs_f64();
+    loop {
+        let t = tokio::time::Instant::now();
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.changed() => return,
+        }
+        let late = t.elapsed().saturating_sub(TICK).as_secs_f64();
+        lag = 0.9 * lag + 0.1 * late;
+        let shed = if smdp.is_overloaded() {
+            lag > limit / 2.0
+        } else {
+            lag > limit
+        };
+        if shed != smdp.is_overloaded() {
+            smdp.set_overloaded(shed);
+            if shed {
+                tracing::warn!(
+                    lag_ms = lag * 1e3,
+                    "overloaded: shedding new sessions (1.2/4.4)"
+                );
+            } else {
+                tracing::info!(
+                    lag_ms = lag * 1e3,
+                    "load back to normal: new sessions accepted"
+                );
+            }
+        }
     }
 }
 
@@ -226,6 +282,7 @@ where
         scheme,
         max_body,
         peer,
+        ..
     } = router;
     if smdp_operator::rest::is_rest_path(req.uri().path()) {
         if let Some(op) = services.rest {
@@ -246,6 +303,7 @@ pub struct Router {
     /// `https` or `http`: how requests arrive (for the REST API's absolute URLs).
     pub scheme: &'static str,
     pub max_body: usize,
+    pub body_timeout: Duration,
     /// The client's address (the TCP peer), for limits kept per client.
     pub peer: Option<IpAddr>,
 }
@@ -265,6 +323,8 @@ where
 
     fn call(&self, req: Request<B>) -> Self::Future {
         let this = self.clone();
+        let timeout = this.body_timeout;
+        let req = req.map(|b| smdp_operator::service::Deadline::new(b, timeout));
         Box::pin(route(this, req))
     }
 }
@@ -353,6 +413,12 @@ where
             return Ok(plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large",
+            ))
+        }
+        Err(e) if smdp_operator::service::timed_out(e.as_ref()) => {
+            return Ok(plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
             ))
         }
         Err(_) => {

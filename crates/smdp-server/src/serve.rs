@@ -119,6 +119,10 @@ pub struct Settings {
     /// Largest request body in bytes [default: 1048576].
     #[arg(long, env = "SMDP_MAX_BODY")]
     pub max_body: Option<usize>,
+    /// Shed new ES9+ sessions (1.2/4.4) while requests wait longer than this many
+    /// milliseconds to run; 0 never sheds [default: 250].
+    #[arg(long, env = "SMDP_SHED_LAG_MS")]
+    pub shed_lag_ms: Option<u64>,
     /// Seconds a keep-alive connection may idle [default: 60].
     #[arg(long, env = "SMDP_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
@@ -203,6 +207,7 @@ impl Settings {
             max_connections: self.max_connections.or(other.max_connections),
             max_body: self.max_body.or(other.max_body),
             idle_timeout: self.idle_timeout.or(other.idle_timeout),
+            shed_lag_ms: self.shed_lag_ms.or(other.shed_lag_ms),
             rest_listen: self.rest_listen.or(other.rest_listen),
             rest_tls: self.rest_tls.or(other.rest_tls),
             rest_on_es9_listener: self.rest_on_es9_listener.or(other.rest_on_es9_listener),
@@ -308,6 +313,11 @@ impl Config {
                 .idle_timeout
                 .map(Duration::from_secs)
                 .unwrap_or(dl.idle_timeout),
+            shed_lag: match s.shed_lag_ms {
+                None => dl.shed_lag,
+                Some(0) => None,
+                Some(ms) => Some(Duration::from_millis(ms)),
+            },
             ..dl
         };
         let policy = Policy {
@@ -657,6 +667,13 @@ pub async fn start_with(
         )),
     ];
     let mut workers = workers;
+    if let Some(threshold) = cfg.limits.shed_lag {
+        workers.push(tokio::spawn(crate::http::watch_load(
+            smdp.clone(),
+            threshold,
+            stop_rx.clone(),
+        )));
+    }
     if let Some(file) = cfg.fixtures.clone() {
         // Provisioned before the listeners open, then kept replenished every second.
         let created = smdp_core::fixtures::provision(

@@ -73,6 +73,11 @@ impl Smdp {
         if self.store.active_sessions(now)? >= self.policy.max_sessions {
             return fail(Code::Busy, "too many live sessions");
         }
+        // Shedding (the HTTP layer's load monitor): sessions under way keep the server's
+        // time, new ones are told to come back (1.2/4.4, digest §2 "function provider busy").
+        if self.is_overloaded() {
+            return fail(Code::Busy, "the SM-DP+ is overloaded: try again shortly");
+        }
         // 5. Session.
         let txid = TransactionId::new(self.random::<16>().to_vec())
             .map_err(|e| Failure::new(Code::ExecutionError, e.to_string()))?;

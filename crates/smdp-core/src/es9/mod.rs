@@ -129,6 +129,8 @@ pub struct Smdp {
     sessions_started: AtomicU64,
     /// Failed matching-ID lookups of this node, per client network and EID.
     guesses: guesses::Guesses,
+    /// Set while the server is behind (the HTTP layer's monitor): new sessions are refused.
+    overloaded: std::sync::atomic::AtomicBool,
 }
 
 /// What a notification did (the HTTP answer is 204 whatever it is).
@@ -199,7 +201,18 @@ impl Smdp {
             scenario: Vec::new(),
             sessions_started: AtomicU64::new(0),
             guesses: guesses::Guesses::default(),
+            overloaded: Default::default(),
         })
+    }
+
+    /// Whether initiateAuthentication sheds new sessions (1.2/4.4).
+    pub fn is_overloaded(&self) -> bool {
+        self.overloaded.load(Ordering::Relaxed)
+    }
+
+    /// Set by whatever watches the server's load; sessions under way are not affected.
+    pub fn set_overloaded(&self, on: bool) {
+        self.overloaded.store(on, Ordering::Relaxed);
     }
 
     /// This node's matching-ID guess counts (zero when the limit is off).

@@ -33,6 +33,8 @@ fn start(data: &Path) -> Node {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
+        // Shedding on a timer would make a loaded CI machine refuse sessions at random.
+        .args(["--shed-lag-ms", "0"])
         .args(["--account", &format!("{ACCOUNT}:{TOKEN}")])
         .args(["--reservation-delay-ms", "0"])
         // The second card of each order asks for a profile bound to the first, again and

@@ -314,6 +314,7 @@ impl Node {
                 "127.0.0.1:0",
             ])
             .args(["--log-format", "json", "--reservation-delay-ms", "0"])
+            .args(["--shed-lag-ms", "0"])
             .env("SMDP_STORE", store)
             .env("RUST_LOG", "info")
             .stdout(std::process::Stdio::null())

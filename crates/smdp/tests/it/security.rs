@@ -118,6 +118,8 @@ async fn no_secret_reaches_a_log_or_an_answer() {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
+        // Shedding on a timer would make a loaded CI machine refuse sessions at random.
+        .args(["--shed-lag-ms", "0"])
         .args(["--account", &format!("{ACCOUNT}:{TOKEN}")])
         .args(["--reservation-delay-ms", "0"])
         .env("SMDP_DATA", &data)
@@ -397,5 +399,120 @@ async fn tls_is_1_2_or_1_3_with_aead_suites_only() {
             "{version:04x} {offered:04x?} must be refused with an alert"
         );
     }
+    server.stop().await;
+}
+
+/// Issue 18, overload: while the load monitor says the server is behind, new sessions get
+/// 1.2/4.4 at once and the sessions under way finish; when it recovers, new ones are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_server_sheds_new_sessions_and_finishes_those_under_way() {
+    let server = TestServer::start(Options::default()).await;
+    let order = server.reserve(by_matching_id("SHED-1"));
+    let cards = EuiccFactory::new(&server);
+    let mut a = Lpa::with_euicc(&server, cards.euicc(&test_eid(11), 11));
+    let mut b = Lpa::with_euicc(&server, cards.euicc(&test_eid(12), 12));
+    let init = a.initiate().await.unwrap();
+    server.smdp.set_overloaded(true);
+    assert_failed(b.initiate().await, "1.2", "4.4");
+    let auth = a.authenticate(&init, Some("SHED-1")).await.unwrap();
+    let bpp = a.get_bpp(&auth, None).await.unwrap();
+    a.install(&bpp).await;
+    assert_eq!(server.profile(&order).status, ProfileStatus::Installed);
+    server.smdp.set_overloaded(false);
+    b.initiate().await.unwrap();
+    server.stop().await;
+}
+
+/// Reads until the server closes the connection (or `within` passes: a panic); what came.
+async fn read_to_close<S: tokio::io::AsyncRead + Unpin>(s: &mut S, within: Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .expect("the server closes the connection");
+    got
+}
+
+/// Issue 18, hostile clients: a body trickled past its deadline gets 408, headers trickled
+/// past theirs a closed connection, and beyond the connection cap a new connection is closed
+/// at once (not left in the backlog) while the ones held are served, and a place freed is
+/// taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_surplus_clients_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(Options {
+        limits: smdp_server::http::Limits {
+            max_connections: 2,
+            body_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let client = server.client();
+    // Slow body: the headers promise 100 bytes, 10 come.
+    let mut s = client.tls_stream().await.unwrap();
+    s.write_all(
+        format!(
+            "POST {} HTTP/1.1\r\nhost: {ADDRESS}\r\ncontent-type: application/json\r\n\
+             content-length: 100\r\n\r\n{{\"header\":",
+            path::INITIATE_AUTHENTICATION
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = String::from_utf8(read_to_close(&mut s, Duration::from_secs(5)).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    drop(s);
+    // Slow headers: half a request line, then nothing.
+    let mut s = client.tls_stream().await.unwrap();
+    s.write_all(b"POST /gsma/rsp2/es9plus/initiateAuth")
+        .await
+        .unwrap();
+    read_to_close(&mut s, Duration::from_secs(5)).await;
+    drop(s);
+    // The cap: two connections held, a third closed at once.
+    let held: Vec<_> = [client.connect().await, client.connect().await].into();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut third = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _ = third.write_all(&client_hello(0x0303, &[0xc02b])).await;
+    assert!(
+        read_to_close(&mut third, Duration::from_secs(2))
+            .await
+            .is_empty(),
+        "no handshake past the cap"
+    );
+    // A held connection is served; freeing one makes room.
+    let (mut sender, _task) = held.into_iter().next().unwrap();
+    let r = sender
+        .send_request(
+            hyper::Request::builder()
+                .method("GET")
+                .uri("/")
+                .header("host", ADDRESS)
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    drop(sender);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = client
+        .try_request("GET", "/", &[], Vec::new())
+        .await
+        .expect("a freed place is taken");
+    assert_eq!(r.status, 404);
     server.stop().await;
 }

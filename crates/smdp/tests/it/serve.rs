@@ -25,6 +25,8 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
         .current_dir(workspace_root())
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
+        // Shedding on a timer would make a loaded CI machine refuse sessions at random.
+        .args(["--shed-lag-ms", "0"])
         .args([
             "--account",
             &format!("{ACCOUNT}:{TOKEN}"),

@@ -134,7 +134,12 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
         seed: opts.seed,
         json_logs: false,
         policy: opts.policy.clone(),
-        limits: opts.limits.clone(),
+        // No shedding on a timer in tests (a loaded CI machine would shed at random): the
+        // tests that shed set it (Smdp::set_overloaded).
+        limits: Limits {
+            shed_lag: None,
+            ..opts.limits.clone()
+        },
         rest_listen: "127.0.0.1:0".parse().unwrap(),
         rest_tls: false,
         oauth_token_ttl: Duration::from_secs(3600),
@@ -307,6 +312,15 @@ impl Client {
             root: root.to_vec(),
             tls: TlsConnector::from(Arc::new(cfg)),
         }
+    }
+
+    /// A TLS connection to the server, for tests that write raw HTTP.
+    pub async fn tls_stream(
+        &self,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(self.addr).await?;
+        let name = rustls::pki_types::ServerName::try_from(ADDRESS).unwrap();
+        self.tls.connect(name, tcp).await
     }
 
     /// A new HTTP/1.1 connection over TLS; the returned task ends when the server closes it.
