@@ -41,7 +41,26 @@ impl From<StoreError> for SqlError {
 
 impl From<SqlError> for StoreError {
     fn from(e: SqlError) -> Self {
+        use rusqlite::ErrorCode::*;
         match e {
+            // What the machine did, not the store: a full disk, a data folder made read-only,
+            // an I/O error. The transaction rolled back, so nothing changed, and the same
+            // call succeeds once space or permission returns: the callers' "unavailable,
+            // try again" (ES9+ 1.2/4.2, REST 503), not an internal error.
+            SqlError::Sql(rusqlite::Error::SqliteFailure(f, msg))
+                if matches!(
+                    f.code,
+                    DiskFull | ReadOnly | CannotOpen | SystemIoFailure | DatabaseBusy
+                ) =>
+            {
+                let why = match f.code {
+                    DiskFull => "the disk is full".to_string(),
+                    ReadOnly => "the data folder is read-only".to_string(),
+                    DatabaseBusy => "the database is locked by another process".to_string(),
+                    _ => format!("I/O error: {}", msg.unwrap_or_else(|| f.to_string())),
+                };
+                StoreError::Unavailable(why)
+            }
             SqlError::Sql(e) => StoreError::Backend(Box::new(e)),
             SqlError::Store(e) => e,
         }
@@ -1490,6 +1509,55 @@ mod tests {
         assert_eq!(level(&s), 1);
         assert_eq!("full".parse(), Ok(Synchronous::Full));
         assert!("off".parse::<Synchronous>().is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 18: a full disk (the database capped with max_page_count, which fails the same
+    /// way) refuses writes as "unavailable" with nothing half-written, and the store works
+    /// again once there is room.
+    #[test]
+    fn a_full_disk_refuses_writes_cleanly_and_recovers() {
+        use smdp_core::store::OperatorStore as _;
+        let dir = std::env::temp_dir().join(format!("smdp-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = SqliteStore::open(&dir).unwrap();
+        s.create_account("AC0", "t", "zero", 0).unwrap();
+        s.insert_profile(&order("HP1", "1"), 0).unwrap();
+        let pages: i64 = s
+            .with(|c| Ok(c.pragma_query_value(None, "page_count", |r| r.get(0))?))
+            .unwrap();
+        s.with(|c| Ok(c.pragma_update(None, "max_page_count", pages)?))
+            .unwrap();
+        // A large package cannot fit: refused, and neither the order nor its package exists.
+        let big = NewProfile {
+            package: Some(vec![0x30; 512 * 1024]),
+            ..order("HP2", "2")
+        };
+        let e = s.insert_profile(&big, 1).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Unavailable(why) if why.contains("disk is full")),
+            "{e}"
+        );
+        assert!(s.profile_with_sid("HP2").unwrap().is_none());
+        assert_eq!(s.profiles().unwrap().len(), 1);
+        // Room again: the same write goes through.
+        s.with(|c| Ok(c.pragma_update(None, "max_page_count", 1_073_741_823)?))
+            .unwrap();
+        s.insert_profile(&big, 2).unwrap();
+        assert_eq!(s.profiles().unwrap().len(), 2);
+        // A database that cannot be written (query_only fails as a read-only file does; root
+        // ignores file modes, so a test cannot chmod): the same, and back.
+        s.with(|c| Ok(c.pragma_update(None, "query_only", true)?))
+            .unwrap();
+        let e = s.insert_profile(&order("HP3", "3"), 3).unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Unavailable(why) if why.contains("read-only")),
+            "{e}"
+        );
+        s.with(|c| Ok(c.pragma_update(None, "query_only", false)?))
+            .unwrap();
+        s.insert_profile(&order("HP3", "3"), 4).unwrap();
+        drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -516,3 +516,41 @@ async fn slow_and_surplus_clients_are_cut_off() {
     assert_eq!(r.status, 404);
     server.stop().await;
 }
+
+/// Issue 18: while the store cannot be written (a data folder gone read-only; the unit
+/// tests of smdp-store-sqlite show a full disk failing the same way), REST answers 503
+/// (Twilio 20503) and ES9+ 1.2/4.2 "store unavailable", reads still work and nothing is
+/// half-written; once writable again the same calls succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_store_is_a_clear_refusal_and_recovers() {
+    let dir = std::env::temp_dir().join(format!("smdp-ro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = std::sync::Arc::new(smdp_store_sqlite::SqliteStore::open(&dir).unwrap());
+    let server = TestServer::start_on(Options::default(), store.clone()).await;
+    let acct = server.account("ro");
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    // query_only fails writes as a read-only file does (root, which CI is, ignores modes).
+    let writable = |on: bool| {
+        store
+            .with(|c| Ok(c.pragma_update(None, "query_only", !on)?))
+            .unwrap()
+    };
+    writable(false);
+    let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    assert_eq!((s, v["code"].as_i64()), (503, Some(20503)), "{v}");
+    let mut lpa = Lpa::with_euicc(&server, EuiccFactory::new(&server).euicc(&test_eid(21), 21));
+    assert_failed(lpa.initiate().await, "1.2", "4.2");
+    let (s, v) = rest.get("/v1/ESimProfiles").await;
+    assert_eq!(s, 200, "reads still work: {v}");
+    assert_eq!(
+        v["esim_profiles"].as_array().unwrap().len(),
+        0,
+        "nothing half-written"
+    );
+    writable(true);
+    let (s, v) = rest.create(&[("GenerateMatchingId", "true")]).await;
+    assert_eq!(s, 201, "{v}");
+    lpa.initiate().await.unwrap();
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
