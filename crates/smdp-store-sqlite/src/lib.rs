@@ -1419,7 +1419,7 @@ mod tests {
     /// (schema 13), which is migrated and still lets the same credentials in.
     #[test]
     fn credentials_are_kept_as_digests_also_after_migrating_a_version_13_store() {
-        use smdp_core::store::{Credential, OperatorStore as _};
+        use smdp_core::store::OperatorStore as _;
         let dir = std::env::temp_dir().join(format!("smdp-v13-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let s = SqliteStore::open(&dir).unwrap();
@@ -1453,25 +1453,7 @@ mod tests {
             .unwrap();
         assert_eq!(kept.len(), 6);
         assert!(kept.iter().all(|k| k.starts_with("sha256:")), "{kept:?}");
-        let basic = |u: &str, p: &str| Credential::Basic {
-            user: u.into(),
-            password: p.into(),
-        };
-        for (cred, acct) in [
-            (basic("AC1", "token-1"), "AC1"),
-            (basic("AC2", "token-2"), "AC2"),
-            (basic("SK1", "key-secret"), "AC1"),
-            (Credential::Bearer("bearer-1".into()), "AC1"),
-            (Credential::Bearer("oauth-1".into()), "AC1"),
-        ] {
-            assert_eq!(s.authenticate(&cred, 1).unwrap().as_deref(), Some(acct));
-        }
-        assert_eq!(
-            s.oauth_client("client-1", "client-secret")
-                .unwrap()
-                .as_deref(),
-            Some("AC1")
-        );
+        smdp_core::store::testing::migrated_credentials_authenticate(&s);
         let key: Vec<u8> = s
             .with(|c| {
                 Ok(c.query_row(

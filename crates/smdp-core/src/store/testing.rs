@@ -202,6 +202,32 @@ pub fn credentials_authenticate_only_their_account(make: &dyn Fn() -> Box<dyn Op
     assert_eq!(who(&basic("AC2", "token-2b"), 6), some("AC2"));
 }
 
+/// For the backends' migration tests: a store from before digests, holding AC1 `token-1`,
+/// SK1 `key-secret`, bearer `bearer-1`, OAuth client `client-1`/`client-secret` and token
+/// `oauth-1` (all AC1) in clear, plus AC2 `token-2` made after the migration, lets each in.
+pub fn migrated_credentials_authenticate(s: &dyn OperatorStore) {
+    let basic = |u: &str, p: &str| Credential::Basic {
+        user: u.into(),
+        password: p.into(),
+    };
+    for (cred, acct) in [
+        (basic("AC1", "token-1"), "AC1"),
+        (basic("AC2", "token-2"), "AC2"),
+        (basic("SK1", "key-secret"), "AC1"),
+        (Credential::Bearer("bearer-1".into()), "AC1"),
+        (Credential::Bearer("oauth-1".into()), "AC1"),
+    ] {
+        assert_eq!(s.authenticate(&cred, 1).unwrap().as_deref(), Some(acct));
+    }
+    assert_eq!(
+        s.oauth_client("client-1", "client-secret")
+            .unwrap()
+            .as_deref(),
+        Some("AC1")
+    );
+    assert_eq!(s.authenticate(&basic("AC1", "token-2"), 1).unwrap(), None);
+}
+
 pub fn duplicates_and_counters(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     let s = make();
     s.insert_profile(&order("HP1", "1"), 0).unwrap();

@@ -6,10 +6,8 @@
 //! idempotency token.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use rand_core::Rng as _;
@@ -22,41 +20,19 @@ const ACCOUNT: &str = "ACcccccccccccccccccccccccccccccccc";
 const TOKEN: &str = "crash-test-token";
 const KILLS: usize = 50;
 
-struct Node {
-    child: Child,
-    es9: SocketAddr,
-    rest: SocketAddr,
-}
-
-fn start(data: &Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
-        // Shedding on a timer would make a loaded CI machine refuse sessions at random.
-        .args(["--shed-lag-ms", "0"])
-        .args(["--account", &format!("{ACCOUNT}:{TOKEN}")])
-        .args(["--reservation-delay-ms", "0"])
+fn start(data: &Path) -> ServeProcess {
+    let account = format!("{ACCOUNT}:{TOKEN}");
+    let args = [
+        "--account",
+        &account,
+        "--reservation-delay-ms",
+        "0",
         // The second card of each order asks for a profile bound to the first, again and
         // again: that is what the guess limit counts.
-        .args(["--matching-id-guesses", "off"])
-        .env("SMDP_DATA", data)
-        .env("RUST_LOG", "warn,smdp_server=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (es9, rest) = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        if let Some(l) = v["fields"]["listen"].as_str() {
-            let rest = v["fields"]["rest_listen"].as_str().expect("rest_listen");
-            break (l.parse().unwrap(), rest.parse().unwrap());
-        }
-    };
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Node { child, es9, rest }
+        "--matching-id-guesses",
+        "off",
+    ];
+    ServeProcess::start(data, "warn,smdp_server=info", &args)
 }
 
 fn store_check(data: &Path) {
@@ -199,7 +175,7 @@ async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
     let mut card_no = 0u32;
     let form = format!("GenerateMatchingId=true&CallbackUrl={}", rx.url());
     for cycle in 0..=KILLS {
-        let mut node = start(&data);
+        let node = start(&data);
         let rest = Client::new(node.rest, &root);
         let es9 = Client::new(node.es9, &root);
         for o in &mut orders {
@@ -211,14 +187,11 @@ async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
         // Kill at a random point 50–450 ms in (the last run is left to finish).
         let kill_at = tokio::time::Instant::now()
             + Duration::from_millis(50 + u64::from(rng.next_u32() % 400));
-        let pid = node.child.id();
+        let pid = node.child.id().to_string();
         let killer = (!last).then(|| {
             tokio::spawn(async move {
                 tokio::time::sleep_until(kill_at).await;
-                let st = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status()
-                    .unwrap();
+                let st = Command::new("kill").args(["-KILL", &pid]).status().unwrap();
                 assert!(st.success());
             })
         });
@@ -285,7 +258,7 @@ async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
         }
         if let Some(k) = killer {
             k.await.unwrap();
-            node.child.wait().unwrap();
+            node.wait();
             kills += 1;
             store_check(&data);
         } else {
@@ -304,11 +277,8 @@ async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .unwrap();
-            assert!(node.child.wait().unwrap().success());
+            node.signal("TERM");
+            assert!(node.wait().0.success());
         }
     }
     assert_eq!(kills, KILLS);

@@ -108,38 +108,21 @@ fn spellings(secret: &[u8]) -> Vec<String> {
 /// key, otSK.DP, session key, auth token or access token; nor do the REST answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_a_log_or_an_answer() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     const ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const TOKEN: &str = "secret-auth-token-4f1d2c";
     let data = std::env::temp_dir().join(format!("smdp-secrets-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
-        // Shedding on a timer would make a loaded CI machine refuse sessions at random.
-        .args(["--shed-lag-ms", "0"])
-        .args(["--account", &format!("{ACCOUNT}:{TOKEN}")])
-        .args(["--reservation-delay-ms", "0"])
-        .env("SMDP_DATA", &data)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let (addr, rest_addr): (std::net::SocketAddr, std::net::SocketAddr) = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        log.push(line);
-        if let Some(l) = v["fields"]["listen"].as_str() {
-            let rest = v["fields"]["rest_listen"].as_str().expect("rest_listen");
-            break (l.parse().unwrap(), rest.parse().unwrap());
-        }
-    };
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let node = ServeProcess::start(
+        &data,
+        "trace",
+        &[
+            "--account",
+            &format!("{ACCOUNT}:{TOKEN}"),
+            "--reservation-delay-ms",
+            "0",
+        ],
+    );
+    let (addr, rest_addr) = (node.es9, node.rest);
     let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
     let root = pki
         .by_curve(rsp_auth::Curve::NistP256)
@@ -210,13 +193,9 @@ async fn no_secret_reaches_a_log_or_an_answer() {
         address: ADDRESS.into(),
     };
     lpa.download(Some(&matching_id), None).await.unwrap();
-    let st = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    assert!(child.wait().unwrap().success());
-    log.extend(drain.join().unwrap());
+    node.signal("TERM");
+    let (status, log) = node.wait();
+    assert!(status.success());
     let log = log.join("\n");
     // It is a log of the whole session at its most verbose.
     for want in ["\"DEBUG\"", "authenticateClient", "handleNotification"] {

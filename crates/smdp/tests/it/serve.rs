@@ -2,9 +2,7 @@
 //! and data folder moved aside): orders added with `smdp profile add` while it runs are
 //! downloaded by the test LPA; SIGTERM shuts it down cleanly and the store survives.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::*;
 use rsp_auth::Curve;
@@ -13,44 +11,21 @@ use rsp_auth::Curve;
 const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN: &str = "test_auth_token";
 
-fn workspace_root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     let data = std::env::temp_dir().join(format!("smdp-serve-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
-        .current_dir(workspace_root())
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--rest-listen", "127.0.0.1:0", "--rest-tls"])
-        // Shedding on a timer would make a loaded CI machine refuse sessions at random.
-        .args(["--shed-lag-ms", "0"])
-        .args([
+    let node = ServeProcess::start(
+        &data,
+        "info",
+        &[
             "--account",
             &format!("{ACCOUNT}:{TOKEN}"),
             "--reservation-delay-ms",
             "0",
-        ])
-        .env("SMDP_DATA", &data)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    // The startup line is JSON with the bound address.
-    let (addr, rest_addr): (std::net::SocketAddr, std::net::SocketAddr) = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        if let Some(l) = v["fields"]["listen"].as_str() {
-            let rest = v["fields"]["rest_listen"].as_str().expect("rest_listen");
-            break (l.parse().unwrap(), rest.parse().unwrap());
-        }
-    };
-    // Keep draining the log: a full pipe would block the server's writes.
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+        ],
+    );
+    let (addr, rest_addr) = (node.es9, node.rest);
     // An order, added by the CLI against the running server's store.
     let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
     let euicc = veuicc::Euicc::from_pki(
@@ -111,14 +86,9 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     assert!(ledger.contains("total: 3.00 USD (1 charges)"), "{ledger}");
 
     // SIGTERM: graceful shutdown, exit status 0.
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = child.wait().unwrap();
+    node.signal("TERM");
+    let (status, rest) = node.wait();
     assert!(status.success(), "{status:?}");
-    let rest = drain.join().unwrap();
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
 
     // The store kept the outcome.

@@ -725,3 +725,75 @@ pub fn json_keys(body: &[u8]) -> Vec<String> {
     k.sort();
     k
 }
+
+/// `smdp serve` as a process, from the workspace root on the data folder `data`: ports the OS
+/// picks, REST over TLS, JSON logs filtered by `rust_log`, no shedding on a timer (a loaded
+/// CI machine would refuse sessions at random), then `args`.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub es9: SocketAddr,
+    pub rest: SocketAddr,
+    head: Vec<String>,
+    /// Keeps draining the log: a full pipe would block the server's writes.
+    drain: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl ServeProcess {
+    pub fn start(data: &Path, rust_log: &str, args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smdp"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args([
+                "--rest-listen",
+                "127.0.0.1:0",
+                "--rest-tls",
+                "--shed-lag-ms",
+                "0",
+            ])
+            .args(args)
+            .env("SMDP_DATA", data)
+            .env("RUST_LOG", rust_log)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut head = Vec::new();
+        // The startup line is JSON with the bound addresses.
+        let (es9, rest) = loop {
+            let line = lines.next().expect("server exited").unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            head.push(line);
+            if let Some(l) = v["fields"]["listen"].as_str() {
+                let rest = v["fields"]["rest_listen"].as_str().expect("rest_listen");
+                break (l.parse().unwrap(), rest.parse().unwrap());
+            }
+        };
+        let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+        Self {
+            child,
+            es9,
+            rest,
+            head,
+            drain,
+        }
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`).
+    pub fn signal(&self, signal: &str) {
+        let st = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits for the process to end: its exit status and its whole log.
+    pub fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        let mut log = self.head;
+        log.extend(self.drain.join().unwrap());
+        (status, log)
+    }
+}
