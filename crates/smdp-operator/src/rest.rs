@@ -181,10 +181,16 @@ pub fn is_rest_path(path: &str) -> bool {
 
 /// Parsed `application/x-www-form-urlencoded` pairs. None of the API's parameters is a
 /// list, so a repeated name is refused rather than "last one wins", which would hide a
-/// client bug (and accept an array where the spec has a scalar).
+/// client bug (and accept an array where the spec has a scalar). No parameter may hold a
+/// NUL: no field of the API has one, and PostgreSQL text cannot store it (it was a 500).
 fn form(bytes: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for (k, v) in form_urlencoded::parse(bytes).into_owned() {
+        if k.contains('\0') || v.contains('\0') {
+            return Err(ApiError::invalid(format!(
+                "Parameter {k:?} holds a NUL character"
+            )));
+        }
         if out.contains_key(&k) {
             return Err(ApiError::invalid(format!(
                 "Parameter {k:?} given more than once"

@@ -533,3 +533,141 @@ async fn an_unwritable_store_is_a_clear_refusal_and_recovers() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Values an attacker puts in every parameter: SQL, path tricks, NUL, overlong, non-ASCII.
+const HOSTILE: [&str; 9] = [
+    "' OR '1'='1",
+    "1; DROP TABLE profiles; --",
+    "\" OR \"\"=\"",
+    "%' OR 1=1 --",
+    "../../etc/passwd",
+    "%00",
+    "89049032\u{0}000000000000000000000000",
+    "é\u{202e}💥",
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+];
+
+fn enc(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// Issue 18: account B reaches none of account A's resources through any path, filter, sid
+/// or page token, and hostile values in every parameter and path segment are refused or find
+/// nothing: never a 5xx, never a row of A's, and A's data intact after.
+async fn other_accounts_and_hostile_values_reach_nothing(server: &TestServer) {
+    let a = server.account("owner");
+    let b = server.account("intruder");
+    let ra = Rest::basic(server.rest(), &a.account_sid, &a.auth_token);
+    let rb = Rest::basic(server.rest(), &b.account_sid, &b.auth_token);
+    let eid = test_eid(31).to_string();
+    let mut sids = Vec::new();
+    for form in [
+        vec![("Eid", eid.as_str())],
+        vec![("GenerateMatchingId", "true")],
+    ] {
+        let (s, v) = ra.create(&form).await;
+        assert_eq!(s, 201, "{v}");
+        sids.push(v["sid"].as_str().unwrap().to_string());
+    }
+    let p = reserved(&ra, &sids[0]).await;
+    let sim = p["sim_sid"].as_str().unwrap().to_string();
+    let iccid = p["iccid"].as_str().unwrap().to_string();
+    let (_, page) = ra.get("/v1/ESimProfiles?PageSize=1").await;
+    let next = page["meta"]["next_page_url"].as_str().unwrap().to_string();
+    let next = &next[next.find("/v1/").unwrap()..];
+    let sid = &sids[0];
+    // Every way in to A's things, as B: not found, or a list without them.
+    for path in [
+        format!("/v1/ESimProfiles/{sid}"),
+        format!("/v1/ESimProfiles/{sid}/Notifications"),
+        format!("/v1/ESimProfiles/{sid}/Callbacks"),
+        format!("/v1/ESimProfiles/{sid}/QrCode.png"),
+        format!("/v1/Sims/{sim}"),
+        format!("/v1/ESimProfiles?Eid={eid}"),
+        format!("/v1/ESimProfiles?SimSid={sim}"),
+        format!("/v1/Sims?Iccid={iccid}"),
+        "/v1/ESimProfiles".to_string(),
+        "/v1/Sims".to_string(),
+        next.to_string(),
+    ] {
+        let (s, v) = rb.get(&path).await;
+        assert!(matches!(s, 200 | 400 | 404), "{path}: {s} {v}");
+        if s == 200 {
+            // Only a list may answer, and with nothing of A's in it.
+            let key = v["meta"]["key"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path}: {v}"));
+            let items = v[key].as_array().unwrap();
+            assert!(
+                items
+                    .iter()
+                    .all(|i| i["account_sid"] == b.account_sid.as_str()),
+                "{path} shows A's resources to B: {v}"
+            );
+        }
+    }
+    for (path, form) in [
+        (format!("/v1/Sims/{sim}"), vec![("Status", "active")]),
+        (format!("/v1/ESimProfiles/{sid}/Release"), vec![]),
+    ] {
+        let (s, v) = rb.send("POST", &path, &form).await;
+        assert_eq!(s, 404, "{path}: {v}");
+    }
+    // Hostile values everywhere, as A.
+    for h in HOSTILE {
+        let e = enc(h);
+        for path in [
+            format!("/v1/ESimProfiles/{e}"),
+            format!("/v1/Sims/{e}"),
+            format!("/v1/Fleets/{e}"),
+            format!("/v1/NetworkAccessProfiles/{e}"),
+            format!("/v1/ESimProfiles/{e}/Notifications"),
+            format!("/v1/ESimProfiles?Eid={e}"),
+            format!("/v1/ESimProfiles?SimSid={e}"),
+            format!("/v1/ESimProfiles?Status={e}"),
+            format!("/v1/ESimProfiles?PageSize={e}"),
+            format!("/v1/ESimProfiles?PageToken={e}"),
+            format!("/v1/Sims?Iccid={e}"),
+            format!("/v1/Sims?Fleet={e}"),
+            format!("/v1/Sims?Status={e}"),
+        ] {
+            let (s, v) = ra.get(&path).await;
+            assert!(matches!(s, 200 | 400 | 404), "{path}: {s} {v}");
+            if s == 200 && path.contains('?') {
+                let key = v["meta"]["key"].as_str().unwrap();
+                assert!(v[key].as_array().unwrap().is_empty(), "{path}: {v}");
+            }
+        }
+        for field in ["Eid", "CallbackUrl", "CallbackMethod", "GenerateMatchingId"] {
+            let (s, v) = ra.create(&[(field, h)]).await;
+            assert!(matches!(s, 400 | 404), "create {field}={h:?}: {s} {v}");
+        }
+        let (s, v) = ra
+            .send("POST", &format!("/v1/Sims/{sim}"), &[("UniqueName", h)])
+            .await;
+        assert!(s < 500, "Sim UniqueName={h:?}: {s} {v}");
+    }
+    // Nothing changed underneath.
+    let (_, l) = ra.get("/v1/ESimProfiles").await;
+    assert_eq!(l["esim_profiles"].as_array().unwrap().len(), 2, "{l}");
+    let (_, l) = rb.get("/v1/ESimProfiles").await;
+    assert!(l["esim_profiles"].as_array().unwrap().is_empty(), "{l}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_accounts_and_hostile_values_reach_nothing_on_sqlite() {
+    let server = TestServer::start(Options::default()).await;
+    other_accounts_and_hostile_values_reach_nothing(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_accounts_and_hostile_values_reach_nothing_on_postgres() {
+    let Some(db) = smdp_store_postgres::testing::fresh_db() else {
+        return;
+    };
+    let store = std::sync::Arc::new(smdp_store_postgres::PgStore::connect(&db.url).unwrap());
+    let server = TestServer::start_on(Options::default(), store).await;
+    other_accounts_and_hostile_values_reach_nothing(&server).await;
+    server.stop().await;
+}
