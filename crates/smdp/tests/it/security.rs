@@ -671,3 +671,69 @@ async fn other_accounts_and_hostile_values_reach_nothing_on_postgres() {
     other_accounts_and_hostile_values_reach_nothing(&server).await;
     server.stop().await;
 }
+
+/// Issue 18: a finished session's messages replayed, another eUICC's transaction ID, and a
+/// session continued by another eUICC are all refused, and leave the orders as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_and_other_sessions_are_refused() {
+    use rsp_asn1::es9::{AuthenticateClientResponse, GetBoundProfilePackageResponse};
+    let server = TestServer::start(Options::default()).await;
+    let cards = EuiccFactory::new(&server);
+    let mut a = Lpa::with_euicc(&server, cards.euicc(&test_eid(41), 41));
+    let mut b = Lpa::with_euicc(&server, cards.euicc(&test_eid(42), 42));
+    let done = server.reserve(by_matching_id("REPLAY-1"));
+    let open = server.reserve(by_matching_id("REPLAY-2"));
+    // A finished session, its requests kept.
+    let init = a.initiate().await.unwrap();
+    let auth_req = a.authenticate_client_request(&init, Some("REPLAY-1"));
+    let auth: AuthenticateClientResponse = a
+        .client
+        .call(path::AUTHENTICATE_CLIENT, &auth_req)
+        .await
+        .unwrap();
+    let bpp_req = a.get_bpp_request(&auth, None);
+    let bpp: GetBoundProfilePackageResponse = a
+        .client
+        .call(path::GET_BOUND_PROFILE_PACKAGE, &bpp_req)
+        .await
+        .unwrap();
+    a.install(&bpp).await;
+    assert_eq!(server.profile(&done).status, ProfileStatus::Installed);
+    let replayed: Result<AuthenticateClientResponse, _> =
+        a.client.call(path::AUTHENTICATE_CLIENT, &auth_req).await;
+    assert_failed(replayed, "8.10.1", "3.9");
+    let replayed: Result<GetBoundProfilePackageResponse, _> = a
+        .client
+        .call(path::GET_BOUND_PROFILE_PACKAGE, &bpp_req)
+        .await;
+    assert_failed(replayed, "8.10.1", "3.9");
+    // B's authenticateClient, signed in B's session, sent under A's transaction ID: the
+    // eUICC signed B's session's challenge, not A's.
+    let init_a = a.initiate().await.unwrap();
+    let init_b = b.initiate().await.unwrap();
+    let mut req = b.authenticate_client_request(&init_b, Some("REPLAY-2"));
+    req.transaction_id = init_a.transaction_id.clone();
+    let r: Result<AuthenticateClientResponse, _> =
+        b.client.call(path::AUTHENTICATE_CLIENT, &req).await;
+    // (euiccSigned1 carries B's transaction ID: not the one the request names.)
+    assert_failed(r, "8.10.1", "3.9");
+    // A's session authenticated, then continued by B: B's PrepareDownloadResponse does not
+    // verify under A's certificate.
+    let auth_a = a.authenticate(&init_a, Some("REPLAY-2")).await.unwrap();
+    let mut req = b.get_bpp_request(&auth_a, None);
+    req.transaction_id = auth_a.transaction_id.clone();
+    let r: Result<GetBoundProfilePackageResponse, _> =
+        b.client.call(path::GET_BOUND_PROFILE_PACKAGE, &req).await;
+    assert_failed(r, "8.1", "6.1");
+    let p = server.profile(&open);
+    assert_eq!(
+        (p.status, p.eid),
+        (ProfileStatus::Available, None),
+        "unbound"
+    );
+    // A itself can still finish it.
+    let bpp = a.get_bpp(&auth_a, None).await.unwrap();
+    a.install(&bpp).await;
+    assert_eq!(server.profile(&open).status, ProfileStatus::Installed);
+    server.stop().await;
+}
