@@ -33,14 +33,18 @@ impl std::error::Error for BodyTimeout {}
 /// would otherwise hold its connection for as long as it likes.
 pub struct Deadline<B> {
     body: Pin<Box<B>>,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    within: std::time::Duration,
+    /// Armed at the first read, on the runtime that reads (the body may be made outside
+    /// one: the es9_http fuzz target builds requests before entering its runtime).
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<B> Deadline<B> {
     pub fn new(body: B, within: std::time::Duration) -> Self {
         Self {
             body: Box::pin(body),
-            sleep: Box::pin(tokio::time::sleep(within)),
+            within,
+            sleep: None,
         }
     }
 }
@@ -57,7 +61,11 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        if self.sleep.as_mut().poll(cx).is_ready() {
+        let within = self.within;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(within)));
+        if sleep.as_mut().poll(cx).is_ready() {
             return std::task::Poll::Ready(Some(Err(Box::new(BodyTimeout))));
         }
         self.body.as_mut().poll_frame(cx).map_err(Into::into)
@@ -147,4 +155,48 @@ where
     }))
     .unwrap_or_else(|_| ApiError::internal("handler panicked").response())
     .map(|b| Full::new(Bytes::from(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Found by the es9_http fuzz target: a body wrapped outside any runtime (a request
+    /// built before `block_on`) must not panic; its deadline starts at the first read.
+    #[test]
+    fn a_deadline_made_outside_a_runtime_arms_on_its_first_read() {
+        let body = Deadline::new(Full::new(Bytes::from_static(b"{}")), Duration::from_secs(5));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let got = rt.block_on(body.collect()).unwrap().to_bytes();
+        assert_eq!(&got[..], b"{}");
+    }
+
+    /// A body that never ends fails with BodyTimeout at its deadline.
+    #[test]
+    fn a_stalled_body_times_out() {
+        struct Never;
+        impl Body for Never {
+            type Data = Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>>
+            {
+                std::task::Poll::Pending
+            }
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let e = rt
+            .block_on(Deadline::new(Never, Duration::from_millis(50)).collect())
+            .unwrap_err();
+        assert!(timed_out(e.as_ref()), "{e}");
+    }
 }
