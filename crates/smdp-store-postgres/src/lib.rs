@@ -237,12 +237,7 @@ fn digest_credentials(tx: &mut conn::Tx<'_>) -> std::result::Result<(), postgres
             ],
         )?;
     }
-    for (table, col) in [
-        ("api_keys", "secret"),
-        ("bearer_tokens", "token"),
-        ("oauth_clients", "secret"),
-        ("oauth_tokens", "token"),
-    ] {
+    for (table, col) in smdp_store_sql::DIGESTED_SECRETS {
         let rows = tx.query(
             &format!("SELECT {col} FROM {table} WHERE {}", clear(col)),
             &[],

@@ -103,6 +103,15 @@ pub const TABLES: &[&str] = &[
     "fault_log",
 ];
 
+/// (table, column) of every secret kept as a digest besides `accounts.auth_token` (which
+/// also leaves a signing key): the migration to digests converts each.
+pub const DIGESTED_SECRETS: &[(&str, &str)] = &[
+    ("api_keys", "secret"),
+    ("bearer_tokens", "token"),
+    ("oauth_clients", "secret"),
+    ("oauth_tokens", "token"),
+];
+
 // The column lists the row mappers of both stores index by position.
 
 /// Columns of a profile row, in the order both stores' row mappers read them.

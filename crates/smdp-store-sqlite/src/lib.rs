@@ -265,12 +265,7 @@ fn digest_credentials(c: &Connection) -> rusqlite::Result<()> {
             ],
         )?;
     }
-    for (table, col) in [
-        ("api_keys", "secret"),
-        ("bearer_tokens", "token"),
-        ("oauth_clients", "secret"),
-        ("oauth_tokens", "token"),
-    ] {
+    for (table, col) in smdp_store_sql::DIGESTED_SECRETS {
         let secrets: Vec<String> = c
             .prepare(&format!(
                 "SELECT {col} FROM {table} WHERE {}",
@@ -756,10 +751,12 @@ impl SqliteStore {
         if self.synchronous == Synchronous::Normal {
             return self.with(f);
         }
+        // Every session step passes here: the two pragmas are prepared once.
         self.with(|c| {
-            c.pragma_update(None, "synchronous", "NORMAL")?;
+            c.prepare_cached("PRAGMA synchronous = NORMAL")?
+                .execute([])?;
             let r = f(c);
-            c.pragma_update(None, "synchronous", "FULL")?;
+            c.prepare_cached("PRAGMA synchronous = FULL")?.execute([])?;
             r
         })
     }

@@ -186,12 +186,23 @@ impl Smdp {
     /// guess; past the limit every lookup is refused (8.2.6/6.4), right or wrong.
     fn profile_by_matching_id(&self, matching_id: &str, eid: &Eid) -> Result<Profile, Failure> {
         use super::guesses::Guesser;
-        let limit = self.policy.matching_id_guesses.as_ref();
+        let unknown = || {
+            Failure::new(
+                Code::MatchingIdRefused,
+                format!("unknown matching ID {matching_id:?}"),
+            )
+        };
+        let Some(limit) = &self.policy.matching_id_guesses else {
+            return self
+                .store
+                .profile_by_matching_id(matching_id)?
+                .ok_or_else(unknown);
+        };
         let now = self.clock.unix();
         let client = super::dispatch::client();
         let mut who = vec![Guesser::Eid(*eid)];
         who.extend(client.map(Guesser::network));
-        if let Some(g) = limit.and_then(|l| self.guesses.over(l, &who, now)) {
+        if let Some(g) = self.guesses.over(limit, &who, now) {
             tracing::warn!(guesser = %g, "matching-ID lookup refused: too many failed guesses");
             return fail(
                 Code::MatchingIdRetriesExceeded,
@@ -203,7 +214,7 @@ impl Smdp {
             None => true,
             Some(p) => p.eid.is_some_and(|bound| bound != *eid),
         };
-        if let (true, Some(limit)) = (guessed, limit) {
+        if guessed {
             let n = self.guesses.fail(limit, &who, now);
             if n == limit.failures {
                 tracing::warn!(%eid, ?client, failures = n, "matching-ID guess limit reached");
@@ -211,12 +222,7 @@ impl Smdp {
                 tracing::info!(%eid, ?client, failures = n, "failed matching-ID lookup");
             }
         }
-        found.ok_or_else(|| {
-            Failure::new(
-                Code::MatchingIdRefused,
-                format!("unknown matching ID {matching_id:?}"),
-            )
-        })
+        found.ok_or_else(unknown)
     }
 
     /// Eligibility (SGP.22 3.1.3 "Eligibility Check"; digest §1.5 authenticateClient step 8),

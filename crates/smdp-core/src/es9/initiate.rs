@@ -69,14 +69,15 @@ impl Smdp {
                 )
             })?;
         // Capacity before any state is written.
+        // Shedding (the HTTP layer's load monitor) first, before any store work: sessions
+        // under way keep the server's time, new ones are told to come back (1.2/4.4, digest
+        // §2 "function provider busy").
+        if self.is_overloaded() {
+            return fail(Code::Busy, "the SM-DP+ is overloaded: try again shortly");
+        }
         let now = self.clock.unix();
         if self.store.active_sessions(now)? >= self.policy.max_sessions {
             return fail(Code::Busy, "too many live sessions");
-        }
-        // Shedding (the HTTP layer's load monitor): sessions under way keep the server's
-        // time, new ones are told to come back (1.2/4.4, digest §2 "function provider busy").
-        if self.is_overloaded() {
-            return fail(Code::Busy, "the SM-DP+ is overloaded: try again shortly");
         }
         // 5. Session.
         let txid = TransactionId::new(self.random::<16>().to_vec())

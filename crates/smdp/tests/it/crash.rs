@@ -156,16 +156,8 @@ async fn step(o: &mut Order, rest: &Client, attempt: usize) -> Step {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
-    let data = std::env::temp_dir().join(format!("smdp-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
+    let data = scratch_dir("smdp-crash");
     let rx = Receiver::start().await;
-    let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
-    let root = pki
-        .by_curve(rsp_auth::Curve::NistP256)
-        .unwrap()
-        .ci
-        .der()
-        .to_vec();
     let mut rng = rsp_auth::rng::rng(Some(18));
     let now = std::time::SystemTime::now();
     let cards = EuiccFactory::new_at(now);
@@ -176,8 +168,7 @@ async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
     let form = format!("GenerateMatchingId=true&CallbackUrl={}", rx.url());
     for cycle in 0..=KILLS {
         let node = start(&data);
-        let rest = Client::new(node.rest, &root);
-        let es9 = Client::new(node.es9, &root);
+        let (es9, rest) = node.clients();
         for o in &mut orders {
             for c in &mut o.cards {
                 c.client = es9.clone();

@@ -352,7 +352,7 @@ async fn two_serve_processes_on_one_database_and_one_dies() {
     let Some(db) = fresh_db() else { return };
     let (a, b) = (Node::start(&db.url), Node::start(&db.url));
     let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
-    let root = pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec();
+    let root = our_nist_root();
     let add = |mid: &str| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_smdp"))
             .args(["profile", "add", "--matching-id", mid, "--store", &db.url])
@@ -413,8 +413,7 @@ async fn two_serve_processes_on_one_database_and_one_dies() {
 /// Issue 18: 1,000 LPAs race for 100 profiles on one node with a data-folder SQLite store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_lpas_race_for_a_hundred_profiles_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("smdp-race-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch_dir("smdp-race");
     let store = Arc::new(smdp_store_sqlite::SqliteStore::open(&dir).unwrap());
     let a = TestServer::start_on(Options::default(), store).await;
     race(&[&a], 100, 10).await;

@@ -110,8 +110,7 @@ fn spellings(secret: &[u8]) -> Vec<String> {
 async fn no_secret_reaches_a_log_or_an_answer() {
     const ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const TOKEN: &str = "secret-auth-token-4f1d2c";
-    let data = std::env::temp_dir().join(format!("smdp-secrets-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
+    let data = scratch_dir("smdp-secrets");
     let node = ServeProcess::start(
         &data,
         "trace",
@@ -122,15 +121,8 @@ async fn no_secret_reaches_a_log_or_an_answer() {
             "0",
         ],
     );
-    let (addr, rest_addr) = (node.es9, node.rest);
+    let (es9, rest) = node.clients();
     let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
-    let root = pki
-        .by_curve(rsp_auth::Curve::NistP256)
-        .unwrap()
-        .ci
-        .der()
-        .to_vec();
-    let rest = Client::new(rest_addr, &root);
     let form = "application/x-www-form-urlencoded";
     let basic = basic_auth(ACCOUNT, TOKEN);
     let mut answers = Vec::new();
@@ -187,7 +179,7 @@ async fn no_secret_reaches_a_log_or_an_answer() {
             std::time::SystemTime::now(),
         )
         .unwrap(),
-        client: Client::new(addr, &root),
+        client: es9,
         rng: rsp_auth::rng::rng(Some(78)),
         now: std::time::SystemTime::now(),
         address: ADDRESS.into(),
@@ -502,8 +494,7 @@ async fn slow_and_surplus_clients_are_cut_off() {
 /// half-written; once writable again the same calls succeed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwritable_store_is_a_clear_refusal_and_recovers() {
-    let dir = std::env::temp_dir().join(format!("smdp-ro-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch_dir("smdp-ro");
     let store = std::sync::Arc::new(smdp_store_sqlite::SqliteStore::open(&dir).unwrap());
     let server = TestServer::start_on(Options::default(), store.clone()).await;
     let acct = server.account("ro");

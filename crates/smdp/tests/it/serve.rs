@@ -13,8 +13,7 @@ const TOKEN: &str = "test_auth_token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_process_downloads_and_shuts_down_on_sigterm() {
-    let data = std::env::temp_dir().join(format!("smdp-serve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
+    let data = scratch_dir("smdp-serve");
     let node = ServeProcess::start(
         &data,
         "info",
@@ -25,7 +24,7 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
             "0",
         ],
     );
-    let (addr, rest_addr) = (node.es9, node.rest);
+    let (es9, rest) = node.clients();
     // An order, added by the CLI against the running server's store.
     let pki = rsp_auth::pki::Pki::load(&our_pki_dir()).unwrap();
     let euicc = veuicc::Euicc::from_pki(
@@ -45,10 +44,9 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let root = pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec();
     let mut lpa = Lpa {
         euicc,
-        client: Client::new(addr, &root),
+        client: es9,
         rng: rsp_auth::rng::rng(Some(77)),
         now: std::time::SystemTime::now(),
         address: ADDRESS.into(),
@@ -58,7 +56,7 @@ async fn serve_process_downloads_and_shuts_down_on_sigterm() {
     // The configured account reserves through the REST API on its own TLS listener
     // (--rest-tls); the ledger (CLI) shows the charge once the profile is available.
     let auth = basic_auth(ACCOUNT, TOKEN);
-    let r = Client::new(rest_addr, &root)
+    let r = rest
         .request(
             "POST",
             "/v1/ESimProfiles",

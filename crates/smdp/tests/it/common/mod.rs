@@ -68,6 +68,19 @@ pub fn our_nist_eid() -> String {
 }
 
 /// SGP.26 (`../shared/pki/sgp26`), if present.
+/// Our NIST P-256 CI (DER): what the servers' DPtls certificates chain to.
+pub fn our_nist_root() -> Vec<u8> {
+    let pki = Pki::load(&our_pki_dir()).unwrap();
+    pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec()
+}
+
+/// An empty folder under the temp dir for this test process (`name` keeps tests apart).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 pub fn sgp26_dir() -> Option<PathBuf> {
     rsp_shared::dir_for_test("SGP.26 PKI").map(|d| d.join("pki/sgp26"))
 }
@@ -778,6 +791,12 @@ impl ServeProcess {
             head,
             drain,
         }
+    }
+
+    /// Clients for its ES9+ and REST listeners (both TLS under our NIST CI).
+    pub fn clients(&self) -> (Client, Client) {
+        let root = our_nist_root();
+        (Client::new(self.es9, &root), Client::new(self.rest, &root))
     }
 
     /// Sends `signal` (`TERM`, `KILL`).
