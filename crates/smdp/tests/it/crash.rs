@@ -253,20 +253,30 @@ async fn kill_9_fifty_times_under_load_loses_and_doubles_nothing() {
             kills += 1;
             store_check(&data);
         } else {
-            // Every callback delivered before the final stop.
+            // Every callback delivered before the final stop. One that a killed process had
+            // claimed waits out its lease (60 s: a node cannot tell a dead owner from a slow
+            // one), so the wait is longer than a lease.
             let store = smdp_store_sqlite::SqliteStore::open(&data).unwrap();
-            for _ in 0..400 {
-                let pending = created.iter().any(|sid| {
-                    store
-                        .callbacks_for(ACCOUNT, sid)
-                        .unwrap()
-                        .iter()
-                        .any(|c| c.state != smdp_core::store::CallbackState::Delivered)
-                });
-                if !pending {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+            loop {
+                let pending: Vec<&String> = created
+                    .iter()
+                    .filter(|sid| {
+                        store
+                            .callbacks_for(ACCOUNT, sid)
+                            .unwrap()
+                            .iter()
+                            .any(|c| c.state != smdp_core::store::CallbackState::Delivered)
+                    })
+                    .collect();
+                if pending.is_empty() {
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(25)).await;
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "callbacks still undelivered after 90 s: {pending:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             node.signal("TERM");
             assert!(node.wait().0.success());
