@@ -58,6 +58,12 @@ impl ProfileStatus {
         }
     }
 
+    /// Installed or failed: the order takes no more ES9+ steps, and its BPP is never built
+    /// again, so the store erases otSK.DP with the status change.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Installed | Self::Failed)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "new" => Self::New,

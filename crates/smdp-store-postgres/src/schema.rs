@@ -1,4 +1,4 @@
-//! The PostgreSQL schema: the SQLite store's tables (schema 14 there) in PostgreSQL types.
+//! The PostgreSQL schema: the SQLite store's tables (schema 15 there) in PostgreSQL types.
 //!
 //! Differences that are not just spelling: integers are `BIGINT` (Rust `i64` throughout),
 //! flags are `BOOLEAN`, blobs `BYTEA`; row ids are identities `BY DEFAULT`, so `smdp store
@@ -6,7 +6,7 @@
 //! callback triggers are PL/pgSQL; the fixture index is on `options::jsonb`.
 
 /// Version of the schema a new store gets; each later version adds one migration.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Later versions: `MIGRATIONS[i]` takes a store from version `i + 1` to `i + 2`.
 pub const MIGRATIONS: &[&str] = &[
@@ -18,6 +18,8 @@ pub const MIGRATIONS: &[&str] = &[
     // 2 → 3: credentials kept as digests, an auth token with its callback signing key (SQLite
     // 13 → 14); `digest_credentials` converts the secrets held in clear.
     "ALTER TABLE accounts ADD COLUMN signing_key BYTEA;",
+    // 3 → 4: otSK.DP erased from closed orders (SQLite 14 → 15); the tables are unchanged.
+    "UPDATE profiles SET bound_otsk = NULL WHERE status IN ('installed', 'failed');",
 ];
 
 /// The schema of a new store, at [`SCHEMA_VERSION`].

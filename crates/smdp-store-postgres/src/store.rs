@@ -38,9 +38,18 @@ fn set_status_on(
     now: i64,
 ) -> R<bool> {
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    // A closed order's otSK.DP goes with the same write (see the SQLite store's
+    // `set_status_on`).
+    let erase = if to.is_closed() {
+        ", bound_otsk = NULL"
+    } else {
+        ""
+    };
     let n = c.execute(
-        "UPDATE profiles SET status = $2, error_code = $3, error_message = $4, updated_at = $5 \
-         WHERE id = $1 AND status = ANY($6)",
+        &format!(
+            "UPDATE profiles SET status = $2, error_code = $3, error_message = $4, \
+             updated_at = $5{erase} WHERE id = $1 AND status = ANY($6)"
+        ),
         &[
             &id,
             &to.as_str(),

@@ -20,6 +20,11 @@ pub const INVARIANTS: &[(&str, &str)] = &[
         "SELECT COUNT(*) FROM profiles WHERE status = 'downloaded' AND bound_txid IS NULL",
     ),
     (
+        "closed orders still holding otSK.DP",
+        "SELECT COUNT(*) FROM profiles WHERE status IN ('installed', 'failed') \
+         AND bound_otsk IS NOT NULL",
+    ),
+    (
         "charges for no order",
         "SELECT COUNT(*) FROM charges c \
          WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.sid = c.profile_sid)",

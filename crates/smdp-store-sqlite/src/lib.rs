@@ -121,7 +121,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -241,6 +241,11 @@ ALTER TABLE sessions DROP COLUMN cc_attempts;
 /// (`smdp_core::credentials`); [`digest_credentials`] converts the secrets held in clear.
 const MIGRATE_13_TO_14: &str = "
 ALTER TABLE accounts ADD COLUMN signing_key BLOB;
+";
+
+/// Version 14 → 15: otSK.DP erased from closed orders (see [`set_status_on`]).
+const MIGRATE_14_TO_15: &str = "
+UPDATE profiles SET bound_otsk = NULL WHERE status IN ('installed', 'failed');
 ";
 
 /// The Rust half of migration 13 → 14, in its transaction: every secret still in clear
@@ -684,6 +689,7 @@ impl SqliteStore {
             MIGRATE_11_TO_12,
             MIGRATE_12_TO_13,
             MIGRATE_13_TO_14,
+            MIGRATE_14_TO_15,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -773,6 +779,10 @@ impl SqliteStore {
 }
 
 /// The status compare-and-set on `c` (a connection or a transaction).
+///
+/// A closed order (installed or failed) is never bound again, so its otSK.DP goes with the
+/// same write: the key that opens the BPP's session keys is kept only while a resend of the
+/// BPP may need it (SGP.22 §3.1.3, getBoundProfilePackage retries).
 fn set_status_on(
     c: &Connection,
     id: i64,
@@ -785,7 +795,12 @@ fn set_status_on(
     let n = c
         .prepare_cached(&format!(
             "UPDATE profiles SET status = ?2, error_code = ?3, error_message = ?4, \
-                     updated_at = ?5 WHERE id = ?1 AND status IN ({})",
+                     updated_at = ?5{} WHERE id = ?1 AND status IN ({})",
+            if to.is_closed() {
+                ", bound_otsk = NULL"
+            } else {
+                ""
+            },
             from.join(", ")
         ))?
         .execute(params![

@@ -101,6 +101,29 @@ pub fn binding_is_won_once_and_attempts_are_capped(make: &dyn Fn() -> Box<dyn Op
         );
     }
     assert!(s.profile_by_binding_txid(&t("T5")).unwrap().is_none());
+    // otSK.DP is kept while a BPP resend may need it, and erased with the order's close,
+    // whether installed or failed.
+    assert_eq!(
+        s.profile(p.id).unwrap().unwrap().bound_otsk,
+        Some(vec![1; 32])
+    );
+    assert!(s
+        .set_status(p.id, &[Downloaded], ProfileStatus::Installed, None, 16)
+        .unwrap());
+    let got = s.profile(p.id).unwrap().unwrap();
+    assert_eq!((got.bound_otsk, got.bound_otpk), (None, Some(vec![4; 65])));
+    let q = s.insert_profile(&order("HP2", "2"), 10).unwrap();
+    assert!(s.bind(q.id, &binding("E2", "T6"), &fresh, 11).unwrap());
+    assert!(s
+        .set_status(
+            q.id,
+            &[Downloaded],
+            ProfileStatus::Failed,
+            Some((1, "x")),
+            17
+        )
+        .unwrap());
+    assert_eq!(s.profile(q.id).unwrap().unwrap().bound_otsk, None);
 }
 
 pub fn held_orders_are_released_once(make: &dyn Fn() -> Box<dyn OperatorStore>) {

@@ -184,7 +184,19 @@ async fn no_secret_reaches_a_log_or_an_answer() {
         now: std::time::SystemTime::now(),
         address: ADDRESS.into(),
     };
-    lpa.download(Some(&matching_id), None).await.unwrap();
+    // otSK.DP as the store holds it between the BPP and its install (for a resend); the
+    // install erases it.
+    let mut bound = None;
+    lpa.download_observed(Some(&matching_id), None, |step| {
+        if let ::lpa::download::Step::Install { .. } = step {
+            let store = smdp_store_sqlite::SqliteStore::open(&data).unwrap();
+            use smdp_core::store::Store as _;
+            bound = store.profile_with_sid(&sid).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let bound = bound.expect("the store read before the install");
     node.signal("TERM");
     let (status, log) = node.wait();
     assert!(status.success());
@@ -211,7 +223,9 @@ async fn no_secret_reaches_a_log_or_an_answer() {
         secrets.push(("Ki".into(), ki.to_vec()));
         secrets.push(("OPc".into(), opc.to_vec()));
     }
-    let otsk = p.bound_otsk.clone().expect("otSK.DP kept for the binding");
+    assert_eq!(p.status, smdp_core::store::ProfileStatus::Installed);
+    assert_eq!(p.bound_otsk, None, "otSK.DP outlived the install");
+    let otsk = bound.bound_otsk.expect("otSK.DP kept for a resend");
     let ot = rsp_auth::ecdh::EphemeralKey::from_scalar(
         rsp_auth::Curve::NistP256,
         otsk.clone().try_into().unwrap(),

@@ -670,6 +670,16 @@ impl Lpa {
         matching_id: Option<&str>,
         cc: Option<&str>,
     ) -> Result<::lpa::download::Installed, ::lpa::Error> {
+        self.download_observed(matching_id, cc, |_| {}).await
+    }
+
+    /// [`Self::download`], calling `progress` at each step.
+    pub async fn download_observed(
+        &mut self,
+        matching_id: Option<&str>,
+        cc: Option<&str>,
+        progress: impl FnMut(::lpa::download::Step),
+    ) -> Result<::lpa::download::Installed, ::lpa::Error> {
         let es9 =
             ::lpa::es9::Client::new(::lpa::es9::Trust::Roots(vec![self.client.root.clone()]))?
                 .resolve(&self.address, self.client.addr);
@@ -681,7 +691,7 @@ impl Lpa {
             matching_id: matching_id.map(str::to_owned),
             confirmation_code: cc.map(str::to_owned),
         };
-        let installed = ::lpa::download::download(&mut es10, &es9, &order, |_| {}).await?;
+        let installed = ::lpa::download::download(&mut es10, &es9, &order, progress).await?;
         let sent = ::lpa::notifications::process(&mut es10, &es9, true).await?;
         assert!(sent.iter().all(|s| s.outcome.is_ok()), "{sent:?}");
         es10.close()?;
