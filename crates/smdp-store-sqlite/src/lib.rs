@@ -658,6 +658,23 @@ impl SqliteStore {
         Ok(Self::init(conn, Synchronous::Normal)?)
     }
 
+    /// Replaces this store's contents with `from`'s, page by page (SQLite's online backup).
+    /// For fixtures built once and restored before each case, the fuzz targets' fresh store
+    /// per input, instead of running the schema and the setup again.
+    pub fn restore_from(&self, from: &SqliteStore) -> Result<()> {
+        if std::ptr::eq(self, from) {
+            return Ok(());
+        }
+        let source = from.conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.with(|c| {
+            Ok(rusqlite::backup::Backup::new(&source, c)?.run_to_completion(
+                i32::MAX,
+                std::time::Duration::ZERO,
+                None,
+            )?)
+        })
+    }
+
     fn init(conn: Connection, synchronous: Synchronous) -> SqlResult<Self> {
         // WAL: readers never block the writer. FULL fsyncs the WAL at each commit (see
         // `Synchronous`; session steps switch to NORMAL in `ephemeral`). The busy timeout
@@ -1341,6 +1358,35 @@ mod tests {
         let mut listed: Vec<&str> = smdp_store_sql::TABLES.to_vec();
         listed.sort();
         assert_eq!(tables, listed);
+    }
+
+    /// A restore replaces everything the store held with the template's rows, and the two
+    /// stay apart afterwards.
+    #[test]
+    fn a_restore_copies_the_template_and_only_it() {
+        use smdp_core::store::{Store as _, StoreError};
+        let template = SqliteStore::in_memory().unwrap();
+        let t = template
+            .insert_profile(&smdp_core::store::testing::order("HPt", "1"), 1)
+            .unwrap();
+        let s = SqliteStore::in_memory().unwrap();
+        s.insert_profile(&smdp_core::store::testing::order("HPs", "2"), 1)
+            .unwrap();
+        s.restore_from(&template).unwrap();
+        assert_eq!(s.profile_with_sid("HPt").unwrap().unwrap().id, t.id);
+        assert!(s.profile_with_sid("HPs").unwrap().is_none());
+        // Writes after the restore reach one store only (the prepared statements of the
+        // restored connection are valid again).
+        s.insert_profile(&smdp_core::store::testing::order("HPu", "3"), 2)
+            .unwrap();
+        assert!(template.profile_with_sid("HPu").unwrap().is_none());
+        assert!(matches!(
+            s.insert_profile(&smdp_core::store::testing::order("HPt", "4"), 2),
+            Err(StoreError::Duplicate { .. })
+        ));
+        s.restore_from(&template).unwrap();
+        assert!(s.profile_with_sid("HPu").unwrap().is_none());
+        s.restore_from(&s).unwrap();
     }
 
     /// The same contract on a data folder: reads go to the WAL readers, writes to the
