@@ -54,7 +54,13 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(10),
-            shed_lag: Some(Duration::from_millis(250)),
+            // A session is some twenty turns of its connections in the run queue, so a wait
+            // of 100 ms per turn is two seconds per session. Measured (benches/overload.sh):
+            // at 250, 2× the capacity timed out 40 % of its sessions before shedding engaged;
+            // at 100, 2× got 1.2/4.4 for its excess (1 % timed out, 4× still 12 %); 50 was
+            // cleaner at 4× but shed at 1× under a container's CPU quota, whose throttling
+            // reads as lag.
+            shed_lag: Some(Duration::from_millis(100)),
         }
     }
 }

@@ -120,7 +120,7 @@ pub struct Settings {
     #[arg(long, env = "SMDP_MAX_BODY")]
     pub max_body: Option<usize>,
     /// Shed new ES9+ sessions (1.2/4.4) while requests wait longer than this many
-    /// milliseconds to run; 0 never sheds [default: 250].
+    /// milliseconds to run; 0 never sheds [default: 100].
     #[arg(long, env = "SMDP_SHED_LAG_MS")]
     pub shed_lag_ms: Option<u64>,
     /// Seconds a keep-alive connection may idle [default: 60].

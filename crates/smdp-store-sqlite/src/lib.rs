@@ -667,11 +667,13 @@ impl SqliteStore {
         }
         let source = from.conn.lock().unwrap_or_else(|p| p.into_inner());
         self.with(|c| {
-            Ok(rusqlite::backup::Backup::new(&source, c)?.run_to_completion(
-                i32::MAX,
-                std::time::Duration::ZERO,
-                None,
-            )?)
+            Ok(
+                rusqlite::backup::Backup::new(&source, c)?.run_to_completion(
+                    i32::MAX,
+                    std::time::Duration::ZERO,
+                    None,
+                )?,
+            )
         })
     }
 
