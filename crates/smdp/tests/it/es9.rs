@@ -651,6 +651,12 @@ async fn keep_alive_and_graceful_shutdown() {
     // Two requests on one connection.
     let (mut sender, conn) = server.client().connect().await;
     for _ in 0..2 {
+        // A kept-alive connection takes the next request once the last exchange is wound up
+        // (without waiting, a loaded machine gets "connection was not ready").
+        sender
+            .ready()
+            .await
+            .expect("the connection stays open for a second request");
         let body = serde_json::to_vec(&lpa.initiate_request()).unwrap();
         let req = hyper::Request::post(path::INITIATE_AUTHENTICATION)
             .header("host", ADDRESS)
