@@ -3,6 +3,7 @@
 //! * [`kdf`]: X9.63 KDF from the ECKA shared secret to MCV0, S-ENC, S-MAC.
 //! * [`bsp`]: one BSP instance — segment encryption, MAC chaining, verification.
 //! * [`bpp`]: build the BPP for one eUICC (SM-DP+), unwrap it (eUICC), pre-protected profiles.
+//! * [`check`]: check a BPP from any SM-DP+ step by step, explaining the first failure.
 //!
 //! The hot path (CBC + CMAC per 1020-byte segment) runs as one fused AES-NI loop where the CPU
 //! has AES-NI ([`bsp::Engine::Auto`]), else as the same fused loop on the RustCrypto `aes`
@@ -13,6 +14,7 @@
 mod aesni;
 pub mod bpp;
 pub mod bsp;
+pub mod check;
 mod fused;
 pub mod kdf;
 

@@ -4,6 +4,7 @@
 //! activation codes, EIDs, test PKIs, profile packages and orders, accounts, virtual eUICCs.
 
 mod euicc_cmd;
+mod verify_bpp_cmd;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -108,6 +109,10 @@ enum Command {
     /// disable or delete its profiles (queuing the notifications), show it.
     #[command(subcommand)]
     Euicc(euicc_cmd::EuiccCommand),
+    /// Check a Bound Profile Package from any SM-DP+ with the eUICC-side secrets, step by
+    /// step (BF23 and smdpSign, ECKA and KDF, every segment's MAC and padding, the 1020-byte
+    /// rule, the PPK case), and explain the first failure in SGP.22 terms.
+    VerifyBpp(Box<verify_bpp_cmd::VerifyBppArgs>),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
@@ -985,6 +990,7 @@ fn main() -> Result<()> {
         }
         Command::Profile(cmd) => profile(cmd),
         Command::Euicc(cmd) => euicc_cmd::run(cmd),
+        Command::VerifyBpp(args) => verify_bpp_cmd::run(&args),
         Command::Store(StoreCommand::Migrate { data }) => {
             let location = data.location()?;
             let version = location.migrate()?;

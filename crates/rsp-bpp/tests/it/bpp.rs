@@ -377,3 +377,124 @@ fn secure_channel_checks() {
         )
     );
 }
+
+/// `check` (smdp verify-bpp) on our own BPPs, with and without PPK: every step passes, the
+/// segments open to what was protected, and a change anywhere is named at its part.
+#[test]
+fn the_checker_passes_our_bpps_and_names_each_tampering() {
+    use rsp_bpp::check::{check, Inputs, Outcome, Secret};
+    let s = session(Curve::NistP256, 21);
+    let pp = PreProtectedProfile::new(&profile(3000), ppk(), Engine::Auto);
+    let inputs = |secret| Inputs {
+        secret,
+        curve: Curve::NistP256,
+        eid: s.eid,
+        euicc_otpk: None,
+        dp_pb: Some(s.dp_pb.public_key().clone()),
+        transaction_id: Some(s.txid.clone()),
+        backend: Backend::RustCrypto,
+    };
+    for source in [
+        ProfileSource::Plain(&profile(3000)),
+        ProfileSource::PreProtected(&pp),
+    ] {
+        let der = rsp_asn1::encode(&make(&s, source, Engine::Auto)).unwrap();
+        let r = check(&der, &inputs(Secret::EuiccOtsk(*s.euicc.scalar())));
+        assert!(r.failure().is_none(), "{:?}", r.steps);
+        assert!(r
+            .steps
+            .iter()
+            .all(|st| !matches!(st.outcome, Outcome::Skipped(_)) || st.part == "keys"));
+        assert_eq!(r.profile.as_deref(), Some(profile(3000).as_slice()));
+        assert_eq!(
+            r.ppk.is_some(),
+            matches!(source, ProfileSource::PreProtected(_))
+        );
+        // The SM-DP+'s half of the ECDH gives the same keys.
+        let r2 = check(
+            &der,
+            &Inputs {
+                euicc_otpk: Some(s.euicc.public_point().to_vec()),
+                ..inputs(Secret::DpOtsk(*s.smdp.scalar()))
+            },
+        );
+        assert!(r2.failure().is_none(), "{:?}", r2.steps);
+        assert_eq!(r2.session_keys, r.session_keys);
+
+        // One byte changed in each part: the first failure is there, in SGP.22 terms.
+        let bpp: BoundProfilePackage = rsp_asn1::decode(&der).unwrap();
+        let at = |needle: &[u8]| der.windows(needle.len()).position(|w| w == needle).unwrap();
+        let cases: Vec<(usize, &str, BppCommandId, ErrorReason)> = vec![
+            (
+                at(&bpp.initialise_secure_channel_request.value().smdp_sign[..8]),
+                "BF23 5F37",
+                BppCommandId::initialiseSecureChannel,
+                ErrorReason::invalidSignature,
+            ),
+            (
+                at(&bpp.first_sequence_of87[0].0[..8]),
+                "A0 87[0]",
+                BppCommandId::configureISDP,
+                ErrorReason::scp03tSecurityError,
+            ),
+            (
+                at(&bpp.sequence_of88[0].0[..8]),
+                "A1 88[0]",
+                BppCommandId::storeMetadata,
+                ErrorReason::scp03tSecurityError,
+            ),
+            (
+                at(&bpp.sequence_of86[2].0[..8]),
+                "A3 86[2]",
+                BppCommandId::loadProfileElements,
+                ErrorReason::scp03tSecurityError,
+            ),
+        ];
+        for (offset, part, cmd, reason) in cases {
+            let mut bad = der.clone();
+            bad[offset] ^= 0x01;
+            let r = check(&bad, &inputs(Secret::EuiccOtsk(*s.euicc.scalar())));
+            let (step, f) = r.failure().expect("the change is found");
+            assert_eq!(
+                (step.part.as_str(), f.bpp_command_id, f.error_reason),
+                (part, cmd, reason),
+                "{}",
+                f.detail
+            );
+        }
+        // Another session's transaction ID, another EID.
+        let r = check(
+            &der,
+            &Inputs {
+                transaction_id: Some(TransactionId::new(vec![7; 16]).unwrap()),
+                ..inputs(Secret::EuiccOtsk(*s.euicc.scalar()))
+            },
+        );
+        assert_eq!(
+            r.failure().unwrap().1.error_reason,
+            ErrorReason::invalidTransactionId
+        );
+        let r = check(
+            &der,
+            &Inputs {
+                eid: [0x89; 16],
+                ..inputs(Secret::EuiccOtsk(*s.euicc.scalar()))
+            },
+        );
+        assert_eq!(
+            r.failure().unwrap().0.part,
+            "A0 87[0]",
+            "keys for another EID"
+        );
+    }
+    // Not DER at all, and DER with a trailing byte.
+    let der =
+        rsp_asn1::encode(&make(&s, ProfileSource::Plain(&profile(10)), Engine::Auto)).unwrap();
+    for bad in [
+        vec![0xBF, 0x36, 0x05, 0x00],
+        [der.as_slice(), &[0]].concat(),
+    ] {
+        let r = check(&bad, &inputs(Secret::EuiccOtsk(*s.euicc.scalar())));
+        assert_eq!(r.failure().unwrap().0.part, "BF36");
+    }
+}

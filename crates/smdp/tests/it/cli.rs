@@ -607,3 +607,102 @@ fn store_migrate_check_and_copy_on_sqlite() {
     assert!(err(&o).contains("store schema 99"), "{}", err(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 19: `smdp verify-bpp` on a BPP our server issued, with the SM-DP+'s half of the
+/// secrets (otSK.DP and otPK.EUICC, as the store keeps them until the install): every check
+/// passes, smdpSign included; one byte changed in a profile segment is named, in SGP.22
+/// terms, at that segment. The BPP then installs (it was the real one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_bpp_passes_an_issued_bpp_and_explains_a_tampered_one() {
+    use crate::common::*;
+    let server = TestServer::start(Options::default()).await;
+    let order = server.reserve(by_matching_id("VERIFY-1"));
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), rsp_auth::Curve::NistP256);
+    let init = lpa.initiate().await.unwrap();
+    let auth = lpa.authenticate(&init, Some("VERIFY-1")).await.unwrap();
+    let bpp = lpa.get_bpp(&auth, None).await.unwrap();
+    let p = server.profile(&order);
+    let dir = scratch_dir("smdp-verify-bpp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bpp.json");
+    std::fs::write(&json, serde_json::to_vec(&bpp).unwrap()).unwrap();
+    let dp_pb = our_pki_dir().join("DPpb/CERT_S_SM_DPpb_ECDSA_NIST.der");
+    let (eid, otsk, otpk, txid) = (
+        lpa.eid(),
+        hex::encode(p.bound_otsk.unwrap()),
+        hex::encode(p.bound_otpk.unwrap()),
+        hex::encode(init.transaction_id.as_bytes()),
+    );
+    let args = |file: &std::path::Path| -> Vec<String> {
+        [
+            "verify-bpp",
+            "--bpp",
+            file.to_str().unwrap(),
+            "--eid",
+            &eid,
+            "--dp-otsk",
+            &otsk,
+            "--euicc-otpk",
+            &otpk,
+            "--dp-pb",
+            dp_pb.to_str().unwrap(),
+            "--transaction-id",
+            &txid,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |a: &[String]| smdp(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let o = run(&args(&json));
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for want in [
+        "ok   BF23 5F37",
+        "smdpSign verifies with PK.DPpb",
+        "a SAIP package of",
+        "the BPP passes every check",
+    ] {
+        assert!(out.contains(want), "no {want:?} in\n{out}");
+    }
+    let mut j = args(&json);
+    j.push("--json".into());
+    let v: serde_json::Value = serde_json::from_slice(&run(&j).stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert_eq!(v["sessionKeys"]["sEnc"].as_str().unwrap().len(), 32);
+
+    // One byte of the last profile segment changed, the BPP given as hex.
+    let mut der = bpp.bound_profile_package.as_bytes().to_vec();
+    let decoded: rsp_asn1::download::BoundProfilePackage = rsp_asn1::decode(&der).unwrap();
+    let last = decoded.sequence_of86.len() - 1;
+    let seg = &decoded.sequence_of86[last].0;
+    let at = der.windows(16).position(|w| w == &seg[..16]).unwrap();
+    der[at + 20] ^= 0x40;
+    let hexfile = dir.join("bpp.hex");
+    std::fs::write(&hexfile, hex::encode(&der)).unwrap();
+    let o = run(&args(&hexfile));
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let want = format!(
+        "first failure at A3 86[{last}]: bppCommandId loadProfileElements(5), errorReason \
+         scp03tSecurityError(8)"
+    );
+    assert!(out.contains(&want), "no {want:?} in\n{out}");
+    // A missing secret is a usage error, not a check.
+    let o = smdp(
+        &["verify-bpp", "--bpp", json.to_str().unwrap(), "--eid", &eid],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give one of"));
+
+    lpa.install(&bpp).await;
+    assert_eq!(
+        server.profile(&order).status,
+        smdp_core::store::ProfileStatus::Installed
+    );
+    server.stop().await;
+}
