@@ -318,72 +318,25 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
 
     // Keys first: otPK.EUICC may come from otSK.EUICC, and smdpSign needs it.
     let backend = inputs.backend;
-    let ecdh_failed = |e: rsp_auth::Error| format!("ECDH: {e}");
     let (euicc_otpk, shs) = match &inputs.secret {
         Secret::EuiccOtsk(sk) => {
-            let key = EphemeralKey::from_scalar(inputs.curve, *sk).map_err(|e| {
-                fail(
-                    r,
-                    "keys",
-                    REF_KDF,
-                    C::initialiseSecureChannel,
-                    E::incorrectInputValues,
-                    format!("otSK.EUICC: {e}"),
-                )
-            })?;
-            let shs = key.shared_secret(otpk_dp, backend).map_err(|e| {
-                fail(
-                    r,
-                    "keys",
-                    REF_KDF,
-                    C::initialiseSecureChannel,
-                    E::incorrectInputValues,
-                    ecdh_failed(e),
-                )
-            })?;
+            let (key, shs) = ecdh(r, inputs.curve, sk, "otSK.EUICC", otpk_dp, backend)?;
             (Some(key.public_point().to_vec()), Some(shs))
         }
         Secret::DpOtsk(sk) => {
             let Some(peer) = inputs.euicc_otpk.clone() else {
-                return Err(fail(
+                return Err(key_fail(
                     r,
-                    "keys",
-                    REF_KDF,
-                    C::initialiseSecureChannel,
-                    E::incorrectInputValues,
-                    "otSK.DP given without otPK.EUICC: the ECDH needs both".into(),
+                    "otSK.DP given without otPK.EUICC: the ECDH needs both",
                 ));
             };
-            let key = EphemeralKey::from_scalar(inputs.curve, *sk).map_err(|e| {
-                fail(
-                    r,
-                    "keys",
-                    REF_KDF,
-                    C::initialiseSecureChannel,
-                    E::incorrectInputValues,
-                    format!("otSK.DP: {e}"),
-                )
-            })?;
+            let (key, shs) = ecdh(r, inputs.curve, sk, "otSK.DP", &peer, backend)?;
             if key.public_point().as_slice() != otpk_dp {
-                return Err(fail(
+                return Err(key_fail(
                     r,
-                    "BF23 5F49",
-                    REF_KDF,
-                    C::initialiseSecureChannel,
-                    E::incorrectInputValues,
-                    "otSK.DP is not the private key of BF23's otPK.DP".into(),
+                    "otSK.DP is not the private key of BF23's otPK.DP",
                 ));
             }
-            let shs = key.shared_secret(&peer, backend).map_err(|e| {
-                fail(
-                    r,
-                    "keys",
-                    REF_KDF,
-                    C::initialiseSecureChannel,
-                    E::incorrectInputValues,
-                    ecdh_failed(e),
-                )
-            })?;
             (Some(peer), Some(shs))
         }
         Secret::SharedSecret(shs) => (inputs.euicc_otpk.clone(), Some(*shs)),
@@ -391,13 +344,9 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
     };
     if let (Some(given), Some(derived)) = (&inputs.euicc_otpk, &euicc_otpk) {
         if given != derived {
-            return Err(fail(
+            return Err(key_fail(
                 r,
-                "keys",
-                REF_KDF,
-                C::initialiseSecureChannel,
-                E::incorrectInputValues,
-                "the given otPK.EUICC is not otSK.EUICC's public key".into(),
+                "the given otPK.EUICC is not otSK.EUICC's public key",
             ));
         }
     }
@@ -463,7 +412,8 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
             );
             k
         }
-        (_, None) => unreachable!("every secret but session keys yields ShS"),
+        // Every secret but the session keys yields ShS.
+        (_, None) => return Err(key_fail(r, "no shared secret")),
     };
     r.session_keys = Some(keys.clone());
     let mut bsp = Bsp::from_session_keys(&keys, Engine::Auto);
@@ -556,6 +506,35 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
     );
     r.profile = Some(profile);
     Ok(())
+}
+
+/// A secret that yields no keys: the eUICC would refuse BF23 (incorrectInputValues).
+fn key_fail(r: &mut Report, detail: impl Into<String>) -> Stop {
+    fail(
+        r,
+        "keys",
+        REF_KDF,
+        BppCommandId::initialiseSecureChannel,
+        ErrorReason::incorrectInputValues,
+        detail.into(),
+    )
+}
+
+/// ECDH of the private scalar `sk` (named `which`) with `peer`: the key and ShS.
+fn ecdh(
+    r: &mut Report,
+    curve: Curve,
+    sk: &[u8; 32],
+    which: &str,
+    peer: &[u8],
+    backend: Backend,
+) -> Result<(EphemeralKey, [u8; 32]), Stop> {
+    let key =
+        EphemeralKey::from_scalar(curve, *sk).map_err(|e| key_fail(r, format!("{which}: {e}")))?;
+    let shs = key
+        .shared_secret(peer, backend)
+        .map_err(|e| key_fail(r, format!("ECDH: {e}")))?;
+    Ok((key, shs))
 }
 
 /// Verifies (and decrypts) the segments of one part in order; their plaintexts concatenated.
