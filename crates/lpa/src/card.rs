@@ -149,6 +149,8 @@ pub struct Es10<T: Transport> {
     channel: u8,
     /// STORE DATA segment size (lpac's default 120; 6..=255).
     pub mss: usize,
+    /// Every command, when recording ([`Self::record`]).
+    log: Option<Vec<crate::record::Es10Record>>,
 }
 
 fn decode<T: rsp_asn1::rasn::Decode + rsp_asn1::rasn::Encode>(
@@ -169,7 +171,18 @@ impl<T: Transport> Es10<T> {
             transport,
             channel,
             mss: 120,
+            log: None,
         })
+    }
+
+    /// Keeps every command from now on, with its answer and APDUs ([`Self::take_records`]).
+    pub fn record(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The commands recorded so far (recording goes on).
+    pub fn take_records(&mut self) -> Vec<crate::record::Es10Record> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Closes the channel (the card saves its state).
@@ -184,24 +197,43 @@ impl<T: Transport> Es10<T> {
         let mss = self.mss.clamp(6, 255);
         let blocks: Vec<&[u8]> = der.chunks(mss).collect();
         let mut out = Vec::new();
+        let mut apdus = Vec::new();
+        let recording = self.log.is_some();
+        let mut send = |t: &mut T, apdu: Vec<u8>| -> Result<Vec<u8>, Error> {
+            let r = t.transmit(&apdu)?;
+            if r.len() < 2 {
+                return Err(Error::Input(format!(
+                    "{function}: an R-APDU of {} bytes, without SW",
+                    r.len()
+                )));
+            }
+            if recording {
+                apdus.push((apdu, r.clone()));
+            }
+            Ok(r)
+        };
         for (i, b) in blocks.iter().enumerate() {
             let p1 = if i + 1 == blocks.len() { 0x91 } else { 0x11 };
             let mut apdu = vec![cla, 0xE2, p1, i as u8, b.len() as u8];
             apdu.extend_from_slice(b);
-            let mut r = self.transport.transmit(&apdu)?;
+            let mut r = send(&mut self.transport, apdu)?;
             loop {
                 let sw = u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]]);
                 out.extend_from_slice(&r[..r.len() - 2]);
                 match sw >> 8 {
-                    0x61 => {
-                        r = self
-                            .transport
-                            .transmit(&[cla, 0xC0, 0x00, 0x00, sw as u8])?
-                    }
+                    0x61 => r = send(&mut self.transport, vec![cla, 0xC0, 0x00, 0x00, sw as u8])?,
                     x if x & 0xF0 == 0x90 => break,
                     _ => return Err(Error::Sw { function, sw }),
                 }
             }
+        }
+        if let Some(log) = self.log.as_mut() {
+            log.push(crate::record::Es10Record {
+                function,
+                command: der.to_vec(),
+                response: out.clone(),
+                apdus,
+            });
         }
         Ok(out)
     }

@@ -43,6 +43,17 @@ pub enum Connection {
 /// sent to the last byte received, and the connection it used.
 pub type Observer = Arc<dyn Fn(&'static str, Duration, Connection) + Send + Sync>;
 
+fn header_list(h: &hyper::HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// An ES9+ client.
 #[derive(Clone)]
 pub struct Client {
@@ -54,6 +65,7 @@ pub struct Client {
     /// connection for every call.
     idle: Option<Idle>,
     observer: Option<Observer>,
+    recording: Option<crate::record::Recording>,
 }
 
 /// How the server certificate is checked.
@@ -138,6 +150,7 @@ impl Client {
             resolve: Default::default(),
             idle: Some(Default::default()),
             observer: None,
+            recording: None,
         })
     }
 
@@ -145,6 +158,12 @@ impl Client {
     /// lpac does.
     pub fn new_connection_per_call(mut self) -> Self {
         self.idle = None;
+        self
+    }
+
+    /// Keeps every exchange, headers and bodies as sent and received, in `r`.
+    pub fn record(mut self, r: crate::record::Recording) -> Self {
+        self.recording = Some(r);
         self
     }
 
@@ -248,6 +267,9 @@ impl Client {
         })?;
         let started = Instant::now();
         let mut used = Connection::Reused;
+        let body_len = body.len();
+        let kept_body = self.recording.as_ref().map(|_| body.clone());
+        let mut sent_headers = Vec::new();
         let exchange = async {
             let mut req = hyper::Request::builder()
                 .method("POST")
@@ -258,6 +280,11 @@ impl Client {
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| t(&e))?;
+            if self.recording.is_some() {
+                sent_headers = header_list(req.headers());
+                // hyper writes it from the body.
+                sent_headers.push(("content-length".into(), body_len.to_string()));
+            }
             // A kept connection the server closed meanwhile hands the request back unsent:
             // then, and only then, it goes out once more on a new connection.
             let (sender, resp) = loop {
@@ -282,6 +309,7 @@ impl Client {
                 }
             };
             let status = resp.status().as_u16();
+            let response_headers = header_list(resp.headers());
             let body = resp
                 .into_body()
                 .collect()
@@ -290,6 +318,17 @@ impl Client {
                 .to_bytes()
                 .to_vec();
             self.put_idle(address, sender);
+            if let (Some(r), Some(request_body)) = (&self.recording, kept_body) {
+                r.push_es9(crate::record::Es9Record {
+                    function,
+                    path: path.to_string(),
+                    request_headers: std::mem::take(&mut sent_headers),
+                    request_body,
+                    status,
+                    response_headers,
+                    response_body: body.clone(),
+                });
+            }
             Ok((status, body))
         };
         let out = tokio::time::timeout(TIMEOUT, exchange)

@@ -3,7 +3,8 @@
 //! network side ES9+ over HTTPS ([`es9`]: rustls, the server certificate verified against the
 //! CIs), and the LPA's procedures on top ([`download`], [`notifications`]). [`load`] runs
 //! many downloads at once against a server on loopback and measures them, on orders
-//! [`reserve`]d through the REST API.
+//! [`reserve`]d through the REST API. [`record`] keeps a session's ES9+ exchanges and ES10
+//! commands, as vectors.
 //!
 //! The `lpa` command drives the virtual eUICC (a `veuicc` state file in process, or a
 //! `veuicc tcp` server) with them.
@@ -14,6 +15,7 @@ pub mod es9;
 pub mod floor;
 pub mod load;
 pub mod notifications;
+pub mod record;
 pub mod reserve;
 
 /// Why an LPA operation stopped.

@@ -75,6 +75,10 @@ enum Command {
         /// Then send the pending notifications (and remove the delivered ones).
         #[arg(long)]
         notify: bool,
+        /// Write the session to this file as JSON: every ES9+ exchange (headers and bodies
+        /// as sent and received) and every ES10 command (TLV, answer, APDUs), in order.
+        #[arg(long)]
+        record: Option<std::path::PathBuf>,
     },
     /// List the pending notifications; `--process` sends them, `--remove` removes each one
     /// the SM-DP+ took.
@@ -266,6 +270,7 @@ async fn run(cli: &Cli) -> Result<()> {
             smdp,
             confirmation_code,
             notify,
+            record,
         } => {
             let mut order = match (activation_code, default, smdp) {
                 (Some(ac), false, None) => Order::from_activation_code(ac)?,
@@ -283,7 +288,12 @@ async fn run(cli: &Cli) -> Result<()> {
                 _ => bail!("give one of: an activation code, --default, --smdp ADDRESS"),
             };
             order.confirmation_code = confirmation_code.clone();
-            let client = es9(cli)?;
+            let recording = lpa::record::Recording::default();
+            let mut client = es9(cli)?;
+            if record.is_some() {
+                card.record();
+                client = client.record(recording.clone());
+            }
             let json_mode = cli.json;
             let installed = lpa::download::download(&mut card, &client, &order, |s| {
                 if !json_mode {
@@ -311,6 +321,14 @@ async fn run(cli: &Cli) -> Result<()> {
                 for s in lpa::notifications::process(&mut card, &client, true).await? {
                     report_sent(cli, &s);
                 }
+            }
+            if let Some(path) = record {
+                let mut v = lpa::record::to_json(&recording.es9(), &card.take_records());
+                v["order"] = json!({"smdp_address": order.address,
+                    "matching_id": order.matching_id, "iccid": iccid,
+                    "transaction_id": installed.transaction_id.to_hex()});
+                std::fs::write(path, serde_json::to_vec_pretty(&v)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
         }
         Command::Notifications { process, remove } => {

@@ -118,8 +118,10 @@ async fn lpa_command_downloads_notifies_and_manages_profiles() {
 
     // The real one, then its notification: the order reads installed.
     let ac = format!("LPA:1${address}$LPA-CLI-1");
-    let (ok, out, err) = lpa(base(&["download", &ac])).await;
+    let rec = dir.join("session.json");
+    let (ok, out, err) = lpa(base(&["download", &ac, "--record", rec.to_str().unwrap()])).await;
     assert!(ok, "{out}{err}");
+    check_recording(&serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap());
     let d = &json_lines(&out)[0];
     assert_eq!(d["iccid"].as_str(), p.iccid.as_deref());
     let iccid = d["iccid"].as_str().unwrap().to_string();
@@ -329,4 +331,107 @@ async fn lpa_load_runs_every_session_without_an_error() {
     assert_eq!(installed, 260);
     running.shutdown(Duration::from_secs(2)).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `lpa download --record`: the ES9+ exchanges in order with their headers and bodies, the
+/// ES10 commands with the APDUs that carried them (which reassemble to the command and the
+/// answer), and the two sides agree where the LPA relays one to the other.
+fn check_recording(v: &Value) {
+    use rsp_asn1::es9::base64_encode;
+    let es9 = v["es9"].as_array().unwrap();
+    let functions: Vec<&str> = es9
+        .iter()
+        .map(|e| e["function"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        functions,
+        [
+            "initiateAuthentication",
+            "authenticateClient",
+            "getBoundProfilePackage"
+        ]
+    );
+    for e in es9 {
+        let header = |side: &str, name: &str| {
+            e[side]["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h[0] == name)
+                .map(|h| h[1].as_str().unwrap().to_string())
+        };
+        assert!(header("request", "x-admin-protocol")
+            .unwrap()
+            .starts_with("gsma/rsp/v2."));
+        assert_eq!(
+            header("request", "content-length").unwrap(),
+            e["request"]["body"]["text"]
+                .as_str()
+                .unwrap()
+                .len()
+                .to_string()
+        );
+        assert_eq!(e["response"]["status"], 200);
+        assert!(header("response", "content-type")
+            .unwrap()
+            .starts_with("application/json"));
+        assert!(header("response", "x-admin-protocol").is_some());
+        assert_eq!(
+            e["response"]["body"]["json"]["header"]["functionExecutionStatus"]["status"],
+            "Executed-Success"
+        );
+    }
+    let es10 = v["es10"].as_array().unwrap();
+    let of = |f: &'static str| es10.iter().filter(move |c| c["function"] == f);
+    for c in es10 {
+        let (mut command, mut answer) = (Vec::new(), Vec::new());
+        for a in c["apdus"].as_array().unwrap() {
+            let (capdu, rapdu) = (
+                hex::decode(a["c"].as_str().unwrap()).unwrap(),
+                hex::decode(a["r"].as_str().unwrap()).unwrap(),
+            );
+            if capdu[1] == 0xE2 {
+                command.extend_from_slice(&capdu[5..]);
+            }
+            answer.extend_from_slice(&rapdu[..rapdu.len() - 2]);
+        }
+        assert_eq!(
+            hex::encode(command),
+            c["command"]["hex"].as_str().unwrap(),
+            "{}",
+            c["function"]
+        );
+        let want = c["response"]["hex"].as_str().unwrap_or("");
+        assert_eq!(hex::encode(answer), want, "{}", c["function"]);
+    }
+    // What the card answered is what the LPA sent on, and the other way round.
+    let relayed = |f: &'static str, side: &str| -> String {
+        let c = of(f).next().unwrap_or_else(|| panic!("no {f}"));
+        base64_encode(&hex::decode(c[side]["hex"].as_str().unwrap()).unwrap())
+    };
+    assert_eq!(
+        es9[1]["request"]["body"]["json"]["authenticateServerResponse"],
+        relayed("AuthenticateServer", "response")
+    );
+    assert_eq!(
+        es9[2]["request"]["body"]["json"]["prepareDownloadResponse"],
+        relayed("PrepareDownload", "response")
+    );
+    assert_eq!(
+        of("AuthenticateServer").next().unwrap()["command"]["type"],
+        "AuthenticateServerRequest"
+    );
+    // The BPP went to the card as lpac sends it (BF36 ‖ BF23, A0, A1 header, each 88, …), the
+    // last command answered with the ProfileInstallationResult.
+    let bpp: Vec<&Value> = of("LoadBoundProfilePackage").collect();
+    assert!(bpp.len() >= 5, "{} BPP commands", bpp.len());
+    assert!(bpp[0]["command"]["hex"]
+        .as_str()
+        .unwrap()
+        .starts_with("bf36"));
+    assert_eq!(
+        bpp.last().unwrap()["response"]["type"],
+        "ProfileInstallationResult"
+    );
+    assert!(v["order"]["transaction_id"].as_str().unwrap().len() == 32);
 }
