@@ -149,8 +149,8 @@ pub struct Es10<T: Transport> {
     channel: u8,
     /// STORE DATA segment size (lpac's default 120; 6..=255).
     pub mss: usize,
-    /// Every command, when recording ([`Self::record`]).
-    log: Option<Vec<crate::record::Es10Record>>,
+    /// Where every command goes, when recording ([`Self::record`]).
+    log: Option<crate::record::Recording>,
 }
 
 fn decode<T: rsp_asn1::rasn::Decode + rsp_asn1::rasn::Encode>(
@@ -175,14 +175,9 @@ impl<T: Transport> Es10<T> {
         })
     }
 
-    /// Keeps every command from now on, with its answer and APDUs ([`Self::take_records`]).
-    pub fn record(&mut self) {
-        self.log.get_or_insert_with(Vec::new);
-    }
-
-    /// The commands recorded so far (recording goes on).
-    pub fn take_records(&mut self) -> Vec<crate::record::Es10Record> {
-        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    /// Keeps every command from now on, with its answer and APDUs, in `r`.
+    pub fn record(&mut self, r: crate::record::Recording) {
+        self.log = Some(r);
     }
 
     /// Closes the channel (the card saves its state).
@@ -227,13 +222,13 @@ impl<T: Transport> Es10<T> {
                 }
             }
         }
-        if let Some(log) = self.log.as_mut() {
-            log.push(crate::record::Es10Record {
+        if let Some(log) = &self.log {
+            log.push(crate::record::Event::Es10(crate::record::Es10Record {
                 function,
                 command: der.to_vec(),
                 response: out.clone(),
                 apdus,
-            });
+            }));
         }
         Ok(out)
     }

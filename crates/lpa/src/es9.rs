@@ -319,7 +319,7 @@ impl Client {
                 .to_vec();
             self.put_idle(address, sender);
             if let (Some(r), Some(request_body)) = (&self.recording, kept_body) {
-                r.push_es9(crate::record::Es9Record {
+                r.push(crate::record::Event::Es9(crate::record::Es9Record {
                     function,
                     path: path.to_string(),
                     request_headers: std::mem::take(&mut sent_headers),
@@ -327,7 +327,7 @@ impl Client {
                     status,
                     response_headers,
                     response_body: body.clone(),
-                });
+                }));
             }
             Ok((status, body))
         };

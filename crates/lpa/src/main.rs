@@ -291,7 +291,7 @@ async fn run(cli: &Cli) -> Result<()> {
             let recording = lpa::record::Recording::default();
             let mut client = es9(cli)?;
             if record.is_some() {
-                card.record();
+                card.record(recording.clone());
                 client = client.record(recording.clone());
             }
             let json_mode = cli.json;
@@ -323,7 +323,7 @@ async fn run(cli: &Cli) -> Result<()> {
                 }
             }
             if let Some(path) = record {
-                let mut v = lpa::record::to_json(&recording.es9(), &card.take_records());
+                let mut v = lpa::record::to_json(&recording.events());
                 v["order"] = json!({"smdp_address": order.address,
                     "matching_id": order.matching_id, "iccid": iccid,
                     "transaction_id": installed.transaction_id.to_hex()});

@@ -32,19 +32,33 @@ pub struct Es10Record {
     pub apdus: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Both sides of one session, filled as it runs; clones share it.
+/// One thing that happened, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Es9(Es9Record),
+    Es10(Es10Record),
+}
+
+/// Both sides of one session in the order they happened, filled as it runs (the ES9+ client
+/// and the ES10 card share one); clones share it.
 #[derive(Clone, Default)]
 pub struct Recording {
-    pub es9: Arc<Mutex<Vec<Es9Record>>>,
+    events: Arc<Mutex<Vec<Event>>>,
 }
 
 impl Recording {
-    pub fn push_es9(&self, r: Es9Record) {
-        self.es9.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+    pub fn push(&self, e: Event) {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(e);
     }
 
-    pub fn es9(&self) -> Vec<Es9Record> {
-        self.es9.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    pub fn events(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -69,22 +83,30 @@ fn tlv(der: &[u8]) -> Value {
     }
 }
 
-/// The JSON of a recorded session: `es9` and `es10` arrays, each entry named by its function.
-pub fn to_json(es9: &[Es9Record], es10: &[Es10Record]) -> Value {
-    json!({
-        "es9": es9.iter().map(|r| json!({
-            "function": r.function,
-            "request": {"method": "POST", "path": r.path, "headers": headers(&r.request_headers),
-                        "body": body(&r.request_body)},
-            "response": {"status": r.status, "headers": headers(&r.response_headers),
-                         "body": body(&r.response_body)},
-        })).collect::<Vec<_>>(),
-        "es10": es10.iter().map(|r| json!({
-            "function": r.function,
-            "command": tlv(&r.command),
-            "response": if r.response.is_empty() { json!(null) } else { tlv(&r.response) },
-            "apdus": r.apdus.iter().map(|(c, rr)| json!({"c": hex::encode(c), "r": hex::encode(rr)}))
-                .collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+/// The JSON of a recorded session: `events`, each `{"interface": "es9" | "es10", "function",
+/// …}` in the order they happened.
+pub fn to_json(events: &[Event]) -> Value {
+    let events: Vec<Value> = events
+        .iter()
+        .map(|e| match e {
+            Event::Es9(r) => json!({
+                "interface": "es9",
+                "function": r.function,
+                "request": {"method": "POST", "path": r.path,
+                            "headers": headers(&r.request_headers), "body": body(&r.request_body)},
+                "response": {"status": r.status, "headers": headers(&r.response_headers),
+                             "body": body(&r.response_body)},
+            }),
+            Event::Es10(r) => json!({
+                "interface": "es10",
+                "function": r.function,
+                "command": tlv(&r.command),
+                "response": if r.response.is_empty() { json!(null) } else { tlv(&r.response) },
+                "apdus": r.apdus.iter()
+                    .map(|(c, rr)| json!({"c": hex::encode(c), "r": hex::encode(rr)}))
+                    .collect::<Vec<_>>(),
+            }),
+        })
+        .collect();
+    json!({ "events": events })
 }

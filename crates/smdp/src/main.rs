@@ -1082,29 +1082,82 @@ fn read_input(arg: Option<&str>) -> Result<Vec<u8>> {
     }
 }
 
-/// Decodes raw DER, hex, base64, or every base64 field of an ES9+ JSON body.
+/// Every field of an ES9+ JSON body, its base64 values decoded, each line after `indent`.
+fn json_fields(obj: &serde_json::Map<String, serde_json::Value>, indent: &str) {
+    for (field, value) in obj {
+        let Some(s) = value.as_str() else {
+            println!("{indent}{field}: {value}");
+            continue;
+        };
+        match base64_decode(s)
+            .ok()
+            .filter(|b| !b.is_empty() && b.len() > 2)
+        {
+            Some(der) => match rsp_asn1::inspect::describe(&der, None) {
+                Ok((name, pretty)) => println!(
+                    "{indent}{field}: {name} {}",
+                    pretty.replace('\n', &format!("\n{indent}  "))
+                ),
+                Err(_) => println!("{indent}{field}: {}", hex::encode_upper(&der)),
+            },
+            None => println!("{indent}{field}: {s}"),
+        }
+    }
+}
+
+/// A recorded session (`lpa download --record`) as an annotated trace: each ES9+ exchange
+/// with its status and decoded fields, each ES10 command with its decoded TLVs and the APDU
+/// count, in the order they happened.
+fn session_trace(events: &[serde_json::Value]) {
+    for (i, e) in events.iter().enumerate() {
+        let function = e["function"].as_str().unwrap_or("?");
+        match e["interface"].as_str() {
+            Some("es9") => {
+                println!(
+                    "#{} ES9+ {function}: POST {} → HTTP {}",
+                    i + 1,
+                    e["request"]["path"].as_str().unwrap_or("?"),
+                    e["response"]["status"]
+                );
+                for side in ["request", "response"] {
+                    println!("  {side}:");
+                    match e[side]["body"]["json"].as_object() {
+                        Some(obj) => json_fields(obj, "    "),
+                        None => println!("    (no JSON body)"),
+                    }
+                }
+            }
+            Some("es10") => {
+                let tlv = |v: &serde_json::Value| match (v["type"].as_str(), v["decoded"].as_str())
+                {
+                    (Some(t), Some(d)) => format!("{t} {}", d.replace('\n', "\n    ")),
+                    _ => v["hex"].as_str().unwrap_or("-").to_uppercase(),
+                };
+                let apdus = e["apdus"].as_array().map_or(0, Vec::len);
+                println!("#{} ES10 {function} ({apdus} APDUs)", i + 1);
+                println!("  command:  {}", tlv(&e["command"]));
+                if !e["response"].is_null() {
+                    println!("  response: {}", tlv(&e["response"]));
+                }
+            }
+            _ => println!("#{} {e}", i + 1),
+        }
+    }
+}
+
+/// Decodes raw DER, hex, base64, every base64 field of an ES9+ JSON body, or a recorded
+/// session.
 fn decode(input: &[u8], type_name: Option<&str>) -> Result<()> {
     let text = std::str::from_utf8(input).map(str::trim);
     if let Ok(t) = text {
         if t.starts_with('{') {
             let body: serde_json::Value = serde_json::from_str(t).context("not valid JSON")?;
             let obj = body.as_object().context("JSON body is not an object")?;
-            for (field, value) in obj {
-                let Some(s) = value.as_str() else {
-                    println!("{field}: {value}");
-                    continue;
-                };
-                match base64_decode(s)
-                    .ok()
-                    .filter(|b| !b.is_empty() && b.len() > 2)
-                {
-                    Some(der) => match rsp_asn1::inspect::describe(&der, None) {
-                        Ok((name, pretty)) => println!("{field}: {name} {pretty}"),
-                        Err(_) => println!("{field}: {}", hex::encode_upper(&der)),
-                    },
-                    None => println!("{field}: {s}"),
-                }
+            if let Some(events) = obj.get("events").and_then(|e| e.as_array()) {
+                session_trace(events);
+                return Ok(());
             }
+            json_fields(obj, "");
             return Ok(());
         }
     }

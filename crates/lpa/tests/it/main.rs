@@ -338,7 +338,14 @@ async fn lpa_load_runs_every_session_without_an_error() {
 /// answer), and the two sides agree where the LPA relays one to the other.
 fn check_recording(v: &Value) {
     use rsp_asn1::es9::base64_encode;
-    let es9 = v["es9"].as_array().unwrap();
+    let events = v["events"].as_array().unwrap();
+    let on = |i: &str| -> Vec<&Value> { events.iter().filter(|e| e["interface"] == i).collect() };
+    let (es9, es10) = (on("es9"), on("es10"));
+    // In order: the card's challenge and info before the first call, the BPP after the last.
+    let at = |f: &str| events.iter().position(|e| e["function"] == f).unwrap();
+    assert!(at("GetEuiccChallenge") < at("initiateAuthentication"));
+    assert!(at("initiateAuthentication") < at("AuthenticateServer"));
+    assert!(at("getBoundProfilePackage") < at("LoadBoundProfilePackage"));
     let functions: Vec<&str> = es9
         .iter()
         .map(|e| e["function"].as_str().unwrap())
@@ -351,7 +358,7 @@ fn check_recording(v: &Value) {
             "getBoundProfilePackage"
         ]
     );
-    for e in es9 {
+    for e in &es9 {
         let header = |side: &str, name: &str| {
             e[side]["headers"]
                 .as_array()
@@ -381,9 +388,8 @@ fn check_recording(v: &Value) {
             "Executed-Success"
         );
     }
-    let es10 = v["es10"].as_array().unwrap();
-    let of = |f: &'static str| es10.iter().filter(move |c| c["function"] == f);
-    for c in es10 {
+    let of = |f: &'static str| es10.iter().copied().filter(move |c| c["function"] == f);
+    for c in &es10 {
         let (mut command, mut answer) = (Vec::new(), Vec::new());
         for a in c["apdus"].as_array().unwrap() {
             let (capdu, rapdu) = (

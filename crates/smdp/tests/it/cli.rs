@@ -706,3 +706,50 @@ async fn verify_bpp_passes_an_issued_bpp_and_explains_a_tampered_one() {
     );
     server.stop().await;
 }
+
+/// Issue 19: `smdp decode` of a recorded session prints it as a trace, in order, each ES9+
+/// field and ES10 TLV decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decode_prints_a_recorded_session_as_a_trace() {
+    use crate::common::*;
+    let server = TestServer::start(Options::default()).await;
+    server.reserve(by_matching_id("TRACE-1"));
+    let mut lpa = Lpa::new(&server, &our_pki_dir(), rsp_auth::Curve::NistP256);
+    let recording = ::lpa::record::Recording::default();
+    lpa.download_recorded(Some("TRACE-1"), None, |_| {}, Some(&recording))
+        .await
+        .unwrap();
+    server.stop().await;
+    let dir = scratch_dir("smdp-trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("session.json");
+    let v = ::lpa::record::to_json(&recording.events());
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = smdp(&["decode", &format!("@{}", file.display())], None);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    let order = [
+        "ES10 GetEuiccChallenge",
+        "ES9+ initiateAuthentication: POST /gsma/rsp2/es9plus/initiateAuthentication → HTTP 200",
+        "serverSigned1: ServerSigned1",
+        "ES10 AuthenticateServer",
+        "command:  AuthenticateServerRequest",
+        "ES9+ authenticateClient",
+        "ES10 PrepareDownload",
+        "ES9+ getBoundProfilePackage",
+        "boundProfilePackage: BoundProfilePackage",
+        "ES10 LoadBoundProfilePackage",
+        "response: ProfileInstallationResult",
+        "ES9+ handleNotification",
+    ];
+    let mut from = 0;
+    for want in order {
+        let at = out[from..]
+            .find(want)
+            .unwrap_or_else(|| panic!("no {want:?} after byte {from} in\n{out}"));
+        from += at + want.len();
+    }
+    // Every event numbered, nothing undecoded.
+    let events = v["events"].as_array().unwrap().len();
+    assert!(out.contains(&format!("#{events} ")), "{out}");
+}

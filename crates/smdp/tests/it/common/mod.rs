@@ -680,12 +680,28 @@ impl Lpa {
         cc: Option<&str>,
         progress: impl FnMut(::lpa::download::Step),
     ) -> Result<::lpa::download::Installed, ::lpa::Error> {
-        let es9 =
+        self.download_recorded(matching_id, cc, progress, None)
+            .await
+    }
+
+    /// [`Self::download_observed`], keeping both sides of the session in `recording`.
+    pub async fn download_recorded(
+        &mut self,
+        matching_id: Option<&str>,
+        cc: Option<&str>,
+        progress: impl FnMut(::lpa::download::Step),
+        recording: Option<&::lpa::record::Recording>,
+    ) -> Result<::lpa::download::Installed, ::lpa::Error> {
+        let mut es9 =
             ::lpa::es9::Client::new(::lpa::es9::Trust::Roots(vec![self.client.root.clone()]))?
                 .resolve(&self.address, self.client.addr);
         let mut card = veuicc::apdu::Card::new(&mut self.euicc, &mut self.rng);
         card.set_time(Some(self.now));
         let mut es10 = ::lpa::card::Es10::open(::lpa::card::VirtualCard { card, state: None })?;
+        if let Some(r) = recording {
+            es9 = es9.record(r.clone());
+            es10.record(r.clone());
+        }
         let order = ::lpa::download::Order {
             address: self.address.clone(),
             matching_id: matching_id.map(str::to_owned),
