@@ -37,6 +37,11 @@ pub trait Transport {
     /// One C-APDU, its R-APDU (data ‖ SW).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, Error>;
     fn close_channel(&mut self, channel: u8) -> Result<(), Error>;
+    /// A simulated card's EID and otSK.EUICC of the session waiting for its BPP, for
+    /// recordings; a real card (or one behind a socket) has none to give.
+    fn session_secret(&self) -> Option<(Eid, [u8; 32])> {
+        None
+    }
 }
 
 /// The virtual eUICC in this process (owned, or borrowed with `E = &mut Euicc`), optionally
@@ -62,6 +67,11 @@ impl<R: CryptoRng, E: std::borrow::BorrowMut<veuicc::Euicc>> Transport for Virtu
             }
         }
         Ok(r)
+    }
+
+    fn session_secret(&self) -> Option<(Eid, [u8; 32])> {
+        let e = self.card.euicc.borrow();
+        Some((e.eid(), e.session_otsk()?))
     }
 
     fn close_channel(&mut self, channel: u8) -> Result<(), Error> {
@@ -190,6 +200,13 @@ impl<T: Transport> Es10<T> {
     pub fn command(&mut self, function: &'static str, der: &[u8]) -> Result<Vec<u8>, Error> {
         let cla = 0x80 | (self.channel & 0x03);
         let mss = self.mss.clamp(6, 255);
+        // The BPP's first command: the card holds otSK.EUICC now, and only until the BPP
+        // is loaded.
+        if let (Some(log), Some((eid, otsk))) = (&self.log, self.transport.session_secret()) {
+            if der.starts_with(&[0xBF, 0x36]) {
+                log.push(crate::record::Event::EuiccSecret { eid, otsk });
+            }
+        }
         let blocks: Vec<&[u8]> = der.chunks(mss).collect();
         let mut out = Vec::new();
         let mut apdus = Vec::new();

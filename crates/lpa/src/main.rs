@@ -127,6 +127,12 @@ impl Transport for AnyCard {
             Self::Tcp(c) => c.close_channel(ch),
         }
     }
+    fn session_secret(&self) -> Option<(rsp_asn1::ids::Eid, [u8; 32])> {
+        match self {
+            Self::Virtual(c) => c.session_secret(),
+            Self::Tcp(c) => c.session_secret(),
+        }
+    }
 }
 
 fn open_card(cli: &Cli) -> Result<Es10<AnyCard>> {

@@ -37,6 +37,11 @@ pub struct Es10Record {
 pub enum Event {
     Es9(Es9Record),
     Es10(Es10Record),
+    /// A simulated card's EID and otSK.EUICC, as the BPP reaches it.
+    EuiccSecret {
+        eid: rsp_asn1::ids::Eid,
+        otsk: [u8; 32],
+    },
 }
 
 /// Both sides of one session in the order they happened, filled as it runs (the ES9+ client
@@ -83,8 +88,8 @@ fn tlv(der: &[u8]) -> Value {
     }
 }
 
-/// The JSON of a recorded session: `events`, each `{"interface": "es9" | "es10", "function",
-/// …}` in the order they happened.
+/// The JSON of a recorded session: `events`, each `{"interface": "es9" | "es10" | "euicc",
+/// "function", …}` in the order they happened (`euicc`: a simulated card's secret).
 pub fn to_json(events: &[Event]) -> Value {
     let events: Vec<Value> = events
         .iter()
@@ -96,6 +101,12 @@ pub fn to_json(events: &[Event]) -> Value {
                             "headers": headers(&r.request_headers), "body": body(&r.request_body)},
                 "response": {"status": r.status, "headers": headers(&r.response_headers),
                              "body": body(&r.response_body)},
+            }),
+            Event::EuiccSecret { eid, otsk } => json!({
+                "interface": "euicc",
+                "function": "sessionSecret",
+                "eid": eid.to_string(),
+                "otskEuicc": hex::encode(otsk),
             }),
             Event::Es10(r) => json!({
                 "interface": "es10",

@@ -1140,6 +1140,12 @@ fn session_trace(events: &[serde_json::Value]) {
                     println!("  response: {}", tlv(&e["response"]));
                 }
             }
+            Some("euicc") => println!(
+                "#{} the simulated eUICC's session secret: EID {}, otSK.EUICC {}",
+                i + 1,
+                e["eid"].as_str().unwrap_or("?"),
+                e["otskEuicc"].as_str().unwrap_or("?")
+            ),
             _ => println!("#{} {e}", i + 1),
         }
     }

@@ -13,13 +13,17 @@ use rsp_bpp::kdf::SessionKeys;
 
 #[derive(Args)]
 pub struct VerifyBppArgs {
+    /// A session recorded by `lpa download --record` with the virtual eUICC: the BPP, the
+    /// EID, otSK.EUICC, the transaction ID and CERT.DPpb all come from it.
+    #[arg(long, conflicts_with_all = ["bpp", "eid", "secret", "dp_pb", "transaction_id"])]
+    session: Option<PathBuf>,
     /// The BPP: a file holding the DER BoundProfilePackage (BF36), its hex or base64, or a
     /// getBoundProfilePackage response body (JSON).
-    #[arg(long)]
-    bpp: PathBuf,
+    #[arg(long, required_unless_present = "session")]
+    bpp: Option<PathBuf>,
     /// The EID the session keys were derived for (32 digits).
-    #[arg(long)]
-    eid: String,
+    #[arg(long, required_unless_present = "session")]
+    eid: Option<String>,
     /// otSK.EUICC of the session (hex scalar, 32 bytes).
     #[arg(long, group = "secret")]
     euicc_otsk: Option<String>,
@@ -97,9 +101,86 @@ fn read_cert(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
+/// What a recorded session holds for the check: the BPP, the EID, otSK.EUICC, the
+/// transaction ID and CERT.DPpb.
+fn from_session(path: &Path) -> Result<(Vec<u8>, Inputs)> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&raw).context("the session is not JSON")?;
+    let events = v["events"]
+        .as_array()
+        .context("not a recorded session (no events)")?;
+    let response = |function: &str| {
+        events
+            .iter()
+            .rev()
+            .find(|e| e["interface"] == "es9" && e["function"] == function)
+            .map(|e| &e["response"]["body"]["json"])
+            .with_context(|| format!("the session has no {function} response"))
+    };
+    let bpp = response("getBoundProfilePackage")?;
+    let der = base64_decode(bpp["boundProfilePackage"].as_str().unwrap_or_default())
+        .context("getBoundProfilePackage: no boundProfilePackage")?;
+    let txid = bpp["transactionId"]
+        .as_str()
+        .and_then(|t| hex::decode(t).ok())
+        .and_then(|b| rsp_asn1::TransactionId::new(b).ok());
+    let cert = base64_decode(
+        response("authenticateClient")?["smdpCertificate"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .context("authenticateClient: no smdpCertificate")?;
+    let dp_pb = rsp_auth::cert::Cert::from_der(&cert)
+        .context("authenticateClient: smdpCertificate is not a certificate")?
+        .public_key()
+        .clone();
+    let secret = events
+        .iter()
+        .rev()
+        .find(|e| e["interface"] == "euicc")
+        .context("the session holds no eUICC secret (recorded with a real card?)")?;
+    let eid = hex_n::<16>("eid", secret["eid"].as_str().unwrap_or_default())?;
+    let otsk = hex_n::<32>(
+        "otskEuicc",
+        secret["otskEuicc"].as_str().unwrap_or_default(),
+    )?;
+    Ok((
+        der,
+        Inputs {
+            secret: Secret::EuiccOtsk(otsk),
+            curve: dp_pb.curve(),
+            eid,
+            euicc_otpk: None,
+            dp_pb: Some(dp_pb),
+            transaction_id: txid,
+            backend: Backend::RustCrypto,
+        },
+    ))
+}
+
 pub fn run(a: &VerifyBppArgs) -> Result<()> {
-    let der = read_bpp(&a.bpp)?;
-    let eid = hex_n::<16>("--eid", &a.eid)?;
+    let (der, inputs) = match &a.session {
+        Some(s) => from_session(s)?,
+        None => from_args(a)?,
+    };
+    let report = check(&der, &inputs);
+    if let (Some(out), Some(p)) = (&a.profile_out, &report.profile) {
+        std::fs::write(out, p).with_context(|| format!("writing {}", out.display()))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json(&report))?);
+    } else {
+        print(&report);
+    }
+    if report.failure().is_some() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn from_args(a: &VerifyBppArgs) -> Result<(Vec<u8>, Inputs)> {
+    let der = read_bpp(a.bpp.as_deref().context("--bpp or --session")?)?;
+    let eid = hex_n::<16>("--eid", a.eid.as_deref().context("--eid or --session")?)?;
     let secret = if let Some(s) = &a.euicc_otsk {
         Secret::EuiccOtsk(hex_n("--euicc-otsk", s)?)
     } else if let Some(s) = &a.dp_otsk {
@@ -158,19 +239,7 @@ pub fn run(a: &VerifyBppArgs) -> Result<()> {
             .transpose()?,
         backend: Backend::RustCrypto,
     };
-    let report = check(&der, &inputs);
-    if let (Some(out), Some(p)) = (&a.profile_out, &report.profile) {
-        std::fs::write(out, p).with_context(|| format!("writing {}", out.display()))?;
-    }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&json(&report))?);
-    } else {
-        print(&report);
-    }
-    if report.failure().is_some() {
-        std::process::exit(1);
-    }
-    Ok(())
+    Ok((der, inputs))
 }
 
 fn print(r: &Report) {

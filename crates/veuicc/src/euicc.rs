@@ -405,6 +405,16 @@ impl Euicc {
             .collect()
     }
 
+    /// otSK.EUICC of the session waiting for its BPP (between PrepareDownload and the end of
+    /// LoadBoundProfilePackage): what a simulated card may show and a real one never does,
+    /// so that a recorded session carries the eUICC-side secret `smdp verify-bpp` needs.
+    pub fn session_otsk(&self) -> Option<[u8; 32]> {
+        match &self.session.as_ref()?.stage {
+            crate::session::Stage::Prepared(p) => Some(p.ot_scalar()),
+            _ => None,
+        }
+    }
+
     /// Whether an RSP session is open (AuthenticateServer succeeded and neither a result nor a
     /// cancel has ended it).
     pub fn in_session(&self) -> bool {

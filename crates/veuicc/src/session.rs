@@ -62,6 +62,12 @@ pub(crate) struct Prepared {
     ot_key: KeptKey,
 }
 
+impl Prepared {
+    pub(crate) fn ot_scalar(&self) -> [u8; 32] {
+        self.ot_key.scalar
+    }
+}
+
 /// A one-time ECKA key pair held as its scalar (EphemeralKey is not Clone and a kept key must
 /// outlive the session for a retry with bppEuiccOtpk).
 #[derive(Clone)]

@@ -346,6 +346,15 @@ fn check_recording(v: &Value) {
     assert!(at("GetEuiccChallenge") < at("initiateAuthentication"));
     assert!(at("initiateAuthentication") < at("AuthenticateServer"));
     assert!(at("getBoundProfilePackage") < at("LoadBoundProfilePackage"));
+    // The virtual card's otSK.EUICC, taken as the BPP reached it.
+    assert_eq!(at("sessionSecret") + 1, at("LoadBoundProfilePackage"));
+    assert_eq!(
+        events[at("sessionSecret")]["otskEuicc"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
     let functions: Vec<&str> = es9
         .iter()
         .map(|e| e["function"].as_str().unwrap())

@@ -752,4 +752,34 @@ async fn decode_prints_a_recorded_session_as_a_trace() {
     // Every event numbered, nothing undecoded.
     let events = v["events"].as_array().unwrap().len();
     assert!(out.contains(&format!("#{events} ")), "{out}");
+    assert!(
+        out.contains("the simulated eUICC's session secret: EID"),
+        "{out}"
+    );
+
+    // The same file is all verify-bpp needs: the BPP, otSK.EUICC, the EID, CERT.DPpb.
+    let o = smdp(&["verify-bpp", "--session", file.to_str().unwrap()], None);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for want in [
+        "this session's transactionId",
+        "smdpSign verifies with PK.DPpb",
+        "the BPP passes every check",
+    ] {
+        assert!(out.contains(want), "no {want:?} in\n{out}");
+    }
+    // A session without the secret (a real card's) says so.
+    let mut real = v.clone();
+    real["events"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["interface"] != "euicc");
+    std::fs::write(&file, serde_json::to_vec(&real).unwrap()).unwrap();
+    let o = smdp(&["verify-bpp", "--session", file.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no eUICC secret"));
 }
