@@ -424,10 +424,7 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
         "A0 87",
         0x87,
         C::configureISDP,
-        &bpp.first_sequence_of87
-            .iter()
-            .map(|s| s.0.as_ref())
-            .collect::<Vec<_>>(),
+        bpp.first_sequence_of87.iter().map(|s| s.0.as_ref()),
         true,
     )?;
     decoded::<ConfigureISDPRequest>(r, "A0", &configure, C::configureISDP)?;
@@ -437,10 +434,7 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
         "A1 88",
         0x88,
         C::storeMetadata,
-        &bpp.sequence_of88
-            .iter()
-            .map(|s| s.0.as_ref())
-            .collect::<Vec<_>>(),
+        bpp.sequence_of88.iter().map(|s| s.0.as_ref()),
         false,
     )?;
     decoded::<StoreMetadataRequest>(r, "A1", &metadata, C::storeMetadata)?;
@@ -451,7 +445,7 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
             "A2 87",
             0x87,
             C::replaceSessionKeys,
-            &a2.iter().map(|s| s.0.as_ref()).collect::<Vec<_>>(),
+            a2.iter().map(|s| s.0.as_ref()),
             true,
         )?;
         let req: ReplaceSessionKeysRequest = decoded(r, "A2", &rsk, C::replaceSessionKeys)?;
@@ -489,10 +483,7 @@ fn run(der: &[u8], inputs: &Inputs, r: &mut Report) -> Result<(), Stop> {
         "A3 86",
         0x86,
         C::loadProfileElements,
-        &bpp.sequence_of86
-            .iter()
-            .map(|s| s.0.as_ref())
-            .collect::<Vec<_>>(),
+        bpp.sequence_of86.iter().map(|s| s.0.as_ref()),
         true,
     )?;
     r.pass(
@@ -538,15 +529,16 @@ fn ecdh(
 }
 
 /// Verifies (and decrypts) the segments of one part in order; their plaintexts concatenated.
-fn open_part(
+fn open_part<'a>(
     r: &mut Report,
     bsp: &mut Bsp,
     name: &str,
     tag: u8,
     cmd: BppCommandId,
-    values: &[&[u8]],
+    values: impl IntoIterator<Item = &'a [u8]>,
     encrypted: bool,
 ) -> Result<Vec<u8>, Stop> {
+    let values: Vec<&[u8]> = values.into_iter().collect();
     let mut all = Vec::new();
     for (i, v) in values.iter().enumerate() {
         let mut tlv = Vec::with_capacity(v.len() + 4);

@@ -20,6 +20,19 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The command succeeded and printed each of `wants`.
+fn succeeded_with(o: &Output, wants: &[&str]) {
+    let out = stdout(o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for want in wants {
+        assert!(out.contains(want), "no {want:?} in\n{out}");
+    }
+}
+
 #[test]
 fn decode_hex_base64_and_stdin() {
     let o = smdp(&["decode", "BF2400"], None);
@@ -653,21 +666,15 @@ async fn verify_bpp_passes_an_issued_bpp_and_explains_a_tampered_one() {
         .to_vec()
     };
     let run = |a: &[String]| smdp(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
-    let o = run(&args(&json));
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
+    succeeded_with(
+        &run(&args(&json)),
+        &[
+            "ok   BF23 5F37",
+            "smdpSign verifies with PK.DPpb",
+            "a SAIP package of",
+            "the BPP passes every check",
+        ],
     );
-    for want in [
-        "ok   BF23 5F37",
-        "smdpSign verifies with PK.DPpb",
-        "a SAIP package of",
-        "the BPP passes every check",
-    ] {
-        assert!(out.contains(want), "no {want:?} in\n{out}");
-    }
     let mut j = args(&json);
     j.push("--json".into());
     let v: serde_json::Value = serde_json::from_slice(&run(&j).stdout).unwrap();
@@ -758,20 +765,14 @@ async fn decode_prints_a_recorded_session_as_a_trace() {
     );
 
     // The same file is all verify-bpp needs: the BPP, otSK.EUICC, the EID, CERT.DPpb.
-    let o = smdp(&["verify-bpp", "--session", file.to_str().unwrap()], None);
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
+    succeeded_with(
+        &smdp(&["verify-bpp", "--session", file.to_str().unwrap()], None),
+        &[
+            "this session's transactionId",
+            "smdpSign verifies with PK.DPpb",
+            "the BPP passes every check",
+        ],
     );
-    for want in [
-        "this session's transactionId",
-        "smdpSign verifies with PK.DPpb",
-        "the BPP passes every check",
-    ] {
-        assert!(out.contains(want), "no {want:?} in\n{out}");
-    }
     // A session without the secret (a real card's) says so.
     let mut real = v.clone();
     real["events"]
