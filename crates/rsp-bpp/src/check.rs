@@ -76,6 +76,17 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// One segment of the BPP, before and after its protection (SGP.22 §2.5.4, digest §5.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// `A0 87[0]`, `A3 86[12]`, …
+    pub part: String,
+    /// The TLV as in the BPP (`86 L ‖ ciphertext ‖ C-MAC`, or `88 L ‖ plaintext ‖ C-MAC`).
+    pub protected: Vec<u8>,
+    /// What it carries: decrypted, without padding and MAC.
+    pub plaintext: Vec<u8>,
+}
+
 /// Everything the check found and derived.
 #[derive(Default)]
 pub struct Report {
@@ -85,8 +96,8 @@ pub struct Report {
     pub session_keys: Option<SessionKeys>,
     /// PPK-ENC, PPK-MAC, initial MCV from ReplaceSessionKeys (A2), when present.
     pub ppk: Option<SessionKeys>,
-    /// Each opened segment: its part name and plaintext.
-    pub segments: Vec<(String, Vec<u8>)>,
+    /// Each opened segment, in order.
+    pub segments: Vec<Segment>,
     /// The reassembled profile package, when every segment opened.
     pub profile: Option<Vec<u8>>,
 }
@@ -552,7 +563,11 @@ fn open_part<'a>(
         match opened {
             Ok(p) => {
                 all.extend_from_slice(&p);
-                r.segments.push((part, p));
+                r.segments.push(Segment {
+                    part,
+                    protected: tlv,
+                    plaintext: p,
+                });
             }
             Err(e) => {
                 let (reason, detail) = match e {

@@ -375,6 +375,30 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let clock = smdp.clock.clone();
+    let mut resp = answer(smdp, req, max_body, peer).await?;
+    // hyper dates every response by the system time unless it has a `date` already: under a
+    // manual clock (tests, `smdp record`) the answer carries that clock's time, so a recorded
+    // session replays byte for byte, headers included.
+    if let smdp_core::clock::Clock::Manual(_) = clock {
+        if let Ok(v) = HeaderValue::from_str(&smdp_core::clock::http_date(clock.unix())) {
+            resp.headers_mut().insert(hyper::header::DATE, v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn answer<B>(
+    smdp: Arc<Smdp>,
+    req: Request<B>,
+    max_body: usize,
+    peer: Option<IpAddr>,
+) -> Result<Response<Full<Bytes>>, Dropped>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let function = req.uri().path().to_string();
     if !path::ALL.contains(&function.as_str()) {
         return Ok(plain(StatusCode::NOT_FOUND, "not an ES9+ path"));

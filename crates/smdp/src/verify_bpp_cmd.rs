@@ -304,7 +304,7 @@ fn json(r: &Report) -> serde_json::Value {
         "sharedSecret": r.shared_secret.map(hex::encode),
         "sessionKeys": r.session_keys.as_ref().map(keys),
         "ppk": r.ppk.as_ref().map(keys),
-        "segments": r.segments.iter().map(|(p, b)| serde_json::json!({"part": p, "plaintext": hex::encode(b)})).collect::<Vec<_>>(),
+        "segments": r.segments.iter().map(|s| serde_json::json!({"part": s.part, "protected": hex::encode(&s.protected), "plaintext": hex::encode(&s.plaintext)})).collect::<Vec<_>>(),
         "profileLength": r.profile.as_ref().map(Vec::len),
     })
 }

@@ -213,7 +213,7 @@ fn the_checker_opens_the_third_party_bpp() {
                 .map(|s| h(&s["plaintext"]))
         })
         .collect();
-    let opened: Vec<Vec<u8>> = r.segments.iter().map(|(_, p)| p.clone()).collect();
+    let opened: Vec<Vec<u8>> = r.segments.iter().map(|s| s.plaintext.clone()).collect();
     assert_eq!(opened, plain);
     let skipped: Vec<&str> = r
         .steps
