@@ -4,6 +4,7 @@
 //! activation codes, EIDs, test PKIs, profile packages and orders, accounts, virtual eUICCs.
 
 mod euicc_cmd;
+mod vectors_cmd;
 mod verify_bpp_cmd;
 
 use std::io::Read;
@@ -113,6 +114,13 @@ enum Command {
     /// step (BF23 and smdpSign, ECKA and KDF, every segment's MAC and padding, the 1020-byte
     /// rule, the PPK case), and explain the first failure in SGP.22 terms.
     VerifyBpp(Box<verify_bpp_cmd::VerifyBppArgs>),
+    /// Record one deterministic download session as a conformance vector file: every ES9+
+    /// and ES10b message, key, signature input and BPP segment named in SGP.22 terms, and
+    /// its negative vectors (testdata/sessions/README.md).
+    Record(Box<vectors_cmd::RecordArgs>),
+    /// Replay a recorded session against this build: the SM-DP+ side, the eUICC side and
+    /// every negative vector must answer byte for byte as recorded.
+    Replay(vectors_cmd::ReplayArgs),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
@@ -991,6 +999,8 @@ fn main() -> Result<()> {
         Command::Profile(cmd) => profile(cmd),
         Command::Euicc(cmd) => euicc_cmd::run(cmd),
         Command::VerifyBpp(args) => verify_bpp_cmd::run(&args),
+        Command::Record(args) => vectors_cmd::record(&args),
+        Command::Replay(args) => vectors_cmd::replay(&args),
         Command::Store(StoreCommand::Migrate { data }) => {
             let location = data.location()?;
             let version = location.migrate()?;
