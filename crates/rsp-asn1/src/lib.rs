@@ -18,6 +18,7 @@ pub mod auth;
 pub mod bits;
 pub mod download;
 pub mod es10;
+pub mod es2;
 pub mod es9;
 pub mod ids;
 pub mod inspect;
