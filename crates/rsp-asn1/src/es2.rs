@@ -5,7 +5,7 @@
 //! Operators' systems differ in small ways, and every way below occurs in practice
 //! (`spec/es2plus-sgp32.md`):
 //! - they send empty strings for absent optional fields, so every optional string reads `""`
-//!   as absent;
+//!   as absent (except ConfirmOrder's matchingId, where SGP.22 gives `""` its own meaning);
 //! - they send ICCIDs of 18, 19 or 20 digits, and 19 digits padded with `F` as in EF.ICCID.
 //!
 //! The fields stay strings here. [`iccid`] and [`crate::ids::Eid`] check them where the SM-DP+
@@ -113,12 +113,10 @@ pub struct ConfirmOrderRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub eid: Option<String>,
-    /// Absent or empty: the SM-DP+ makes one (SGP.22 §5.3.2).
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// The one field where empty is not absent (SGP.22 §5.3.2): absent, the SM-DP+ makes a
+    /// matching ID; `""` asks for one too, but only with an EID, since the profile is then
+    /// found by EID alone (without an EID, 8.1.1/2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matching_id: Option<String>,
     #[serde(
         default,
@@ -380,8 +378,13 @@ mod tests {
         .unwrap();
         assert_eq!(r.iccid.as_deref(), Some("8944500000000000001F"));
         assert_eq!(
-            (r.eid, r.matching_id, r.confirmation_code, r.smds_address),
-            (None, None, None, None)
+            r.matching_id.as_deref(),
+            Some(""),
+            "an empty matchingId is kept"
+        );
+        assert_eq!(
+            (r.eid, r.confirmation_code, r.smds_address),
+            (None, None, None)
         );
         assert_eq!(r.release_flag, Some(true));
         assert_eq!(

@@ -13,6 +13,7 @@
 pub mod address;
 pub mod clock;
 pub mod credentials;
+pub mod es2;
 pub mod es9;
 pub mod export;
 pub mod faults;

@@ -1,5 +1,6 @@
-//! The one ES9+ error table: every failure a function can report, with its SGP.22
-//! (subjectCode, reasonCode) from the digest §1.5 and §2 (SGP.22 5.6 function tables). Every
+//! The one ES9+ and ES2+ error table: every failure a function can report, with its SGP.22
+//! (subjectCode, reasonCode) from the digest §1.5 and §2 (SGP.22 5.6 function tables; ES2+:
+//! §5.3 and `spec/es2plus-sgp32.md`). Every
 //! code is chosen here and nowhere else: handlers return a [`Failure`] naming a [`Code`];
 //! domain errors of the protocol crates map to a code by one `From` each (the model is
 //! rustls' `impl From<&CertificateError> for AlertDescription`). The HTTP layer answers a
@@ -69,11 +70,38 @@ pub enum Code {
     Busy,
     /// 1.2/4.2: the server failed (store I/O); the request changed nothing.
     ExecutionError,
+    // ES2+ (SGP.22 §5.3; digest §2, spec/es2plus-sgp32.md).
+    /// 8.2.1/3.9: no profile with this ICCID, or no order for it.
+    IccidUnknown,
+    /// 8.2.1/3.3: the profile is ordered already (and this is not an identical resend).
+    IccidInUse,
+    /// 8.2.1/1.2: not allowed in the profile's state, or ordered by another operator.
+    IccidNotAllowed,
+    /// 8.2.1/3.5: the profile cannot be released (not confirmed).
+    IccidNotReleasable,
+    /// 8.2.5/3.9: no profile of this type in the inventory.
+    ProfileTypeUnknown,
+    /// 8.2.5/3.7: every profile of this type is ordered.
+    ProfileTypeExhausted,
+    /// 8.2.5/3.8: the ICCID is of another profile type than the one given.
+    ProfileTypeMismatch,
+    /// 8.1.1/2.2: an empty matching ID asks for a download by EID, and there is no EID.
+    EidMissing,
+    /// 8.1.1/3.10: another EID than the order's.
+    EidMismatch,
+    /// 8.2.6/3.3: the matching ID is another order's.
+    MatchingIdInUse,
+    /// 8.2.6/3.10: another matching ID than the order's.
+    MatchingIdMismatch,
+    /// 1.6/2.3: a conditional element is missing (DownloadOrder without ICCID and type).
+    ConditionalElementMissing,
+    /// 8.9/5.1: the SM-DS named cannot be reached (this SM-DP+ has no ES12 client).
+    SmdsUnreachable,
 }
 
 impl Code {
     /// Every row of the table.
-    pub const ALL: [Code; 28] = {
+    pub const ALL: [Code; 41] = {
         use Code::*;
         [
             InvalidSmdpAddress,
@@ -104,6 +132,19 @@ impl Code {
             MandatoryElementMissing,
             Busy,
             ExecutionError,
+            IccidUnknown,
+            IccidInUse,
+            IccidNotAllowed,
+            IccidNotReleasable,
+            ProfileTypeUnknown,
+            ProfileTypeExhausted,
+            ProfileTypeMismatch,
+            EidMissing,
+            EidMismatch,
+            MatchingIdInUse,
+            MatchingIdMismatch,
+            ConditionalElementMissing,
+            SmdsUnreachable,
         ]
     };
 
@@ -146,6 +187,19 @@ impl Code {
             MandatoryElementMissing => ("1.6", "2.2"),
             Busy => ("1.2", "4.4"),
             ExecutionError => ("1.2", "4.2"),
+            IccidUnknown => ("8.2.1", "3.9"),
+            IccidInUse => ("8.2.1", "3.3"),
+            IccidNotAllowed => ("8.2.1", "1.2"),
+            IccidNotReleasable => ("8.2.1", "3.5"),
+            ProfileTypeUnknown => ("8.2.5", "3.9"),
+            ProfileTypeExhausted => ("8.2.5", "3.7"),
+            ProfileTypeMismatch => ("8.2.5", "3.8"),
+            EidMissing => ("8.1.1", "2.2"),
+            EidMismatch => ("8.1.1", "3.10"),
+            MatchingIdInUse => ("8.2.6", "3.3"),
+            MatchingIdMismatch => ("8.2.6", "3.10"),
+            ConditionalElementMissing => ("1.6", "2.3"),
+            SmdsUnreachable => ("8.9", "5.1"),
         }
     }
 }
