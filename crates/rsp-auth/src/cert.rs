@@ -329,6 +329,12 @@ impl Cert {
         &self.der
     }
 
+    /// PEM (`-----BEGIN CERTIFICATE-----`), what TLS clients load.
+    pub fn to_pem(&self) -> Result<String, Error> {
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &self.der)
+            .map_err(|e| Error::Certificate(format!("PEM: {e}")))
+    }
+
     /// The signed `tbsCertificate` TLV, exactly as received.
     pub fn tbs(&self) -> &[u8] {
         &self.der[self.tbs_range.clone()]

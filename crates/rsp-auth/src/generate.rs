@@ -144,39 +144,9 @@ pub fn issue_with<R: CryptoRng + ?Sized>(
     backend: Backend,
 ) -> Result<Cert, Error> {
     use const_oid::db::rfc5280::*;
-    let pk = subject_key.public_key();
-    let ski = key_identifier(pk);
     let subject = name_der(&profile.subject)?;
-    let (issuer_name, issuer_key, aki) =
-        match issuer {
-            Some(i) => (
-                i.cert.subject_der().to_vec(),
-                &i.key,
-                Some(i.cert.subject_key_id.clone().ok_or_else(|| {
-                    Error::Certificate("issuer has no SubjectKeyIdentifier".into())
-                })?),
-            ),
-            None => (subject.clone(), subject_key, None),
-        };
-    if issuer_key.curve() != subject_key.curve() {
-        return Err(Error::Certificate(
-            "issuer and subject keys are on different curves".into(),
-        ));
-    }
-
-    let mut exts = Vec::new();
-    if let Some(aki) = &aki {
-        exts.push(extension(
-            &ID_CE_AUTHORITY_KEY_IDENTIFIER,
-            false,
-            &tlv(0x30, &tlv(0x80, aki)),
-        ));
-    }
-    exts.push(extension(
-        &ID_CE_SUBJECT_KEY_IDENTIFIER,
-        false,
-        &tlv(0x04, &ski),
-    ));
+    let signer = Signer::new(&subject, subject_key, issuer)?;
+    let mut exts = signer.key_identifiers();
     let (ku, ca): (&[usize], Option<Option<u8>>) = match profile.role {
         Role::Ci => (&[KU_KEY_CERT_SIGN, KU_CRL_SIGN], Some(None)),
         Role::Eum => (&[KU_KEY_CERT_SIGN], Some(Some(0))),
@@ -236,33 +206,175 @@ pub fn issue_with<R: CryptoRng + ?Sized>(
         exts.push(extension(&ID_CE_EXT_KEY_USAGE, false, &tlv(0x30, &eku)));
     }
 
-    let mut serial = [0u8; 8];
-    rng.fill_bytes(&mut serial);
-    serial[0] = (serial[0] & 0x7F) | 0x01; // positive, 8 bytes, never zero
-    let alg = tlv(0x30, &oid_der(&OID_ECDSA_WITH_SHA256));
-    let validity = tlv(
-        0x30,
-        &[time_der(profile.not_before)?, time_der(profile.not_after)?].concat(),
-    );
-    let tbs = tlv(
-        0x30,
-        &[
-            vec![0xA0, 0x03, 0x02, 0x01, 0x02],
-            tlv(0x02, &serial),
-            alg.clone(),
+    signer.sign(
+        subject,
+        &exts,
+        (profile.not_before, profile.not_after),
+        rng,
+        backend,
+    )
+}
+
+/// Who signs a new certificate, and the key identifiers that link it to its issuer.
+struct Signer<'a> {
+    subject_key: &'a SigningKey,
+    issuer_name: Vec<u8>,
+    issuer_key: &'a SigningKey,
+    aki: Option<Vec<u8>>,
+}
+
+impl<'a> Signer<'a> {
+    fn new(
+        subject: &[u8],
+        subject_key: &'a SigningKey,
+        issuer: Option<&'a Issued>,
+    ) -> Result<Self, Error> {
+        let (issuer_name, issuer_key, aki) = match issuer {
+            Some(i) => (
+                i.cert.subject_der().to_vec(),
+                &i.key,
+                Some(i.cert.subject_key_id.clone().ok_or_else(|| {
+                    Error::Certificate("issuer has no SubjectKeyIdentifier".into())
+                })?),
+            ),
+            None => (subject.to_vec(), subject_key, None),
+        };
+        if issuer_key.curve() != subject_key.curve() {
+            return Err(Error::Certificate(
+                "issuer and subject keys are on different curves".into(),
+            ));
+        }
+        Ok(Self {
+            subject_key,
             issuer_name,
-            validity,
-            subject,
-            spki_der(pk),
-            tlv(0xA3, &tlv(0x30, &exts.concat())),
-        ]
-        .concat(),
-    );
-    let sig = issuer_key.sign_der(&tbs, backend)?;
-    let mut bits = vec![0u8];
-    bits.extend(sig);
-    let der = tlv(0x30, &[tbs, alg, tlv(0x03, &bits)].concat());
-    Cert::from_der(&der)
+            issuer_key,
+            aki,
+        })
+    }
+
+    /// AuthorityKeyIdentifier (unless self-signed) and SubjectKeyIdentifier.
+    fn key_identifiers(&self) -> Vec<Vec<u8>> {
+        use const_oid::db::rfc5280::*;
+        let mut exts = Vec::new();
+        if let Some(aki) = &self.aki {
+            exts.push(extension(
+                &ID_CE_AUTHORITY_KEY_IDENTIFIER,
+                false,
+                &tlv(0x30, &tlv(0x80, aki)),
+            ));
+        }
+        exts.push(extension(
+            &ID_CE_SUBJECT_KEY_IDENTIFIER,
+            false,
+            &tlv(0x04, &key_identifier(self.subject_key.public_key())),
+        ));
+        exts
+    }
+
+    /// The signed certificate: a random positive 8-byte serial, ECDSA with SHA-256.
+    fn sign<R: CryptoRng + ?Sized>(
+        &self,
+        subject: Vec<u8>,
+        exts: &[Vec<u8>],
+        (not_before, not_after): (SystemTime, SystemTime),
+        rng: &mut R,
+        backend: Backend,
+    ) -> Result<Cert, Error> {
+        let mut serial = [0u8; 8];
+        rng.fill_bytes(&mut serial);
+        serial[0] = (serial[0] & 0x7F) | 0x01; // positive, 8 bytes, never zero
+        let alg = tlv(0x30, &oid_der(&OID_ECDSA_WITH_SHA256));
+        let validity = tlv(
+            0x30,
+            &[time_der(not_before)?, time_der(not_after)?].concat(),
+        );
+        let tbs = tlv(
+            0x30,
+            &[
+                vec![0xA0, 0x03, 0x02, 0x01, 0x02],
+                tlv(0x02, &serial),
+                alg.clone(),
+                self.issuer_name.clone(),
+                validity,
+                subject,
+                spki_der(self.subject_key.public_key()),
+                tlv(0xA3, &tlv(0x30, &exts.concat())),
+            ]
+            .concat(),
+        );
+        let sig = self.issuer_key.sign_der(&tbs, backend)?;
+        let mut bits = vec![0u8];
+        bits.extend(sig);
+        let der = tlv(0x30, &[tbs, alg, tlv(0x03, &bits)].concat());
+        Cert::from_der(&der)
+    }
+}
+
+/// An operator's ES2+ TLS certificates. ES2+ runs over mutually authenticated TLS between an
+/// operator and its SM-DP+ (SGP.22 §2.6.6): outside the GSMA role profiles, so these are plain
+/// X.509 TLS certificates that any TLS stack checks (no SGP.22 policy OIDs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorCert {
+    /// The CA the SM-DP+ trusts for operator clients: keyCertSign and cRLSign, CA with
+    /// pathLen 0, self-signed.
+    Ca,
+    /// A function requester's client certificate: digitalSignature, extendedKeyUsage
+    /// clientAuth, the requester's identifier as CN and dNSName.
+    Client,
+}
+
+/// Issues an operator certificate of `kind` for `subject_key` (`issuer` `None`: self-signed).
+pub fn issue_operator<R: CryptoRng + ?Sized>(
+    kind: OperatorCert,
+    subject: &[(&'static str, String)],
+    dns_names: &[String],
+    validity: (SystemTime, SystemTime),
+    subject_key: &SigningKey,
+    issuer: Option<&Issued>,
+    rng: &mut R,
+) -> Result<Cert, Error> {
+    use const_oid::db::rfc5280::*;
+    let subject = name_der(subject)?;
+    let signer = Signer::new(&subject, subject_key, issuer)?;
+    let mut exts = signer.key_identifiers();
+    match kind {
+        OperatorCert::Ca => {
+            exts.push(extension(
+                &ID_CE_KEY_USAGE,
+                true,
+                &key_usage(&[KU_KEY_CERT_SIGN, KU_CRL_SIGN])?,
+            ));
+            exts.push(extension(
+                &ID_CE_BASIC_CONSTRAINTS,
+                true,
+                &tlv(0x30, &[0x01, 0x01, 0xFF, 0x02, 0x01, 0x00]),
+            ));
+        }
+        OperatorCert::Client => {
+            exts.push(extension(
+                &ID_CE_KEY_USAGE,
+                true,
+                &key_usage(&[KU_DIGITAL_SIGNATURE])?,
+            ));
+            let eku = oid_der(&ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"));
+            exts.push(extension(&ID_CE_EXT_KEY_USAGE, false, &tlv(0x30, &eku)));
+            let san: Vec<u8> = dns_names
+                .iter()
+                .flat_map(|d| tlv(0x82, d.as_bytes()))
+                .collect();
+            if !san.is_empty() {
+                exts.push(extension(&ID_CE_SUBJECT_ALT_NAME, false, &tlv(0x30, &san)));
+            }
+        }
+    }
+    let (nb, na) = validity;
+    signer.sign(
+        subject,
+        &exts,
+        (whole_seconds(nb), whole_seconds(na)),
+        rng,
+        Backend::RustCrypto,
+    )
 }
 
 /// `t` rounded down to whole seconds (X.509 times have no fractions).

@@ -13,6 +13,7 @@ pub mod curve;
 pub mod ecdh;
 pub mod generate;
 pub mod key;
+pub mod operator;
 pub mod pki;
 pub mod rng;
 pub mod sig;

@@ -181,9 +181,9 @@ impl Default for GenerateOptions {
     }
 }
 
-struct Files {
-    cert: String,
-    key: String,
+pub(crate) struct Files {
+    pub(crate) cert: String,
+    pub(crate) key: String,
 }
 
 fn files(dir: &str, cert: &str, key: &str, c: Curve) -> Files {
@@ -275,7 +275,7 @@ fn read_key(dir: &Path, rel: &str) -> Result<Option<SigningKey>, Error> {
     })
 }
 
-fn read_pair(dir: &Path, f: &Files) -> Result<Option<Issued>, Error> {
+pub(crate) fn read_pair(dir: &Path, f: &Files) -> Result<Option<Issued>, Error> {
     match (read_cert(dir, &f.cert)?, read_key(dir, &f.key)?) {
         (Some(cert), Some(key)) => {
             if key.public_key() != cert.public_key() {

@@ -182,9 +182,7 @@ pub fn download_order(p: &Es2Profile, req: &DownloadOrder) -> Result<Ordered, Fa
         }
     }
     match p.state {
-        State::Available => Ok(Ordered::Allocate {
-            eid: req.eid,
-        }),
+        State::Available => Ok(Ordered::Allocate { eid: req.eid }),
         State::Allocated | State::Linked
             if p.requester.as_deref() == Some(req.requester.as_str()) && p.eid == req.eid =>
         {

@@ -434,6 +434,22 @@ enum PkiCommand {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Issue an operator's ES2+ client certificate (mutual TLS) for a function requester,
+    /// under the PKI folder's operator CA (`Operator/`, made by `pki generate`; made here if
+    /// the folder has none).
+    IssueOperator {
+        /// The function requester identifier, a DNS name: the certificate's CN and dNSName.
+        #[arg(long)]
+        id: String,
+        /// The PKI folder holding (or to hold) the operator CA.
+        #[arg(long, default_value = "certs")]
+        pki: PathBuf,
+        /// Output folder: `<id>.pem` (certificate) and `<id>.key.pem` (its key).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Check every chain of a PKI folder by SGP.22 rules.
     Check {
         #[arg(long, default_value = "certs")]
@@ -461,12 +477,51 @@ fn pki(cmd: PkiCommand) -> Result<()> {
                 eid_prefix,
                 ..Default::default()
             };
-            let pki = Pki::generate(&opts, &mut rsp_auth::rng::rng(seed))?;
+            let mut rng = rsp_auth::rng::rng(seed);
+            let pki = Pki::generate(&opts, &mut rng)?;
             let files = pki.write(&out)?;
+            // After the GSMA PKI, from the same generator: its files stay as they were.
+            let operator_ca = rsp_auth::operator::generate_ca(&mut rng)?;
+            rsp_auth::operator::write_ca(&out, &operator_ca)?;
             for line in pki.check(SystemTime::now())? {
                 println!("{line}");
             }
-            println!("wrote {} files to {}", files.len(), out.display());
+            println!(
+                "operator CA (ES2+ client certificates): {}",
+                operator_ca.cert.subject
+            );
+            println!("wrote {} files to {}", files.len() + 2, out.display());
+        }
+        PkiCommand::IssueOperator { id, pki, out, seed } => {
+            let mut rng = rsp_auth::rng::rng(seed);
+            rsp_auth::operator::check_id(&id)?;
+            let ca = match rsp_auth::operator::load_ca(&pki)? {
+                Some(ca) => ca,
+                None => {
+                    let ca = rsp_auth::operator::generate_ca(&mut rng)?;
+                    rsp_auth::operator::write_ca(&pki, &ca)?;
+                    println!(
+                        "made an operator CA in {}",
+                        pki.join(rsp_auth::operator::CA_CERT).display()
+                    );
+                    ca
+                }
+            };
+            let client = rsp_auth::operator::issue_client(&ca, &id, &mut rng)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            let cert = out.join(format!("{id}.pem"));
+            let key = out.join(format!("{id}.key.pem"));
+            std::fs::write(&cert, client.cert.to_pem()?)
+                .with_context(|| format!("writing {}", cert.display()))?;
+            std::fs::write(&key, client.key.to_sec1_pem()?)
+                .with_context(|| format!("writing {}", key.display()))?;
+            println!(
+                "{} (function requester {id}, under {}): {} and {}",
+                client.cert.subject,
+                ca.cert.subject,
+                cert.display(),
+                key.display()
+            );
         }
         PkiCommand::IssueTls {
             pki,

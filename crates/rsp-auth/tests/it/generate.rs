@@ -271,13 +271,15 @@ fn openssl_agrees_with_the_generated_chains() {
 #[test]
 fn committed_certs_are_the_seed_1_pki() {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../certs");
-    let fresh = Pki::generate(
-        &GenerateOptions::default(),
-        &mut rsp_auth::rng::rng(Some(1)),
-    )
-    .unwrap();
+    let mut rng = rsp_auth::rng::rng(Some(1));
+    let fresh = Pki::generate(&GenerateOptions::default(), &mut rng).unwrap();
     let dir = tmpdir("seed1");
-    for f in fresh.write(&dir).unwrap() {
+    let mut files = fresh.write(&dir).unwrap();
+    // The operator CA comes after, from the same generator (`smdp pki generate`).
+    use rsp_auth::operator;
+    operator::write_ca(&dir, &operator::generate_ca(&mut rng).unwrap()).unwrap();
+    files.extend([operator::CA_CERT.to_string(), operator::CA_KEY.to_string()]);
+    for f in files {
         assert_eq!(
             std::fs::read(repo.join(&f)).unwrap_or_default(),
             std::fs::read(dir.join(&f)).unwrap(),

@@ -869,3 +869,86 @@ fn record_replay_verify_and_decode_a_session() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nist or brp"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 20: an operator's ES2+ client certificate under the PKI folder's operator CA (which
+/// `pki generate` makes, and `issue-operator` makes where there is none); a requester that is
+/// not a DNS name is refused and nothing is written.
+#[test]
+fn pki_issue_operator() {
+    let dir = crate::common::scratch_dir("smdp-cli-operator");
+    let out = dir.join("out");
+    let (d, o_dir) = (dir.to_str().unwrap(), out.to_str().unwrap());
+    let o = smdp(
+        &[
+            "pki",
+            "issue-operator",
+            "--id",
+            "test.operator.com",
+            "--pki",
+            d,
+            "--out",
+            o_dir,
+            "--seed",
+            "4",
+        ],
+        None,
+    );
+    succeeded_with(
+        &o,
+        &[
+            "made an operator CA",
+            "function requester test.operator.com",
+        ],
+    );
+    let ca = rsp_auth::operator::load_ca(&dir)
+        .unwrap()
+        .expect("the CA is kept");
+    let pem = std::fs::read_to_string(out.join("test.operator.com.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let cert =
+        rsp_auth::cert::Cert::from_der(&rsp_asn1::es9::base64_decode(&b64).unwrap()).unwrap();
+    assert_eq!(cert.authority_key_id, ca.cert.subject_key_id);
+    assert_eq!(
+        rsp_auth::operator::requester_of(&cert).as_deref(),
+        Some("test.operator.com")
+    );
+    let key = std::fs::read_to_string(out.join("test.operator.com.key.pem")).unwrap();
+    assert_eq!(
+        rsp_auth::SigningKey::from_pem(&key).unwrap().public_key(),
+        cert.public_key()
+    );
+    // A second one reuses the CA.
+    let o = smdp(
+        &[
+            "pki",
+            "issue-operator",
+            "--id",
+            "op2",
+            "--pki",
+            d,
+            "--out",
+            o_dir,
+        ],
+        None,
+    );
+    succeeded_with(&o, &["function requester op2"]);
+    assert!(!stdout(&o).contains("made an operator CA"));
+    let o = smdp(
+        &[
+            "pki",
+            "issue-operator",
+            "--id",
+            "not a name",
+            "--pki",
+            d,
+            "--out",
+            o_dir,
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a DNS name"));
+    assert!(!out.join("not a name.pem").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
