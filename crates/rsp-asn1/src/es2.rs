@@ -29,134 +29,103 @@ pub mod path {
 }
 
 /// `""` (and `null`) read as absent: operators send empty strings for absent fields.
-fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn blank_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
     Ok(s.filter(|s| !s.trim().is_empty()))
 }
 
-/// The request header (SGP.22 §6.5.1.1). Both fields are mandatory in SGP.22. They read as
-/// optional here so that the SM-DP+ can answer a missing one with 1.6/2.2 (and a body that is
-/// not JSON with 1.6/2.1).
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Es2RequestHeader {
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub function_requester_identifier: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub function_call_identifier: Option<String>,
+/// An ES2+ body: `camelCase` JSON; the fields before `;` as declared, those after it
+/// optional strings where `""` reads as absent and absent ones are not written.
+macro_rules! body {
+    (
+        $(#[$m:meta])*
+        pub struct $name:ident {
+            $($(#[$fm:meta])* $f:ident: $t:ty,)*
+            ;
+            $($(#[$om:meta])* $o:ident,)*
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            $($(#[$fm])* pub $f: $t,)*
+            $(
+                $(#[$om])*
+                #[serde(default, deserialize_with = "blank_as_none")]
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $o: Option<String>,
+            )*
+        }
+    };
 }
 
-/// DownloadOrder (SGP.22 §5.3.1): reserve the profile with this ICCID, or one of this profile
-/// type, optionally for one EID.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct DownloadOrderRequest {
-    #[serde(default)]
-    pub header: Es2RequestHeader,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub eid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub iccid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub profile_type: Option<String>,
+body! {
+    /// The request header (SGP.22 §6.5.1.1). Both fields are mandatory in SGP.22. They read as
+    /// optional here so that the SM-DP+ can answer a missing one with 1.6/2.2 (and a body that
+    /// is not JSON with 1.6/2.1).
+    #[derive(Default)]
+    pub struct Es2RequestHeader {
+        ;
+        function_requester_identifier,
+        function_call_identifier,
+    }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct DownloadOrderResponse {
-    pub header: ResponseHeader,
-    /// The ICCID reserved (absent on failure).
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub iccid: Option<String>,
+body! {
+    /// DownloadOrder (SGP.22 §5.3.1): reserve the profile with this ICCID, or one of this
+    /// profile type, optionally for one EID.
+    #[derive(Default)]
+    pub struct DownloadOrderRequest {
+        #[serde(default)]
+        header: Es2RequestHeader,
+        ;
+        eid,
+        iccid,
+        profile_type,
+    }
 }
 
-/// ConfirmOrder (SGP.22 §5.3.2): fix the EID and/or the matching ID, the confirmation code,
-/// and whether the profile is released at once.
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfirmOrderRequest {
-    #[serde(default)]
-    pub header: Es2RequestHeader,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub iccid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub eid: Option<String>,
-    /// The one field where empty is not absent (SGP.22 §5.3.2): absent, the SM-DP+ makes a
-    /// matching ID; `""` asks for one too, but only with an EID, since the profile is then
-    /// found by EID alone (without an EID, 8.1.1/2.2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matching_id: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub confirmation_code: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub smds_address: Option<String>,
-    /// Mandatory in SGP.22; `None` when missing, for the SM-DP+ to answer 1.6/2.2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release_flag: Option<bool>,
+body! {
+    pub struct DownloadOrderResponse {
+        header: ResponseHeader,
+        ;
+        /// The ICCID reserved (absent on failure).
+        iccid,
+    }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfirmOrderResponse {
-    pub header: ResponseHeader,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub eid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub matching_id: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub smdp_address: Option<String>,
+body! {
+    /// ConfirmOrder (SGP.22 §5.3.2): fix the EID and/or the matching ID, the confirmation
+    /// code, and whether the profile is released at once.
+    #[derive(Default)]
+    pub struct ConfirmOrderRequest {
+        #[serde(default)]
+        header: Es2RequestHeader,
+        /// The one field where empty is not absent (SGP.22 §5.3.2): absent, the SM-DP+ makes a
+        /// matching ID; `""` asks for one too, but only with an EID, since the profile is then
+        /// found by EID alone (without an EID, 8.1.1/2.2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matching_id: Option<String>,
+        /// Mandatory in SGP.22; `None` when missing, for the SM-DP+ to answer 1.6/2.2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release_flag: Option<bool>,
+        ;
+        iccid,
+        eid,
+        confirmation_code,
+        smds_address,
+    }
+}
+
+body! {
+    pub struct ConfirmOrderResponse {
+        header: ResponseHeader,
+        ;
+        eid,
+        matching_id,
+        smdp_address,
+    }
 }
 
 /// What becomes of a cancelled order's profile (SGP.22 §5.3.3).
@@ -168,55 +137,35 @@ pub enum FinalProfileStatus {
     Unavailable,
 }
 
-/// CancelOrder (SGP.22 §5.3.3).
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct CancelOrderRequest {
-    #[serde(default)]
-    pub header: Es2RequestHeader,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub iccid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub eid: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub matching_id: Option<String>,
-    /// Mandatory in SGP.22; `None` when missing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub final_profile_status_indicator: Option<FinalProfileStatus>,
+body! {
+    /// CancelOrder (SGP.22 §5.3.3).
+    #[derive(Default)]
+    pub struct CancelOrderRequest {
+        #[serde(default)]
+        header: Es2RequestHeader,
+        /// Mandatory in SGP.22; `None` when missing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        final_profile_status_indicator: Option<FinalProfileStatus>,
+        ;
+        iccid,
+        eid,
+        matching_id,
+    }
 }
 
-/// ReleaseProfile (SGP.22 §5.3.4).
-#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleaseProfileRequest {
-    #[serde(default)]
-    pub header: Es2RequestHeader,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub iccid: Option<String>,
+body! {
+    /// ReleaseProfile (SGP.22 §5.3.4).
+    #[derive(Default)]
+    pub struct ReleaseProfileRequest {
+        #[serde(default)]
+        header: Es2RequestHeader,
+        ;
+        iccid,
+    }
 }
 
-/// The answer of CancelOrder and ReleaseProfile: the header alone.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct HeaderOnlyResponse {
-    pub header: ResponseHeader,
-}
+/// The answer of CancelOrder and ReleaseProfile, and of every failure: the header alone.
+pub use crate::es9::HeaderOnlyResponse;
 
 /// Where a download is, in HandleDownloadProgressInfo (SGP.22 §5.3.5). Vendors add codes of
 /// 100 and above; those read as [`NotificationPoint::Other`].
@@ -259,31 +208,22 @@ impl NotificationPoint {
     }
 }
 
-/// HandleDownloadProgressInfo (SM-DP+ → operator, SGP.22 §5.3.5).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct HandleDownloadProgressInfoRequest {
-    pub header: Es2RequestHeader,
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub eid: Option<String>,
-    pub iccid: String,
-    pub profile_type: String,
-    /// `YYYY-MM-DDThh:mm:ssZ`.
-    pub timestamp: String,
-    /// [`NotificationPoint::id`].
-    pub notification_point_id: i64,
-    pub notification_point_status: FunctionExecutionStatus,
-    /// Base64 of the eUICC's PendingNotification at BPP installation (the PIR, `BF37`).
-    #[serde(
-        default,
-        deserialize_with = "empty_as_none",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub result_data: Option<String>,
+body! {
+    /// HandleDownloadProgressInfo (SM-DP+ → operator, SGP.22 §5.3.5).
+    pub struct HandleDownloadProgressInfoRequest {
+        header: Es2RequestHeader,
+        iccid: String,
+        profile_type: String,
+        /// `YYYY-MM-DDThh:mm:ssZ`.
+        timestamp: String,
+        /// [`NotificationPoint::id`].
+        notification_point_id: i64,
+        notification_point_status: FunctionExecutionStatus,
+        ;
+        eid,
+        /// Base64 of the eUICC's PendingNotification at BPP installation (the PIR, `BF37`).
+        result_data,
+    }
 }
 
 /// Why a field is not an ICCID.

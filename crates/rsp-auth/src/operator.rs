@@ -6,7 +6,7 @@
 //! not verify brainpool certificates.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use rand_core::CryptoRng;
 
@@ -19,14 +19,10 @@ use crate::{Curve, Error};
 pub const CA_CERT: &str = "Operator/CERT_OPERATOR_CA_ECDSA_NIST.der";
 pub const CA_KEY: &str = "Operator/SK_OPERATOR_CA_ECDSA_NIST.pem";
 
-/// 2025-01-01, as the rest of our PKI: seeded runs do not depend on the clock.
-const NOT_BEFORE: u64 = 1_735_689_600;
-/// 30 years, as the rest of our PKI.
-const LIFETIME: Duration = Duration::from_secs(30 * 365 * 86_400);
-
+/// The validity of the rest of our PKI (fixed, so seeded runs do not depend on the clock).
 fn validity() -> (SystemTime, SystemTime) {
-    let nb = SystemTime::UNIX_EPOCH + Duration::from_secs(NOT_BEFORE);
-    (nb, nb + LIFETIME)
+    let g = crate::pki::GenerateOptions::default();
+    (g.not_before, g.not_before + g.lifetime)
 }
 
 /// A new operator CA (self-signed).
@@ -128,6 +124,7 @@ mod tests {
     use crate::rng::rng;
     use rustls::pki_types::{CertificateDer, UnixTime};
     use rustls::server::danger::ClientCertVerifier;
+    use std::time::Duration;
 
     fn verifier(ca: &Issued) -> std::sync::Arc<dyn ClientCertVerifier> {
         let mut roots = rustls::RootCertStore::empty();
@@ -138,6 +135,11 @@ mod tests {
         rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
             .build()
             .unwrap()
+    }
+
+    fn before_validity() -> UnixTime {
+        let nb = validity().0.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        UnixTime::since_unix_epoch(nb - Duration::from_secs(1))
     }
 
     fn at(secs: u64) -> UnixTime {
@@ -161,7 +163,7 @@ mod tests {
             .verify_client_cert(&der, &[], at(now))
             .is_err());
         assert!(verifier(&ca)
-            .verify_client_cert(&der, &[], at(NOT_BEFORE - 1))
+            .verify_client_cert(&der, &[], before_validity())
             .is_err());
         assert_eq!(
             requester_of(&client.cert).as_deref(),

@@ -12,7 +12,7 @@
 
 use rsp_asn1::ids::Eid;
 
-use crate::status::{Code, Failure};
+use crate::status::{fail, Code, Failure};
 use crate::store::ProfileStatus;
 
 /// An inventory profile's state (SGP.22 §5.3).
@@ -109,10 +109,6 @@ pub struct Es2Profile {
     pub confirmation_code: Option<String>,
 }
 
-fn fail<T>(code: Code, message: String) -> Result<T, Failure> {
-    Err(Failure::new(code, message))
-}
-
 /// The operator that ordered a profile is the only one that may touch the order.
 fn owned_by(p: &Es2Profile, requester: &str) -> Result<(), Failure> {
     match &p.requester {
@@ -147,7 +143,7 @@ pub fn download_order_target(req: &DownloadOrder) -> Result<(), Failure> {
     if req.iccid.is_none() && req.profile_type.is_none() {
         return fail(
             Code::ConditionalElementMissing,
-            "DownloadOrder needs an iccid or a profileType".into(),
+            "DownloadOrder needs an iccid or a profileType",
         );
     }
     Ok(())
@@ -295,14 +291,14 @@ pub fn confirm_order(p: &Es2Profile, req: &ConfirmOrder) -> Result<Confirmed, Fa
         // No ES12 client: an event the LPA would discover cannot be registered.
         return fail(
             Code::SmdsUnreachable,
-            "this SM-DP+ registers no SM-DS events (ES12)".into(),
+            "this SM-DP+ registers no SM-DS events (ES12)",
         );
     }
     let matching_id = match &req.matching_id {
         MatchingIdRequest::Empty if eid.is_none() => {
             return fail(
                 Code::EidMissing,
-                "an empty matchingId means a download by EID, and the order has no EID".into(),
+                "an empty matchingId means a download by EID, and the order has no EID",
             )
         }
         MatchingIdRequest::Absent | MatchingIdRequest::Empty => None,

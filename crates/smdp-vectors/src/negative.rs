@@ -10,7 +10,7 @@ use anyhow::{bail, ensure, Context, Result};
 use base64::Engine as _;
 use lpa::record::Event;
 use rsp_asn1::tlv::{push_tlv, Tlv};
-use rsp_auth::pki::{CurvePki, Pki};
+use rsp_auth::pki::Pki;
 use rsp_auth::Backend;
 use serde_json::{json, Value};
 
@@ -204,26 +204,11 @@ impl BppParts {
     }
 }
 
-/// The keys a mutation re-signs with.
-struct Keys<'a> {
-    c: &'a CurvePki,
-}
-
-impl Keys<'_> {
-    fn euicc(&self) -> Result<&rsp_auth::SigningKey> {
-        Ok(&self
-            .c
-            .euicc
-            .as_ref()
-            .context("the PKI has no eUICC key")?
-            .key)
-    }
-}
-
 fn vectors(p: &Params, pki: &Pki, events: &[Value], x: &Parts) -> Result<Vec<Vector>> {
     use rsp_asn1::notification::{BppCommandId as C, ErrorReason as R};
     let c = pki.by_curve(p.curve).context("the PKI lost its curve")?;
-    let keys = Keys { c };
+    // SK.EUICC, for the mutations that must pass the eUICC signature check.
+    let sk_euicc = &c.euicc.as_ref().context("the PKI has no eUICC key")?.key;
     let mut out = Vec::new();
     let es9 = |at: usize, body: Value| Message::Es9 {
         function: events[at]["function"].as_str().unwrap_or_default().into(),
@@ -290,7 +275,7 @@ fn vectors(p: &Params, pki: &Pki, events: &[Value], x: &Parts) -> Result<Vec<Vec
     // The challenge echo changed, then signed again with SK.EUICC: the signature verifies,
     // the echo does not match (digest §1.5 authenticateClient step 6).
     let mut m = flip(asr.clone(), challenge_at);
-    let s = sign(keys.euicc()?, &m[signed1_at..signed1_at + signed1_len])?;
+    let s = sign(sk_euicc, &m[signed1_at..signed1_at + signed1_len])?;
     m[sig1_at..sig1_at + 64].copy_from_slice(&s);
     out.push(Vector {
         id: "ac-server-challenge".into(),
@@ -376,7 +361,7 @@ fn vectors(p: &Params, pki: &Pki, events: &[Value], x: &Parts) -> Result<Vec<Vec
             &rsp_auth::sig::signature_tlv(&x.smdp_signature2[..].try_into()?)[..],
         ]
         .concat();
-        let s = sign(keys.euicc()?, &input)?;
+        let s = sign(sk_euicc, &input)?;
         m[sig2_at..sig2_at + 64].copy_from_slice(&s);
         out.push(Vector {
             id: "gbpp-hash-cc".into(),

@@ -181,12 +181,13 @@ pub struct Parts {
 
 impl Parts {
     pub fn of(events: &[Event]) -> Result<Self> {
-        let ia_req = body(&es9(events, "initiateAuthentication")?.request_body)?;
-        let ia = body(&es9(events, "initiateAuthentication")?.response_body)?;
-        let ac_req = body(&es9(events, "authenticateClient")?.request_body)?;
-        let ac = body(&es9(events, "authenticateClient")?.response_body)?;
-        let gb_req = body(&es9(events, "getBoundProfilePackage")?.request_body)?;
-        let gb = body(&es9(events, "getBoundProfilePackage")?.response_body)?;
+        let both = |function: &str| -> Result<(Value, Value)> {
+            let r = es9(events, function)?;
+            Ok((body(&r.request_body)?, body(&r.response_body)?))
+        };
+        let (ia_req, ia) = both("initiateAuthentication")?;
+        let (ac_req, ac) = both("authenticateClient")?;
+        let (gb_req, gb) = both("getBoundProfilePackage")?;
         let hn_req = body(&es9(events, "handleNotification")?.request_body)?;
 
         let server_signed1 = b64(&ia, "serverSigned1")?;
