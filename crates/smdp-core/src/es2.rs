@@ -52,6 +52,22 @@ impl State {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub const ALL: [State; 9] = [
+        Self::Available,
+        Self::Allocated,
+        Self::Linked,
+        Self::Confirmed,
+        Self::Released,
+        Self::Downloaded,
+        Self::Installed,
+        Self::Error,
+        Self::Unavailable,
+    ];
+
     /// The Super SIM status of an ES2+ order: `reserving` until it is released (it is not
     /// downloadable yet), then `available`, `downloaded`, `installed`; `failed` for an error or
     /// a cancelled order. `None` for a profile nobody has ordered: it is not an ESimProfile.
@@ -66,10 +82,12 @@ impl State {
         })
     }
 
-    /// How ES2+ sees a REST-created order: ordered (with its EID or without) while it is
-    /// reserved, confirmed or released once `available`, then as it goes.
+    /// How ES2+ sees a REST-created order: a held one (created unreleased) is confirmed, one
+    /// being reserved for release is ordered (with its EID or without), `available` is
+    /// released, then as it goes.
     pub fn of_rest(status: ProfileStatus, released: bool, eid: bool) -> Self {
         match status {
+            ProfileStatus::New | ProfileStatus::Reserving if !released => Self::Confirmed,
             ProfileStatus::New | ProfileStatus::Reserving if eid => Self::Linked,
             ProfileStatus::New | ProfileStatus::Reserving => Self::Allocated,
             ProfileStatus::Available if released => Self::Released,
@@ -78,6 +96,12 @@ impl State {
             ProfileStatus::Installed => Self::Installed,
             ProfileStatus::Failed => Self::Error,
         }
+    }
+
+    /// A stored row's state from its mark, or else its status (`raw` is either):
+    /// [`crate::store::Profile::es2_state`] for rows that are only counted.
+    pub fn of_row(raw: &str, released: bool, eid: bool) -> Option<Self> {
+        Self::parse(raw).or_else(|| Some(Self::of_rest(ProfileStatus::parse(raw)?, released, eid)))
     }
 
     /// Ordered and not yet downloaded: what CancelOrder may still take back.
@@ -655,7 +679,8 @@ mod tests {
     fn one_model_two_views() {
         use ProfileStatus::*;
         for (status, released, eid) in [
-            (New, false, false),
+            (New, true, false),
+            (Reserving, true, true),
             (Reserving, false, true),
             (Available, true, false),
             (Downloaded, true, true),
@@ -672,5 +697,8 @@ mod tests {
         assert_eq!(State::of_rest(Available, false, false), State::Confirmed);
         assert_eq!(State::Available.rest_status(), None);
         assert_eq!(State::Unavailable.rest_status(), Some(Failed));
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
     }
 }

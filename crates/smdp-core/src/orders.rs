@@ -195,11 +195,7 @@ pub fn reserve(
             bail!("matching ID {m:?} is already in use");
         }
     }
-    let mut package = req.template.load(shared)?;
-    let serial = store.next_serial(PLAN_COUNTER)?;
-    let values = plan.allocate(serial, rng)?;
-    package.personalise(&values)?;
-    let der = package.to_der();
+    let (values, der) = personalised(store, plan, shared, &req.template, rng)?;
     let ppk = req.options.pre_protected.then(|| new_ppk(rng));
     let p = NewProfile {
         sid: req.sid.clone().unwrap_or_else(|| new_sid("HP", rng)),
@@ -228,6 +224,82 @@ pub fn reserve(
         callback_url: None,
         callback_method: None,
         sim_sid: None,
+        profile_type: None,
+        es2_mark: None,
+    };
+    Ok(store.insert_profile(&p, now)?)
+}
+
+/// The template, numbered with the plan's next serial and personalised.
+fn personalised(
+    store: &dyn Store,
+    plan: &NumberPlan,
+    shared: Option<&std::path::Path>,
+    template: &TemplateSource,
+    rng: &mut impl CryptoRng,
+) -> Result<(rsp_saip::Personalisation, Vec<u8>)> {
+    let mut package = template.load(shared)?;
+    let serial = store.next_serial(PLAN_COUNTER)?;
+    let values = plan.allocate(serial, rng)?;
+    package.personalise(&values)?;
+    Ok((values, package.to_der()))
+}
+
+/// What `smdp inventory add` stocks: profiles of one ES2+ profile type.
+#[derive(Debug, Clone)]
+pub struct StockRequest {
+    /// The account whose ESimProfiles the orders become (the REST view of ES2+ orders).
+    pub account_sid: String,
+    pub profile_type: String,
+    pub template: TemplateSource,
+    pub max_attempts: i64,
+    pub service_provider_name: String,
+    pub profile_name: String,
+}
+
+/// Longest profile type accepted (SGP.22 leaves it to the operator and the SM-DP+).
+pub const MAX_PROFILE_TYPE_BYTES: usize = 64;
+
+/// Checks a profile type: printable, 1 to 64 bytes.
+pub fn check_profile_type(t: &str) -> Result<()> {
+    if t.trim().is_empty() || t.len() > MAX_PROFILE_TYPE_BYTES {
+        bail!("profile type must be 1..{MAX_PROFILE_TYPE_BYTES} bytes, not blank");
+    }
+    if let Some(c) = t.chars().find(|c| c.is_control()) {
+        bail!("profile type {t:?} contains {c:?}");
+    }
+    Ok(())
+}
+
+/// Stocks one inventory profile (SGP.22 §5.3 `Available`): numbers from the plan, the
+/// personalised package and a Sim sid, but no order yet. ES2+ DownloadOrder orders it; it
+/// is no ESimProfile until then.
+pub fn stock(
+    store: &dyn Store,
+    plan: &NumberPlan,
+    shared: Option<&std::path::Path>,
+    req: &StockRequest,
+    rng: &mut impl CryptoRng,
+    now: i64,
+) -> Result<Profile> {
+    check_profile_type(&req.profile_type)?;
+    let (values, der) = personalised(store, plan, shared, &req.template, rng)?;
+    let p = NewProfile {
+        sid: new_sid("HP", rng),
+        account_sid: req.account_sid.clone(),
+        status: Some(ProfileStatus::Reserving),
+        unreleased: true,
+        iccid: values.iccid.clone(),
+        imsi: values.imsi.clone(),
+        template: req.template.to_string(),
+        package: Some(der),
+        service_provider_name: req.service_provider_name.clone(),
+        profile_name: req.profile_name.clone(),
+        max_attempts: req.max_attempts,
+        sim_sid: Some(new_sid("HS", rng)),
+        profile_type: Some(req.profile_type.clone()),
+        es2_mark: Some(crate::es2::State::Available),
+        ..NewProfile::default()
     };
     Ok(store.insert_profile(&p, now)?)
 }

@@ -136,9 +136,46 @@ pub struct Profile {
     pub options: OrderOptions,
     /// PPK-ENC ‖ PPK-MAC ‖ initial MCV (48 bytes) of a pre-protected order.
     pub ppk: Option<Vec<u8>>,
+    /// The ES2+ profile type of an inventory profile (`smdp inventory add`).
+    pub profile_type: Option<String>,
+    /// The ES2+ function requester that ordered it (from its client certificate).
+    pub requester: Option<String>,
+    /// The ES2+ state where the status does not say it: in the inventory, ordered, confirmed
+    /// (not released) or cancelled as unavailable; `None` once released (and for REST
+    /// orders), where the status says it. See [`Profile::es2_state`].
+    pub es2_mark: Option<crate::es2::State>,
 }
 
 impl Profile {
+    /// The profile's ES2+ state (SGP.22 §5.3): one model, of which the REST status is the
+    /// other view.
+    pub fn es2_state(&self) -> crate::es2::State {
+        self.es2_mark.unwrap_or_else(|| {
+            crate::es2::State::of_rest(self.status, self.released, self.eid.is_some())
+        })
+    }
+
+    /// In the inventory, not ordered: no ESimProfile resource shows it.
+    pub fn in_inventory(&self) -> bool {
+        self.es2_mark == Some(crate::es2::State::Available)
+    }
+
+    /// The profile as ES2+ functions see it (`None` without an ICCID: nothing to address).
+    pub fn es2_view(&self) -> Option<crate::es2::Es2Profile> {
+        Some(crate::es2::Es2Profile {
+            iccid: self.iccid.clone()?,
+            profile_type: self
+                .profile_type
+                .clone()
+                .unwrap_or_else(|| self.template.clone()),
+            state: self.es2_state(),
+            requester: self.requester.clone(),
+            eid: self.eid,
+            matching_id: self.matching_id.clone(),
+            confirmation_code: self.confirmation_code.clone(),
+        })
+    }
+
     /// A binding kept for `eid`: a BPP was issued to it and not installed, so a retry with the
     /// same otPK.EUICC gets the same otPK.DP (SGP.22 3.1.3).
     pub fn kept_binding_for(&self, eid: &Eid) -> bool {
@@ -176,6 +213,71 @@ pub struct NewProfile {
     pub unreleased: bool,
     pub options: OrderOptions,
     pub ppk: Option<Vec<u8>>,
+    /// An inventory profile's ES2+ profile type (with `es2_mark` Available).
+    pub profile_type: Option<String>,
+    pub es2_mark: Option<crate::es2::State>,
+}
+
+/// An ES2+ function's decision, applied by [`OperatorStore::es2_apply`] as one
+/// compare-and-set on the state it was made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Es2Change {
+    /// DownloadOrder: Available → Allocated (no EID) or Linked. The order's Sim is created
+    /// and the order charged once (a profile cancelled back to the inventory and ordered
+    /// again is not charged twice).
+    Order {
+        requester: String,
+        eid: Option<Eid>,
+        charge_cents: i64,
+    },
+    /// ConfirmOrder: Allocated/Linked → Confirmed, or Released with `release`. A matching ID
+    /// another order holds is [`StoreError::Duplicate`].
+    Confirm {
+        eid: Option<Eid>,
+        matching_id: String,
+        confirmation_code: Option<String>,
+        release: bool,
+    },
+    /// ReleaseProfile: Confirmed → Released.
+    Release,
+    /// CancelOrder: back to the inventory (its order data and Sim gone) or Unavailable.
+    Cancel { back_to_inventory: bool },
+}
+
+/// How many profiles of one type are in one ES2+ state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryCount {
+    pub profile_type: String,
+    pub state: crate::es2::State,
+    pub count: i64,
+}
+
+/// Folds a backend's raw count rows (type, mark or status, released, has an EID, count) into
+/// counts by ES2+ state, in type then state order.
+pub fn inventory_counts(
+    rows: Vec<(String, String, bool, bool, i64)>,
+) -> Result<Vec<InventoryCount>> {
+    let mut out: Vec<InventoryCount> = Vec::new();
+    for (profile_type, raw, released, eid, count) in rows {
+        let state = crate::es2::State::of_row(&raw, released, eid)
+            .ok_or_else(|| StoreError::Invalid(format!("corrupt row: ES2+ state {raw:?}")))?;
+        match out
+            .iter_mut()
+            .find(|c| c.profile_type == profile_type && c.state == state)
+        {
+            Some(c) => c.count += count,
+            None => out.push(InventoryCount {
+                profile_type,
+                state,
+                count,
+            }),
+        }
+    }
+    out.sort_by_key(|c| {
+        let rank = crate::es2::State::ALL.iter().position(|s| *s == c.state);
+        (c.profile_type.clone(), rank)
+    });
+    Ok(out)
 }
 
 /// Where an ES9+ session is.
@@ -308,6 +410,8 @@ pub trait Store: Send + Sync {
     fn profiles_after(&self, after: i64, limit: usize) -> Result<Vec<Profile>>;
     /// The profile with this sid, whatever its account.
     fn profile_with_sid(&self, sid: &str) -> Result<Option<Profile>>;
+    /// The profile with this ICCID (digits, no F padding), ordered or in the inventory.
+    fn profile_by_iccid(&self, iccid: &str) -> Result<Option<Profile>>;
     /// The orders that stand for a conformance fixture (an index, not a scan: the
     /// replenisher asks every second).
     fn fixture_profiles(&self) -> Result<Vec<Profile>>;
@@ -789,6 +893,22 @@ pub trait OperatorStore: Store {
         charge_cents: i64,
         now: i64,
     ) -> Result<Vec<bool>>;
+
+    /// The oldest inventory profile of this type that nobody has ordered.
+    fn inventory_pick(&self, profile_type: &str) -> Result<Option<Profile>>;
+    /// Inventory profiles (those with a profile type) counted by type and ES2+ state.
+    fn inventory_counts(&self) -> Result<Vec<InventoryCount>>;
+    /// Applies an ES2+ decision to profile `id` if it is still in `from` (compare-and-set:
+    /// of concurrent callers that read the same state, exactly one wins); false, and nothing
+    /// changed, otherwise. `from` is one of Available, Allocated, Linked, Confirmed,
+    /// Released (the states ES2+ functions act on).
+    fn es2_apply(
+        &self,
+        id: i64,
+        from: crate::es2::State,
+        change: &Es2Change,
+        now: i64,
+    ) -> Result<bool>;
 
     /// Claims pending callbacks due at `now`, only the oldest pending one of each profile
     /// (in-order delivery) and only while its lease is free or expired, each leased to

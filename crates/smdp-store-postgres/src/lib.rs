@@ -10,6 +10,7 @@
 //! call goes through [`off_runtime`].
 
 mod conn;
+mod es2;
 mod maintenance;
 mod operator;
 mod rows;

@@ -77,6 +77,7 @@ fn order(cursor: Cursor) -> &'static str {
 
 fn profile_where(account: &str, f: &ProfileFilter, cursor: Cursor) -> Where {
     let mut w = Where::account(account);
+    w.sql.push_str(&format!(" AND {}", smdp_store_sql::ORDERED));
     if let Some(e) = &f.eid {
         w.eq("eid", e.to_string());
     }
@@ -312,8 +313,10 @@ impl OperatorStore for PgStore {
     }
 
     fn profile_by_sid(&self, account: &str, sid: &str) -> Result<Option<Profile>> {
-        let sql =
-            format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE sid = $1 AND account_sid = $2");
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE sid = $1 AND account_sid = $2 AND {}",
+            smdp_store_sql::ORDERED
+        );
         self.with(|c| {
             c.query_opt(&sql, &[&sid, &account])?
                 .as_ref()
@@ -679,6 +682,24 @@ impl OperatorStore for PgStore {
                 _ => None,
             })
         })
+    }
+
+    fn inventory_pick(&self, profile_type: &str) -> Result<Option<Profile>> {
+        self.es2_pick(profile_type)
+    }
+
+    fn inventory_counts(&self) -> Result<Vec<smdp_core::store::InventoryCount>> {
+        self.es2_counts()
+    }
+
+    fn es2_apply(
+        &self,
+        id: i64,
+        from: smdp_core::es2::State,
+        change: &smdp_core::store::Es2Change,
+        now: i64,
+    ) -> Result<bool> {
+        self.es2_change(id, from, change, now)
     }
 
     fn claim_due_callbacks(

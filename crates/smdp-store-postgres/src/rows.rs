@@ -82,6 +82,12 @@ pub(crate) fn profile(r: &Row) -> R<Profile> {
         },
         ppk: r.try_get(28)?,
         bound_smdp_sign: r.try_get(29)?,
+        profile_type: r.try_get(30)?,
+        requester: r.try_get(31)?,
+        es2_mark: match r.try_get::<_, Option<String>>(32)? {
+            None => None,
+            Some(_) => Some(text_enum(r, 32, smdp_core::es2::State::parse)?),
+        },
     })
 }
 

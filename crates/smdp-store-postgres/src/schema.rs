@@ -1,4 +1,4 @@
-//! The PostgreSQL schema: the SQLite store's tables (schema 15 there) in PostgreSQL types.
+//! The PostgreSQL schema: the SQLite store's tables (schema 16 there) in PostgreSQL types.
 //!
 //! Differences that are not just spelling: integers are `BIGINT` (Rust `i64` throughout),
 //! flags are `BOOLEAN`, blobs `BYTEA`; row ids are identities `BY DEFAULT`, so `smdp store
@@ -6,7 +6,7 @@
 //! callback triggers are PL/pgSQL; the fixture index is on `options::jsonb`.
 
 /// Version of the schema a new store gets; each later version adds one migration.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Later versions: `MIGRATIONS[i]` takes a store from version `i + 1` to `i + 2`.
 pub const MIGRATIONS: &[&str] = &[
@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN signing_key BYTEA;",
     // 3 → 4: otSK.DP erased from closed orders (SQLite 14 → 15); the tables are unchanged.
     "UPDATE profiles SET bound_otsk = NULL WHERE status IN ('installed', 'failed');",
+    // 4 → 5: the ES2+ inventory in the profiles table (SQLite 15 → 16).
+    "ALTER TABLE profiles ADD COLUMN profile_type TEXT;
+     ALTER TABLE profiles ADD COLUMN requester TEXT;
+     ALTER TABLE profiles ADD COLUMN es2_mark TEXT;
+     CREATE INDEX profiles_inventory ON profiles(profile_type, id) WHERE es2_mark = 'Available';",
 ];
 
 /// The schema of a new store, at [`SCHEMA_VERSION`].
@@ -90,8 +95,12 @@ CREATE TABLE profiles (
     ki BYTEA,
     opc BYTEA,
     bound_smdp_sign BYTEA,
-    cc_failures BIGINT NOT NULL DEFAULT 0
+    cc_failures BIGINT NOT NULL DEFAULT 0,
+    profile_type TEXT,
+    requester TEXT,
+    es2_mark TEXT
 );
+CREATE INDEX profiles_inventory ON profiles(profile_type, id) WHERE es2_mark = 'Available';
 CREATE INDEX profiles_eid ON profiles(eid, status);
 CREATE INDEX profiles_bound_txid ON profiles(bound_txid);
 CREATE INDEX profiles_account ON profiles(account_sid, id);

@@ -90,9 +90,10 @@ impl Store for PgStore {
                         "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
                          confirmation_code, iccid, imsi, template, service_provider_name, \
                          profile_name, expires_at, max_attempts, created_at, updated_at, \
-                         callback_url, callback_method, sim_sid, released, options, ppk) \
+                         callback_url, callback_method, sim_sid, released, options, ppk, \
+                         profile_type, es2_mark) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                         $14, $15, $16, $17, $18, $19, $20) RETURNING {PROFILE_COLUMNS}"
+                         $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING {PROFILE_COLUMNS}"
                     ),
                     &[
                         &p.sid,
@@ -115,6 +116,8 @@ impl Store for PgStore {
                         &!p.unreleased,
                         &p.options.to_json(),
                         &p.ppk,
+                        &p.profile_type,
+                        &p.es2_mark.map(|m| m.as_str()),
                     ],
                 )
                 .map_err(|e| duplicate(e, p))?;
@@ -225,6 +228,10 @@ impl Store for PgStore {
         self.with(|c| one_profile(c, "sid = $1", &sid))
     }
 
+    fn profile_by_iccid(&self, iccid: &str) -> Result<Option<Profile>> {
+        self.with(|c| one_profile(c, "iccid = $1", &iccid))
+    }
+
     fn fixture_profiles(&self) -> Result<Vec<Profile>> {
         self.with(|c| {
             let rows = c.query(
@@ -324,10 +331,11 @@ impl Store for PgStore {
     fn release_order(&self, id: i64, now: i64) -> Result<bool> {
         self.with(|c| {
             Ok(c.execute(
-                "UPDATE profiles SET released = TRUE, updated_at = $2, \
+                "UPDATE profiles SET released = TRUE, updated_at = $2, es2_mark = NULL, \
                  status = CASE WHEN status = 'reserving' AND iccid IS NOT NULL \
                  THEN 'available' ELSE status END \
-                 WHERE id = $1 AND NOT released",
+                 WHERE id = $1 AND NOT released \
+                 AND (es2_mark IS NULL OR es2_mark = 'Confirmed')",
                 &[&id, &now],
             )? == 1)
         })

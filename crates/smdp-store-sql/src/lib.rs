@@ -35,6 +35,16 @@ pub const INVARIANTS: &[(&str, &str)] = &[
          WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.sim_sid = s.sid)",
     ),
     (
+        "profiles with an unknown ES2+ state",
+        "SELECT COUNT(*) FROM profiles WHERE es2_mark IS NOT NULL AND es2_mark NOT IN \
+         ('Available', 'Allocated', 'Linked', 'Confirmed', 'Unavailable')",
+    ),
+    (
+        "ES2+ orders without their function requester",
+        "SELECT COUNT(*) FROM profiles WHERE es2_mark IN ('Allocated', 'Linked', 'Confirmed') \
+         AND requester IS NULL",
+    ),
+    (
         "callbacks with an unknown state",
         "SELECT COUNT(*) FROM callbacks WHERE state NOT IN ('pending', 'delivered', 'failed')",
     ),
@@ -67,6 +77,10 @@ pub const COUNTS: &[(&str, &str)] = &[
     (
         "orders failed",
         "SELECT COUNT(*) FROM profiles WHERE status = 'failed'",
+    ),
+    (
+        "inventory not ordered",
+        "SELECT COUNT(*) FROM profiles WHERE es2_mark = 'Available'",
     ),
     ("sims", "SELECT COUNT(*) FROM sims"),
     ("charges", "SELECT COUNT(*) FROM charges"),
@@ -125,7 +139,41 @@ pub const PROFILE_COLUMNS: &str =
     iccid, imsi, template, service_provider_name, profile_name, expires_at, max_attempts, \
     attempts, bound_txid, bound_otpk, bound_otsk, euicc_cert, error_code, error_message, \
     created_at, updated_at, callback_url, callback_method, sim_sid, released, options, ppk, \
-    bound_smdp_sign";
+    bound_smdp_sign, profile_type, requester, es2_mark";
+
+/// Profiles that are orders, not inventory nobody has ordered: what the REST API shows.
+pub const ORDERED: &str = "COALESCE(es2_mark, '') <> 'Available'";
+
+/// The condition a profile row in the ES2+ state named `state` meets (SGP.22 §5.3), for the
+/// states ES2+ functions act on: the compare-and-set of `es2_apply`. The mark says the
+/// states the status cannot (inventory, ordered, confirmed); a REST order held unreleased
+/// (no mark) is confirmed, and a released one is marked no more.
+pub fn es2_state_is(state: &str) -> Option<&'static str> {
+    Some(match state {
+        "Available" => "es2_mark = 'Available'",
+        "Allocated" => "es2_mark = 'Allocated'",
+        "Linked" => "es2_mark = 'Linked'",
+        "Confirmed" => {
+            "(es2_mark = 'Confirmed' OR (es2_mark IS NULL AND status IN ('new', 'reserving') \
+             AND NOT released AND iccid IS NOT NULL))"
+        }
+        "Released" => "(es2_mark IS NULL AND status = 'available')",
+        _ => return None,
+    })
+}
+
+/// What CancelOrder back to the inventory resets: the order's data, its binding and its
+/// counters (the ICCID, numbers and package stay).
+pub const BACK_TO_INVENTORY: &str = "es2_mark = 'Available', requester = NULL, eid = NULL, \
+    matching_id = NULL, confirmation_code = NULL, status = 'reserving', released = FALSE, \
+    bound_txid = NULL, bound_otpk = NULL, bound_otsk = NULL, bound_smdp_sign = NULL, \
+    euicc_cert = NULL, attempts = 0, cc_failures = 0, error_code = NULL, error_message = NULL";
+
+/// Inventory profiles counted by type and raw state (the mark, else the status).
+pub const INVENTORY_COUNTS: &str = "SELECT profile_type, COALESCE(es2_mark, status), \
+    released, eid IS NOT NULL, COUNT(*) FROM profiles WHERE profile_type IS NOT NULL \
+    GROUP BY profile_type, COALESCE(es2_mark, status), released, eid IS NOT NULL \
+    ORDER BY profile_type";
 
 /// Columns of an ES9+ session row.
 pub const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \

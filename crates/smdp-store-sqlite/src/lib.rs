@@ -6,6 +6,7 @@
 //! so two sessions racing for one profile cannot both win, whatever the interleaving, across
 //! threads, processes or restarts.
 
+mod es2;
 mod maintenance;
 mod operator;
 
@@ -121,7 +122,7 @@ pub struct SqliteStore {
 }
 
 /// Bumped with every schema change (`PRAGMA user_version`); older stores are migrated.
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 /// Version 6 → 7: Network Access Profiles and Fleets; asynchronous Sim status changes and
 /// their callbacks (queued by a trigger when a `scheduled` Sim completes, like the profile
@@ -246,6 +247,17 @@ ALTER TABLE accounts ADD COLUMN signing_key BLOB;
 /// Version 14 → 15: otSK.DP erased from closed orders (see [`set_status_on`]).
 const MIGRATE_14_TO_15: &str = "
 UPDATE profiles SET bound_otsk = NULL WHERE status IN ('installed', 'failed');
+";
+
+/// Version 15 → 16: the ES2+ inventory (SGP.22 §5.3) in the profiles table: an ICCID's one
+/// row goes from the inventory to installed. Its profile type, the function requester that
+/// ordered it, and the ES2+ state where the status does not say it.
+const MIGRATE_15_TO_16: &str = "
+ALTER TABLE profiles ADD COLUMN profile_type TEXT;
+ALTER TABLE profiles ADD COLUMN requester TEXT;
+ALTER TABLE profiles ADD COLUMN es2_mark TEXT;
+CREATE INDEX IF NOT EXISTS profiles_inventory ON profiles(profile_type, id)
+    WHERE es2_mark = 'Available';
 ";
 
 /// The Rust half of migration 13 → 14, in its transaction: every secret still in clear
@@ -549,6 +561,12 @@ fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
         },
         ppk: r.get(28)?,
         bound_smdp_sign: r.get(29)?,
+        profile_type: r.get(30)?,
+        requester: r.get(31)?,
+        es2_mark: match r.get::<_, Option<String>>(32)? {
+            None => None,
+            Some(_) => Some(text_enum(r, 32, smdp_core::es2::State::parse)?),
+        },
     })
 }
 
@@ -709,6 +727,7 @@ impl SqliteStore {
             MIGRATE_12_TO_13,
             MIGRATE_13_TO_14,
             MIGRATE_14_TO_15,
+            MIGRATE_15_TO_16,
         ];
         debug_assert_eq!(migrations.len() as i64 + 1, SCHEMA_VERSION);
         let pending = match (version, tables) {
@@ -840,9 +859,10 @@ impl Store for SqliteStore {
                 "INSERT INTO profiles (sid, account_sid, status, eid, matching_id, \
                  confirmation_code, iccid, imsi, template, service_provider_name, \
                  profile_name, expires_at, max_attempts, created_at, updated_at, \
-                 callback_url, callback_method, sim_sid, released, options, ppk) \
+                 callback_url, callback_method, sim_sid, released, options, ppk, \
+                 profile_type, es2_mark) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, \
-                 ?15, ?16, ?17, ?18, ?19, ?20)",
+                 ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )?
             .execute(params![
                 p.sid,
@@ -864,7 +884,9 @@ impl Store for SqliteStore {
                 p.sim_sid,
                 !p.unreleased,
                 p.options.to_json(),
-                p.ppk
+                p.ppk,
+                p.profile_type,
+                p.es2_mark.map(|m| m.as_str())
             ])
             .map_err(|e| duplicate(e, p))?;
             let id = tx.last_insert_rowid();
@@ -962,6 +984,10 @@ impl Store for SqliteStore {
 
     fn profile_with_sid(&self, sid: &str) -> Result<Option<Profile>> {
         self.one_profile("sid = ?1", &sid)
+    }
+
+    fn profile_by_iccid(&self, iccid: &str) -> Result<Option<Profile>> {
+        self.one_profile("iccid = ?1", &iccid)
     }
 
     fn fixture_profiles(&self) -> Result<Vec<Profile>> {
@@ -1064,10 +1090,11 @@ impl Store for SqliteStore {
         self.with(|c| {
             let n = c
                 .prepare_cached(
-                    "UPDATE profiles SET released = 1, updated_at = ?2, \
+                    "UPDATE profiles SET released = 1, updated_at = ?2, es2_mark = NULL, \
                      status = CASE WHEN status = 'reserving' AND iccid IS NOT NULL \
                      THEN 'available' ELSE status END \
-                     WHERE id = ?1 AND NOT released",
+                     WHERE id = ?1 AND NOT released \
+                     AND (es2_mark IS NULL OR es2_mark = 'Confirmed')",
                 )?
                 .execute(params![id, now])?;
             Ok(n == 1)
@@ -1465,6 +1492,10 @@ mod tests {
              INSERT INTO sessions (txid, state, created_at, expires_at, euicc_challenge,
                  server_challenge, ci_pkid, profile_id, cc_attempts)
              VALUES ('00', 'authenticated', 0, 99, x'00', x'00', x'00', {}, 2);
+             DROP INDEX profiles_inventory;
+             ALTER TABLE profiles DROP COLUMN profile_type;
+             ALTER TABLE profiles DROP COLUMN requester;
+             ALTER TABLE profiles DROP COLUMN es2_mark;
              PRAGMA user_version = 12;",
             p.id
         ))
@@ -1493,6 +1524,10 @@ mod tests {
              INSERT INTO bearer_tokens VALUES ('bearer-1', 'AC1');
              INSERT INTO oauth_clients VALUES ('client-1', 'client-secret', 'AC1');
              INSERT INTO oauth_tokens VALUES ('oauth-1', 'AC1', 'client-1', 0, 99, 0);
+             DROP INDEX profiles_inventory;
+             ALTER TABLE profiles DROP COLUMN profile_type;
+             ALTER TABLE profiles DROP COLUMN requester;
+             ALTER TABLE profiles DROP COLUMN es2_mark;
              PRAGMA user_version = 13;",
         )
         .unwrap();

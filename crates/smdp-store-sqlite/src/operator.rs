@@ -12,7 +12,9 @@ use smdp_core::store::{
 };
 
 use crate::{opt, profile_row, text_enum, SqlError, SqliteStore};
-use smdp_store_sql::{CALLBACK_COLUMNS, FLEET_COLUMNS, NAP_COLUMNS, PROFILE_COLUMNS, SIM_COLUMNS};
+use smdp_store_sql::{
+    CALLBACK_COLUMNS, FLEET_COLUMNS, NAP_COLUMNS, ORDERED, PROFILE_COLUMNS, SIM_COLUMNS,
+};
 
 fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
     Ok(CallbackRecord {
@@ -125,7 +127,7 @@ fn fleet_where(account: &str, nap: Option<&str>, cursor: Cursor) -> (String, Vec
 
 /// `WHERE` clause and parameters for a profile listing.
 fn profile_where(account: &str, f: &ProfileFilter, cursor: Cursor) -> (String, Vec<String>) {
-    let mut sql = String::from("account_sid = ?1");
+    let mut sql = format!("account_sid = ?1 AND {ORDERED}");
     let mut args = vec![account.to_string()];
     let add = |col: &str, v: String, sql: &mut String, args: &mut Vec<String>| {
         args.push(v);
@@ -324,7 +326,8 @@ impl OperatorStore for SqliteStore {
     fn profile_by_sid(&self, account: &str, sid: &str) -> Result<Option<Profile>> {
         self.with(|c| {
             Ok(c.prepare_cached(&format!(
-                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE sid = ?1 AND account_sid = ?2"
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE sid = ?1 AND account_sid = ?2 \
+                 AND {ORDERED}"
             ))?
             .query_row(params![sid, account], profile_row)
             .optional()?)
@@ -764,6 +767,24 @@ impl OperatorStore for SqliteStore {
                 _ => None,
             })
         })
+    }
+
+    fn inventory_pick(&self, profile_type: &str) -> Result<Option<Profile>> {
+        self.es2_pick(profile_type)
+    }
+
+    fn inventory_counts(&self) -> Result<Vec<smdp_core::store::InventoryCount>> {
+        self.es2_counts()
+    }
+
+    fn es2_apply(
+        &self,
+        id: i64,
+        from: smdp_core::es2::State,
+        change: &smdp_core::store::Es2Change,
+        now: i64,
+    ) -> Result<bool> {
+        self.es2_change(id, from, change, now)
     }
 
     fn claim_due_callbacks(

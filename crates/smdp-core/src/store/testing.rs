@@ -889,6 +889,202 @@ pub fn fixture_orders_are_listed(make: &dyn Fn() -> Box<dyn OperatorStore>) {
     assert_eq!(found[0].options.fixture.as_deref(), Some("TEST123"));
 }
 
+/// An inventory profile of type `t` (`smdp inventory add` makes these with numbers and a
+/// package from the plan).
+fn stocked(sid: &str, iccid: &str, t: &str) -> NewProfile {
+    NewProfile {
+        status: Some(ProfileStatus::Reserving),
+        unreleased: true,
+        package: Some(vec![0x30, 0]),
+        sim_sid: Some(format!("HS{sid}")),
+        profile_type: Some(t.into()),
+        es2_mark: Some(crate::es2::State::Available),
+        ..order(sid, iccid)
+    }
+}
+
+pub fn es2_orders_are_compare_and_set(make: &dyn Fn() -> Box<dyn OperatorStore>) {
+    use crate::es2::State::*;
+    let s = make();
+    s.create_account("AC0", "t", "a", 0).unwrap();
+    let a = s.insert_profile(&stocked("HP1", "891", "T"), 1).unwrap();
+    let b = s.insert_profile(&stocked("HP2", "892", "T"), 2).unwrap();
+    s.insert_profile(&stocked("HP3", "893", "U"), 3).unwrap();
+    assert_eq!(a.es2_state(), Available);
+    assert!(a.in_inventory() && a.es2_view().unwrap().profile_type == "T");
+    // Inventory is no ESimProfile: REST listings and lookups do not show it.
+    let f = ProfileFilter::default();
+    assert!(s
+        .list_profiles("AC0", &f, Cursor::Start, 10)
+        .unwrap()
+        .is_empty());
+    assert!(s.profile_by_sid("AC0", "HP1").unwrap().is_none());
+    assert_eq!(s.profile_by_iccid("892").unwrap().unwrap().id, b.id);
+    assert_eq!(
+        s.inventory_pick("T").unwrap().unwrap().id,
+        a.id,
+        "oldest first"
+    );
+    assert!(s.inventory_pick("V").unwrap().is_none());
+    // Not claimed by the reservation worker, not released by `profile release`.
+    let lease = Lease {
+        owner: "w".into(),
+        until: 100,
+    };
+    assert!(s.claim_reservations(&lease, 5, 10).unwrap().is_empty());
+    assert!(!s.release_order(a.id, 5).unwrap());
+
+    // DownloadOrder: of two orders from the same read, one wins; the Sim and charge once.
+    let order = |eid: Option<Eid>| Es2Change::Order {
+        requester: "op".into(),
+        eid,
+        charge_cents: 300,
+    };
+    assert!(s
+        .es2_apply(a.id, Available, &order(Some(e("E1"))), 10)
+        .unwrap());
+    assert!(!s.es2_apply(a.id, Available, &order(None), 10).unwrap());
+    let got = s.profile(a.id).unwrap().unwrap();
+    assert_eq!((got.es2_state(), got.eid), (Linked, Some(e("E1"))));
+    assert_eq!(got.requester.as_deref(), Some("op"));
+    assert_eq!(
+        got.status,
+        ProfileStatus::Reserving,
+        "an order being confirmed"
+    );
+    assert_eq!(s.inventory_pick("T").unwrap().unwrap().id, b.id);
+    assert_eq!(
+        s.list_profiles("AC0", &f, Cursor::Start, 10).unwrap().len(),
+        1
+    );
+    assert!(s.sim("AC0", "HSHP1").unwrap().is_some());
+    assert_eq!(s.charges("AC0").unwrap().len(), 1);
+    // An action from a state the profile is not in changes nothing.
+    let confirm = |m: &str, release: bool| Es2Change::Confirm {
+        eid: Some(e("E1")),
+        matching_id: m.into(),
+        confirmation_code: None,
+        release,
+    };
+    assert!(!s
+        .es2_apply(a.id, Allocated, &confirm("M-1", true), 11)
+        .unwrap());
+    assert!(!s
+        .es2_apply(a.id, Confirmed, &Es2Change::Release, 11)
+        .unwrap());
+    // ConfirmOrder without release: held (ES9+ 8.2/1.2) until ReleaseProfile.
+    assert!(s
+        .es2_apply(a.id, Linked, &confirm("M-1", false), 11)
+        .unwrap());
+    let got = s.profile(a.id).unwrap().unwrap();
+    assert_eq!((got.es2_state(), got.released), (Confirmed, false));
+    assert_eq!(got.matching_id.as_deref(), Some("M-1"));
+    assert_eq!(s.profile_by_matching_id("M-1").unwrap().unwrap().id, a.id);
+    assert!(s
+        .es2_apply(a.id, Confirmed, &Es2Change::Release, 12)
+        .unwrap());
+    assert!(!s
+        .es2_apply(a.id, Confirmed, &Es2Change::Release, 12)
+        .unwrap());
+    let got = s.profile(a.id).unwrap().unwrap();
+    assert_eq!(got.es2_state(), Released);
+    assert_eq!((got.status, got.released), (ProfileStatus::Available, true));
+
+    // A matching ID another order holds is refused, and nothing changes.
+    assert!(s.es2_apply(b.id, Available, &order(None), 13).unwrap());
+    match s.es2_apply(b.id, Allocated, &confirm("M-1", true), 13) {
+        Err(StoreError::Duplicate { what, .. }) => assert_eq!(what, "matching ID"),
+        other => panic!("expected a duplicate matching ID, got {other:?}"),
+    }
+    assert_eq!(s.profile(b.id).unwrap().unwrap().es2_state(), Allocated);
+
+    // CancelOrder back to the inventory: order data and Sim gone, numbers and package kept;
+    // ordered again, it is charged once.
+    assert!(s
+        .es2_apply(
+            a.id,
+            Released,
+            &Es2Change::Cancel {
+                back_to_inventory: true
+            },
+            14
+        )
+        .unwrap());
+    let got = s.profile(a.id).unwrap().unwrap();
+    assert_eq!(got.es2_state(), Available);
+    assert_eq!(
+        (got.eid, got.matching_id.clone(), got.requester.clone()),
+        (None, None, None)
+    );
+    assert!(
+        s.profile_by_matching_id("M-1").unwrap().is_none(),
+        "its matching ID is free"
+    );
+    assert!(s.sim("AC0", "HSHP1").unwrap().is_none());
+    assert!(s.package(a.id).unwrap().is_some());
+    assert!(s.es2_apply(a.id, Available, &order(None), 15).unwrap());
+    assert_eq!(
+        s.charges("AC0").unwrap().len(),
+        2,
+        "one per profile, not per order"
+    );
+    // CancelOrder as Unavailable: failed for REST, never handed out again.
+    assert!(s
+        .es2_apply(
+            b.id,
+            Allocated,
+            &Es2Change::Cancel {
+                back_to_inventory: false
+            },
+            16
+        )
+        .unwrap());
+    let got = s.profile(b.id).unwrap().unwrap();
+    assert_eq!(
+        (got.es2_state(), got.status),
+        (Unavailable, ProfileStatus::Failed)
+    );
+    assert!(!s.es2_apply(b.id, Available, &order(None), 17).unwrap());
+    // A REST order held unreleased reads as confirmed and is released by ES2+.
+    let mut held = order_held("HP9", "899");
+    held.eid = Some(e("E9"));
+    let h = s.insert_profile(&held, 18).unwrap();
+    assert_eq!(h.es2_state(), Confirmed);
+    assert!(s
+        .es2_apply(h.id, Confirmed, &Es2Change::Release, 19)
+        .unwrap());
+    assert_eq!(s.profile(h.id).unwrap().unwrap().es2_state(), Released);
+
+    let counts = s.inventory_counts().unwrap();
+    let count = |t: &str, st| {
+        counts
+            .iter()
+            .find(|c| c.profile_type == t && c.state == st)
+            .map_or(0, |c| c.count)
+    };
+    assert_eq!(count("T", Allocated), 1);
+    assert_eq!(count("T", Unavailable), 1);
+    assert_eq!(count("U", Available), 1);
+    assert_eq!(
+        counts.iter().map(|c| c.count).sum::<i64>(),
+        3,
+        "REST orders are no inventory"
+    );
+    assert!(matches!(
+        s.es2_apply(a.id, Downloaded, &Es2Change::Release, 20),
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+fn order_held(sid: &str, iccid: &str) -> NewProfile {
+    NewProfile {
+        status: Some(ProfileStatus::Reserving),
+        unreleased: true,
+        package: Some(vec![0x30, 0]),
+        ..order(sid, iccid)
+    }
+}
+
 /// One `#[test]` per conformance case, for a backend's test module. With `skip_unless`, each
 /// test returns early (passing) when the expression is false: a backend whose server is not
 /// there (PostgreSQL without `DATABASE_URL`) prints its own notice.
@@ -914,6 +1110,7 @@ macro_rules! store_conformance_tests {
             notifications_are_recorded_once_against_their_profile,
             fault_plans_and_their_log,
             fixture_orders_are_listed,
+            es2_orders_are_compare_and_set,
             profiles_page_in_id_order);
     };
     (@cases $make:expr, $ready:expr; $($case:ident),*) => {$(
