@@ -61,11 +61,13 @@ fn router() -> &'static (Router, tokio::runtime::Runtime) {
             services: Services {
                 es9: Some(Arc::new(smdp)),
                 rest: None,
+                es2: None,
             },
             scheme: "https",
             max_body: MAX_BODY,
             body_timeout: std::time::Duration::from_secs(5),
             peer: Some(std::net::Ipv4Addr::LOCALHOST.into()),
+            requester: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

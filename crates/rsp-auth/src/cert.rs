@@ -458,7 +458,7 @@ fn attr_string(v: &der::Any) -> Result<String, Error> {
 }
 
 /// SubjectAltName: (dNSNames, registeredIDs); other name forms are skipped.
-fn parse_san(v: &[u8]) -> Result<(Vec<String>, Vec<rsp_asn1::ObjectIdentifier>), Error> {
+pub(crate) fn parse_san(v: &[u8]) -> Result<(Vec<String>, Vec<rsp_asn1::ObjectIdentifier>), Error> {
     let seq = Tlv::read_exact(v).map_err(|e| bad(format!("SubjectAltName: {e}")))?;
     if seq.tag != [0x30] {
         return Err(bad("SubjectAltName is not a SEQUENCE"));

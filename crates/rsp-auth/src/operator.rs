@@ -115,7 +115,49 @@ pub fn issue_client<R: CryptoRng + ?Sized>(
 
 /// The function requester a client certificate names: its first dNSName.
 pub fn requester_of(cert: &crate::cert::Cert) -> Option<String> {
-    cert.dns_names.first().cloned()
+    requester_of_der(cert.der())
+}
+
+/// notAfter of any certificate, in Unix seconds (for checking an expired operator
+/// certificate as at its last valid second, an explicit opt-in for test certificates).
+pub fn not_after_of_der(der: &[u8]) -> Option<u64> {
+    use der::Decode;
+    let c = x509_cert::Certificate::from_der(der).ok()?;
+    Some(
+        c.tbs_certificate()
+            .validity()
+            .not_after
+            .to_unix_duration()
+            .as_secs(),
+    )
+}
+
+/// The function requester a TLS client certificate names, whatever its key type (operators'
+/// certificates need not be SGP.22 ones): its first SubjectAltName dNSName, or else its
+/// subject's commonName (SGP.26's operator certificates carry only a CN).
+pub fn requester_of_der(der: &[u8]) -> Option<String> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let tbs = cert.tbs_certificate();
+    let san = tbs
+        .extensions()
+        .into_iter()
+        .flatten()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME);
+    if let Some(e) = san {
+        if let Ok((dns, _)) = crate::cert::parse_san(e.extn_value.as_bytes()) {
+            if let Some(d) = dns.into_iter().next() {
+                return Some(d);
+            }
+        }
+    }
+    let cn = tbs
+        .subject()
+        .iter()
+        .find(|atv| atv.oid == const_oid::db::rfc4519::COMMON_NAME)
+        .and_then(|atv| std::str::from_utf8(atv.value.value()).ok())
+        .map(str::to_owned);
+    cn
 }
 
 #[cfg(test)]

@@ -97,11 +97,14 @@ pub enum Code {
     ConditionalElementMissing,
     /// 8.9/5.1: the SM-DS named cannot be reached (this SM-DP+ has no ES12 client).
     SmdsUnreachable,
+    /// 1.1/1.2: the header names another function requester than the client certificate
+    /// (SGP.22 subject 1.1 "Function Requester", reason 1.2 "Not Allowed (Authorisation)").
+    RequesterNotAllowed,
 }
 
 impl Code {
     /// Every row of the table.
-    pub const ALL: [Code; 41] = {
+    pub const ALL: [Code; 42] = {
         use Code::*;
         [
             InvalidSmdpAddress,
@@ -145,6 +148,7 @@ impl Code {
             MatchingIdMismatch,
             ConditionalElementMissing,
             SmdsUnreachable,
+            RequesterNotAllowed,
         ]
     };
 
@@ -200,6 +204,7 @@ impl Code {
             MatchingIdMismatch => ("8.2.6", "3.10"),
             ConditionalElementMissing => ("1.6", "2.3"),
             SmdsUnreachable => ("8.9", "5.1"),
+            RequesterNotAllowed => ("1.1", "1.2"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The operator side of smdp-sim: the Super SIM REST API ([`rest`]: `ESimProfiles`, `Sims`,
 //! `Charges`), [`accounts`], [`qr`] codes of activation codes, and the two workers that run
 //! beside it: [`reservation`] (new → reserving → available) and [`callbacks`] (status
-//! callbacks, signed and retried). Storage is any [`smdp_core::store::OperatorStore`].
+//! callbacks, signed and retried), and [`es2_client`], an operator's ES2+ client (mutual TLS)
+//! for `smdp es2` and the tests. Storage is any [`smdp_core::store::OperatorStore`].
 
 //!
 //! Features: `runtime` (default) adds the tokio workers and the hyper [`service`]; `qr`
@@ -13,6 +14,8 @@ pub mod accounts;
 #[cfg(feature = "runtime")]
 pub mod callbacks;
 pub mod egress;
+#[cfg(feature = "runtime")]
+pub mod es2_client;
 pub mod export;
 pub mod fixtures;
 pub mod fleets;

@@ -26,7 +26,10 @@ use smdp_core::status::{Code, Failure};
 
 /// What the server answers in `X-Admin-Protocol` (a v2 value: pySim's client refuses others).
 pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.0";
-const JSON: &str = "application/json;charset=UTF-8";
+pub(crate) const JSON: &str = "application/json;charset=UTF-8";
+const ES2_PREFIX: &str = "/gsma/rsp2/es2plus/";
+/// Any `gsma/rsp/v…` X-Admin-Protocol, absent tolerated (lpac and TTCN differ).
+const ES9_PROTOCOL: (fn(&str) -> bool, &str) = (|s| s.starts_with("gsma/rsp/v"), "gsma/rsp/v…");
 
 /// Connection and request limits.
 #[derive(Debug, Clone)]
@@ -87,6 +90,9 @@ pub struct Services {
     pub es9: Option<Arc<Smdp>>,
     /// The operator REST API (`/v1/*`).
     pub rest: Option<Arc<smdp_operator::rest::Operator>>,
+    /// ES2+ (`/gsma/rsp2/es2plus/*`): only on a listener that requires a client
+    /// certificate, which names the function requester.
+    pub es2: Option<Arc<smdp_core::es2::Es2>>,
 }
 
 /// Binds `listen` and serves ES9+ until [`ServerHandle::shutdown`].
@@ -98,7 +104,7 @@ pub async fn start(
 ) -> std::io::Result<ServerHandle> {
     let services = Services {
         es9: Some(smdp),
-        rest: None,
+        ..Services::default()
     };
     start_services(services, Some(tls), listen, limits).await
 }
@@ -125,6 +131,7 @@ pub fn serve_listener(
     let services = if tls.is_none() {
         Services {
             es9: None,
+            es2: None,
             ..services
         }
     } else {
@@ -169,14 +176,31 @@ pub fn serve_listener(
             tokio::spawn(async move {
                 let _permit = permit;
                 let Some(acceptor) = acceptor else {
-                    serve_connection(TokioIo::new(tcp), services, "http", &limits, watcher, peer)
-                        .await;
+                    let conn = Conn {
+                        scheme: "http",
+                        peer,
+                        requester: None,
+                    };
+                    serve_connection(TokioIo::new(tcp), services, conn, &limits, watcher).await;
                     return;
                 };
                 match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(t)) => {
-                        serve_connection(TokioIo::new(t), services, "https", &limits, watcher, peer)
-                            .await
+                        // On a listener that asks for one, the verified client certificate
+                        // names the ES2+ function requester for the whole connection.
+                        let requester = t
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .and_then(|c| rsp_auth::operator::requester_of_der(c))
+                            .map(Arc::<str>::from);
+                        let conn = Conn {
+                            scheme: "https",
+                            peer,
+                            requester,
+                        };
+                        serve_connection(TokioIo::new(t), services, conn, &limits, watcher).await
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -198,23 +222,32 @@ pub fn serve_listener(
     })
 }
 
+/// What a connection is: its scheme, its client, and the function requester its client
+/// certificate names (ES2+).
+struct Conn {
+    scheme: &'static str,
+    peer: SocketAddr,
+    requester: Option<Arc<str>>,
+}
+
 async fn serve_connection<IO>(
     io: IO,
     services: Services,
-    scheme: &'static str,
+    conn: Conn,
     limits: &Limits,
     watcher: hyper_util::server::graceful::Watcher,
-    peer: SocketAddr,
 ) where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let max_body = limits.max_body;
+    let peer = conn.peer;
     let svc = Router {
         services,
-        scheme,
+        scheme: conn.scheme,
         max_body,
         body_timeout: limits.body_timeout,
         peer: Some(peer.ip()),
+        requester: conn.requester,
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -288,11 +321,16 @@ where
         scheme,
         max_body,
         peer,
+        requester,
         ..
     } = router;
     if smdp_operator::rest::is_rest_path(req.uri().path()) {
         if let Some(op) = services.rest {
             return Ok(smdp_operator::service::handle(op, req, scheme, max_body).await);
+        }
+    } else if req.uri().path().starts_with(ES2_PREFIX) {
+        if let Some(es2) = services.es2 {
+            return Ok(crate::es2::handle(es2, requester, req, max_body).await);
         }
     } else if let Some(smdp) = services.es9 {
         return handle(smdp, req, max_body, peer).await;
@@ -312,6 +350,8 @@ pub struct Router {
     pub body_timeout: Duration,
     /// The client's address (the TCP peer), for limits kept per client.
     pub peer: Option<IpAddr>,
+    /// The function requester the connection's client certificate names (ES2+).
+    pub requester: Option<Arc<str>>,
 }
 
 impl<B> hyper::service::Service<Request<B>> for Router
@@ -335,7 +375,7 @@ where
     }
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+pub(crate) fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(format!("{text}\n"))));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -345,7 +385,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     r
 }
 
-fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
+pub(crate) fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
@@ -403,60 +443,9 @@ where
     if !path::ALL.contains(&function.as_str()) {
         return Ok(plain(StatusCode::NOT_FOUND, "not an ES9+ path"));
     }
-    if req.method() != Method::POST {
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "ES9+ functions are POST");
-        r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("POST"));
-        return Ok(r);
-    }
-    // Any application/json* (lpac, TTCN add parameters); absent is tolerated.
-    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-        let ok = ct
-            .to_str()
-            .map(|s| {
-                s.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            })
-            .unwrap_or(false);
-        if !ok {
-            return Ok(plain(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json",
-            ));
-        }
-    }
-    if let Some(v) = req.headers().get("x-admin-protocol") {
-        if !v.to_str().is_ok_and(|s| s.starts_with("gsma/rsp/v")) {
-            return Ok(plain(
-                StatusCode::BAD_REQUEST,
-                "X-Admin-Protocol must be gsma/rsp/v…",
-            ));
-        }
-    }
-    let body = match Limited::new(req.into_body(), max_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return Ok(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large",
-            ))
-        }
-        Err(e) if smdp_operator::service::timed_out(e.as_ref()) => {
-            return Ok(plain(
-                StatusCode::REQUEST_TIMEOUT,
-                "the request body did not arrive in time",
-            ))
-        }
-        Err(_) => {
-            return Ok(plain(
-                StatusCode::BAD_REQUEST,
-                "could not read the request body",
-            ))
-        }
+    let body = match json_body(req, max_body, "ES9+", ES9_PROTOCOL).await {
+        Ok(b) => b,
+        Err(r) => return Ok(r),
     };
     let notification = function == path::HANDLE_NOTIFICATION;
     // On this worker thread: a call is a few hundred µs of signing and store work, and a
@@ -481,6 +470,80 @@ where
         }
     });
     answer_with_faults(answer).await
+}
+
+/// The HTTP-level checks both JSON interfaces make (method, content type, admin protocol,
+/// body size and deadline), then the body; an `Err` is the HTTP answer to give instead.
+pub(crate) async fn json_body<B>(
+    req: Request<B>,
+    max_body: usize,
+    interface: &str,
+    (admin_protocol_ok, protocol): (fn(&str) -> bool, &str),
+) -> Result<Bytes, Response<Full<Bytes>>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if req.method() != Method::POST {
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{interface} functions are POST"),
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return Err(r);
+    }
+    // Any application/json* (lpac, TTCN add parameters); absent is tolerated.
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let ok = ct
+            .to_str()
+            .map(|s| {
+                s.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            })
+            .unwrap_or(false);
+        if !ok {
+            return Err(plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            ));
+        }
+    }
+    if let Some(v) = req.headers().get("x-admin-protocol") {
+        if !v.to_str().is_ok_and(admin_protocol_ok) {
+            return Err(plain(
+                StatusCode::BAD_REQUEST,
+                &format!("X-Admin-Protocol must be {protocol}"),
+            ));
+        }
+    }
+    let body = match Limited::new(req.into_body(), max_body).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            ))
+        }
+        Err(e) if smdp_operator::service::timed_out(e.as_ref()) => {
+            return Err(plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            ))
+        }
+        Err(_) => {
+            return Err(plain(
+                StatusCode::BAD_REQUEST,
+                "could not read the request body",
+            ))
+        }
+    };
+    Ok(body)
 }
 
 /// An answer, with a scripted transport fault applied (`smdp_core::faults`).

@@ -187,6 +187,24 @@ pub struct Settings {
     /// `fixtures/sgp23.toml`) or a fixture file of the same shape.
     #[arg(long, env = "SMDP_FIXTURES")]
     pub fixtures: Option<String>,
+    /// Serve ES2+ (the GSMA operator interface, SGP.22 §5.3) on this address, over TLS that
+    /// requires a client certificate chaining to --es2-client-ca [default: off].
+    #[arg(long, env = "SMDP_ES2_LISTEN")]
+    pub es2_listen: Option<SocketAddr>,
+    /// Trust anchors for ES2+ client certificates (PEM with one or more certificates, or
+    /// DER) [default: the PKI's Operator/CERT_OPERATOR_CA_ECDSA_NIST.der, which
+    /// `smdp pki issue-operator` issues under].
+    #[arg(long, env = "SMDP_ES2_CLIENT_CA")]
+    pub es2_client_ca: Option<PathBuf>,
+    /// Admit ES2+ client certificates that have expired (checked as at their last valid
+    /// second): for test certificates such as SGP.26's, never in production.
+    #[arg(
+        long,
+        env = "SMDP_ES2_ALLOW_EXPIRED_CLIENT_CERTS",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub es2_allow_expired_client_certs: Option<bool>,
 }
 
 impl Settings {
@@ -219,6 +237,11 @@ impl Settings {
                 self.callback_allow
             },
             fixtures: self.fixtures.or(other.fixtures),
+            es2_listen: self.es2_listen.or(other.es2_listen),
+            es2_client_ca: self.es2_client_ca.or(other.es2_client_ca),
+            es2_allow_expired_client_certs: self
+                .es2_allow_expired_client_certs
+                .or(other.es2_allow_expired_client_certs),
             hostile: self.hostile.or(other.hostile),
             scenario: self.scenario.or(other.scenario),
             oauth_token_ttl: self.oauth_token_ttl.or(other.oauth_token_ttl),
@@ -282,6 +305,44 @@ pub struct Config {
     pub hostile: Option<(u64, f64)>,
     /// Server-wide scripted faults.
     pub scenario: Vec<smdp_core::faults::ScenarioFault>,
+    /// The ES2+ listener, if served.
+    pub es2: Option<Es2Config>,
+}
+
+/// The ES2+ listener: where, and whom it admits.
+#[derive(Debug, Clone)]
+pub struct Es2Config {
+    pub listen: SocketAddr,
+    /// Trust anchors (DER) client certificates must chain to.
+    pub anchors: Vec<Vec<u8>>,
+    /// Admit expired client certificates (test certificates).
+    pub allow_expired: bool,
+}
+
+impl Es2Config {
+    /// ES2+ on `listen` for the clients of the PKI's operator CA (`smdp pki issue-operator`).
+    pub fn for_pki(listen: SocketAddr, pki: &Path) -> Result<Self> {
+        Self::from_file(listen, &pki.join(rsp_auth::operator::CA_CERT), false)
+    }
+
+    /// ES2+ on `listen` for the clients of the trust anchors in `file` (PEM or DER).
+    pub fn from_file(listen: SocketAddr, file: &Path, allow_expired: bool) -> Result<Self> {
+        let bytes = std::fs::read(file).with_context(|| {
+            format!(
+                "ES2+ client trust anchors {} (make one with `smdp pki generate`, or give \
+                 --es2-client-ca)",
+                file.display()
+            )
+        })?;
+        let anchors = crate::es2::read_anchors(&bytes)
+            .map_err(|e| ServeError(format!("{}: {e}", file.display())))?;
+        crate::es2::client_verifier(&anchors, allow_expired).map_err(ServeError)?;
+        Ok(Self {
+            listen,
+            anchors,
+            allow_expired,
+        })
+    }
 }
 
 /// A fixture file by name (`sgp23`) or path, parsed and checked.
@@ -394,7 +455,20 @@ impl Config {
                     .faults
             }
         };
+        let pki = s.pki.unwrap_or_else(|| PathBuf::from("certs"));
+        let es2 = match s.es2_listen {
+            None => None,
+            Some(listen) => {
+                let file = s
+                    .es2_client_ca
+                    .clone()
+                    .unwrap_or_else(|| pki.join(rsp_auth::operator::CA_CERT));
+                let allow = s.es2_allow_expired_client_certs.unwrap_or(false);
+                Some(Es2Config::from_file(listen, &file, allow)?)
+            }
+        };
         Ok(Self {
+            es2,
             scenario,
             hostile,
             fixtures,
@@ -420,7 +494,7 @@ impl Config {
                 Some(v) => v.parse().map_err(ServeError)?,
             },
             data,
-            pki: s.pki.unwrap_or_else(|| PathBuf::from("certs")),
+            pki,
             seed: s.seed,
             json_logs,
             policy,
@@ -493,15 +567,29 @@ pub fn tls_config(
     now: SystemTime,
     seed: Option<u64>,
 ) -> Result<Arc<rustls::ServerConfig>> {
+    tls_config_with(pki, address, now, seed, None)
+}
+
+/// [`tls_config`], requiring a client certificate that `clients` accepts (ES2+).
+pub fn tls_config_with(
+    pki: &Pki,
+    address: &str,
+    now: SystemTime,
+    seed: Option<u64>,
+    clients: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<Arc<rustls::ServerConfig>> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let (cert, key) = dptls(pki, address, now, seed)?;
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).context("DPtls key")?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(cert)], key)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match clients {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder.with_single_cert(vec![CertificateDer::from(cert)], key)?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     // Resumption for LPAs that reconnect every call (lpac): stateless tickets (keys rotated
     // by rustls, per process), and a session cache for TLS 1.2 clients without tickets.
@@ -562,7 +650,7 @@ pub fn build(
 pub struct Running {
     pub smdp: Arc<Smdp>,
     pub operator: Arc<smdp_operator::rest::Operator>,
-    /// The ES9+ TLS listener, then the REST listener.
+    /// The ES9+ TLS listener, the REST listener, then the ES2+ one (if served).
     pub handles: Vec<ServerHandle>,
     stop: tokio::sync::watch::Sender<bool>,
     workers: Vec<tokio::task::JoinHandle<()>>,
@@ -577,6 +665,11 @@ impl Running {
     /// The REST listener's address.
     pub fn rest_addr(&self) -> SocketAddr {
         self.handles[1].addr
+    }
+
+    /// The ES2+ listener's address, if served.
+    pub fn es2_addr(&self) -> Option<SocketAddr> {
+        self.handles.get(2).map(|h| h.addr)
     }
 
     /// Stops the worker and the listeners gracefully.
@@ -701,10 +794,11 @@ pub async fn start_with(
     let es9_services = crate::http::Services {
         es9: Some(smdp.clone()),
         rest: cfg.rest_on_es9.then(|| operator.clone()),
+        es2: None,
     };
     let rest_services = crate::http::Services {
-        es9: None,
         rest: Some(operator.clone()),
+        ..Default::default()
     };
     let mut handles = vec![crate::http::serve_listener(
         es9_services,
@@ -722,6 +816,27 @@ pub async fn start_with(
         .await
         .with_context(|| format!("listening on {}", cfg.rest_listen))?,
     );
+    if let Some(e) = &cfg.es2 {
+        let verifier =
+            crate::es2::client_verifier(&e.anchors, e.allow_expired).map_err(ServeError)?;
+        let pki = Pki::load(&cfg.pki).with_context(|| format!("PKI {}", cfg.pki.display()))?;
+        let host = split_host_port(&cfg.address).0;
+        let tls = tls_config_with(&pki, host, clock.now(), cfg.seed, Some(verifier))?;
+        let es2 = Arc::new(smdp_core::es2::Es2 {
+            smdp: smdp.clone(),
+            store: operator.store.clone(),
+            charge_cents: smdp_operator::rest::PROFILE_CHARGE_CENTS,
+        });
+        let services = crate::http::Services {
+            es2: Some(es2),
+            ..Default::default()
+        };
+        let handle = crate::http::start_services(services, Some(tls), e.listen, cfg.limits.clone())
+            .await
+            .with_context(|| format!("listening on {} (ES2+)", e.listen))?;
+        tracing::info!(addr = %handle.addr, "ES2+ (mutual TLS)");
+        handles.push(handle);
+    }
     Ok(Running {
         smdp,
         operator,

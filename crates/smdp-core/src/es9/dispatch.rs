@@ -20,7 +20,7 @@ pub fn failed_body(f: &Failure) -> Vec<u8> {
 
 /// Malformed JSON and missing fields get their own codes; a bad base64 or hex value inside
 /// well-formed JSON is invalid data.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {

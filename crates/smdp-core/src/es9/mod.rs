@@ -51,6 +51,7 @@ pub mod guesses;
 mod initiate;
 mod notification;
 
+pub(crate) use dispatch::parse;
 pub use dispatch::{dispatch, dispatch_from, failed_body, Es9Answer};
 
 use crate::store::{

@@ -6,6 +6,7 @@ mod callbacks;
 mod cli;
 mod common;
 mod crash;
+mod es2;
 mod es9;
 mod es9_mutations;
 mod es9_rows;

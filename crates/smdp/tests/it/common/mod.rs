@@ -114,6 +114,8 @@ pub struct Options {
     pub scenario: Vec<smdp_core::faults::ScenarioFault>,
     /// Where callbacks may go (a test's resolver, `--callback-allow`).
     pub egress: smdp_operator::egress::EgressPolicy,
+    /// Serve ES2+ on a random port, for clients of `certs/`' operator CA.
+    pub es2: Option<smdp_server::serve::Es2Config>,
 }
 
 impl Default for Options {
@@ -131,6 +133,7 @@ impl Default for Options {
             hostile: None,
             scenario: Vec::new(),
             egress: Default::default(),
+            es2: None,
         }
     }
 }
@@ -170,7 +173,13 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
             .as_deref()
             .map(|p| smdp_operator::callbacks::load_roots(p).unwrap())
             .unwrap_or_default(),
+        es2: opts.es2.clone(),
     }
+}
+
+/// ES2+ on a random port for the clients of our operator CA.
+pub fn es2_on_our_ca() -> smdp_server::serve::Es2Config {
+    smdp_server::serve::Es2Config::for_pki("127.0.0.1:0".parse().unwrap(), &our_pki_dir()).unwrap()
 }
 
 /// An SM-DP+ on 127.0.0.1:<random port> (TLS: ES9+ and REST; plain HTTP: REST) with an
@@ -180,6 +189,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The plain-HTTP REST listener.
     pub rest_addr: SocketAddr,
+    /// The ES2+ listener (mutual TLS), if served.
+    pub es2_addr: Option<SocketAddr>,
     pub clock: Clock,
     /// The CI the TLS certificate chains to (trust anchor for the client).
     pub tls_root: Vec<u8>,
@@ -205,6 +216,7 @@ impl TestServer {
             smdp: running.smdp.clone(),
             addr: running.addr(),
             rest_addr: running.rest_addr(),
+            es2_addr: running.es2_addr(),
             clock,
             tls_root: pki.by_curve(Curve::NistP256).unwrap().ci.der().to_vec(),
             store,
@@ -225,6 +237,7 @@ impl TestServer {
         self.smdp = running.smdp.clone();
         self.addr = running.addr();
         self.rest_addr = running.rest_addr();
+        self.es2_addr = running.es2_addr();
         self.running = Some(running);
     }
 

@@ -12,6 +12,10 @@
 
 use rsp_asn1::ids::Eid;
 
+mod functions;
+
+pub use functions::{dispatch, Es2};
+
 use crate::status::{fail, Code, Failure};
 use crate::store::ProfileStatus;
 
