@@ -460,6 +460,10 @@ pub trait Store: Send + Sync {
     /// Sessions alive at `now`; expired ones are purged on the way.
     fn active_sessions(&self, now: i64) -> Result<u64>;
 
+    /// Queues an ES2+ HandleDownloadProgressInfo (`body`, JSON) for profile `id` to `url`, on
+    /// the callback queue: durable, retried and delivered in order with the profile's other
+    /// callbacks.
+    fn queue_es2_progress(&self, id: i64, url: &str, body: &str, now: i64) -> Result<()>;
     /// Records an enable/disable/delete notification against the profile with its ICCID on
     /// its EID (if any). False, and nothing recorded, when this eUICC's notification with this
     /// seqNumber was recorded already (a replay: seqNumbers are eUICC-global, SGP.22 5.7.20).
@@ -636,6 +640,9 @@ pub enum CallbackSubject {
         unique_name: Option<String>,
         fleet_sid: Option<String>,
     },
+    /// An ES2+ HandleDownloadProgressInfo to the operator that ordered the profile (SGP.22
+    /// §5.3.5): this JSON body, POSTed, 204 expected.
+    Es2Progress { body: String },
 }
 
 /// Where a status callback's delivery is.

@@ -150,10 +150,17 @@ pub async fn run(
 }
 
 async fn deliver(op: &Operator, client: &Client, c: &CallbackRecord, key: &HmacSha1Key) {
-    let params = params(c, &op.smdp.address);
-    let outcome = client
-        .send(&c.url, &c.method, &params, key, &idempotency_token(c))
-        .await;
+    let outcome = match &c.subject {
+        // ES2+ HandleDownloadProgressInfo: its JSON body, no Twilio signature (SGP.22
+        // §5.3.5; the operator answers 204).
+        CallbackSubject::Es2Progress { body } => client.send_json(&c.url, body).await,
+        _ => {
+            let params = params(c, &op.smdp.address);
+            client
+                .send(&c.url, &c.method, &params, key, &idempotency_token(c))
+                .await
+        }
+    };
     let now = op.smdp.clock.unix();
     let attempt = match outcome {
         Ok(s) if (200..300).contains(&s) => Attempt::Delivered { http_status: s },
@@ -267,6 +274,40 @@ impl Client {
         } else {
             (url.to_string(), form, twilio_signature(key, url, params))
         };
+        let headers = [
+            ("x-twilio-signature", signature),
+            ("i-twilio-idempotency-token", token.to_string()),
+        ];
+        let content_type = (method != "GET").then_some("application/x-www-form-urlencoded");
+        self.exchange(url, &target, method, &headers, content_type, body)
+            .await
+    }
+
+    /// POSTs an ES2+ JSON body to the operator; the HTTP status, or why there is none.
+    async fn send_json(&self, url: &str, body: &str) -> Result<u16, String> {
+        let headers = [("x-admin-protocol", "gsma/rsp/v2.2.0".to_string())];
+        self.exchange(
+            url,
+            url,
+            "POST",
+            &headers,
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// One request to `target` (`url` with any query), to an address the egress policy
+    /// allows.
+    async fn exchange(
+        &self,
+        url: &str,
+        target: &str,
+        method: &str,
+        headers: &[(&str, String)],
+        content_type: Option<&str>,
+        body: String,
+    ) -> Result<u16, String> {
         let uri: hyper::Uri = target.parse().map_err(|e| format!("bad URL: {e}"))?;
         // Resolved and checked now, not only at creation (DNS rebinding); the connection goes
         // to a checked address, never to the name resolved again.
@@ -290,11 +331,12 @@ impl Client {
             .method(method)
             .uri(path)
             .header("host", authority)
-            .header("user-agent", "smdp-sim callbacks")
-            .header("x-twilio-signature", signature)
-            .header("i-twilio-idempotency-token", token);
-        if method != "GET" {
-            req = req.header("content-type", "application/x-www-form-urlencoded");
+            .header("user-agent", "smdp-sim callbacks");
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
         }
         let req = req
             .body(Full::new(Bytes::from(body)))

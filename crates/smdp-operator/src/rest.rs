@@ -601,15 +601,16 @@ impl Operator {
                         Some(p) => self.store.callbacks_for(&account, &p.sid)?,
                         None => Vec::new(),
                     };
-                    let items: Vec<Value> = rows
-                        .iter()
-                        .filter_map(|c| match &c.subject {
-                            CallbackSubject::Sim { status, .. } => {
-                                Some(callback_json(c, json!({"sim_status": status.as_str()})))
-                            }
-                            CallbackSubject::ESimProfile => None,
-                        })
-                        .collect();
+                    let items: Vec<Value> =
+                        rows.iter()
+                            .filter_map(|c| match &c.subject {
+                                CallbackSubject::Sim { status, .. } => {
+                                    Some(callback_json(c, json!({"sim_status": status.as_str()})))
+                                }
+                                CallbackSubject::ESimProfile
+                                | CallbackSubject::Es2Progress { .. } => None,
+                            })
+                            .collect();
                     Ok((StatusCode::OK, json!({ "callbacks": items })))
                 }
                 _ => Err(not_allowed()),

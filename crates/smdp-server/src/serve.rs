@@ -205,6 +205,17 @@ pub struct Settings {
         default_missing_value = "true"
     )]
     pub es2_allow_expired_client_certs: Option<bool>,
+    /// Where each ES2+ function requester receives HandleDownloadProgressInfo:
+    /// `REQUESTER=URL` (repeatable; comma-separated in SMDP_ES2_OPERATORS), e.g.
+    /// `test.operator.com=https://bss.example.com/gsma/rsp2/es2plus/handleDownloadProgressInfo`.
+    /// Delivered from the callback queue, retried like the REST callbacks.
+    #[arg(
+        long = "es2-operator",
+        env = "SMDP_ES2_OPERATORS",
+        value_delimiter = ','
+    )]
+    #[serde(default)]
+    pub es2_operators: Vec<String>,
 }
 
 impl Settings {
@@ -238,6 +249,11 @@ impl Settings {
             },
             fixtures: self.fixtures.or(other.fixtures),
             es2_listen: self.es2_listen.or(other.es2_listen),
+            es2_operators: if self.es2_operators.is_empty() {
+                other.es2_operators
+            } else {
+                self.es2_operators
+            },
             es2_client_ca: self.es2_client_ca.or(other.es2_client_ca),
             es2_allow_expired_client_certs: self
                 .es2_allow_expired_client_certs
@@ -307,6 +323,8 @@ pub struct Config {
     pub scenario: Vec<smdp_core::faults::ScenarioFault>,
     /// The ES2+ listener, if served.
     pub es2: Option<Es2Config>,
+    /// HandleDownloadProgressInfo endpoints by function requester.
+    pub es2_endpoints: std::collections::HashMap<String, String>,
 }
 
 /// The ES2+ listener: where, and whom it admits.
@@ -467,8 +485,19 @@ impl Config {
                 Some(Es2Config::from_file(listen, &file, allow)?)
             }
         };
+        let mut es2_endpoints = std::collections::HashMap::new();
+        for o in &s.es2_operators {
+            let Some((id, url)) = o.split_once('=') else {
+                bail!("--es2-operator {o:?}: REQUESTER=URL");
+            };
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("--es2-operator {o:?}: the URL must be http(s)://…");
+            }
+            es2_endpoints.insert(id.trim().to_string(), url.trim().to_string());
+        }
         Ok(Self {
             es2,
+            es2_endpoints,
             scenario,
             hostile,
             fixtures,
@@ -631,7 +660,9 @@ pub fn build(
         backend,
         cfg.policy.clone(),
     )?;
-    let smdp = smdp.with_scenario(cfg.scenario.clone());
+    let smdp = smdp
+        .with_scenario(cfg.scenario.clone())
+        .with_es2_endpoints(cfg.es2_endpoints.clone());
     let smdp = match &cfg.hostile {
         Some(h) => {
             tracing::warn!(

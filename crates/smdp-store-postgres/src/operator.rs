@@ -741,7 +741,7 @@ impl OperatorStore for PgStore {
                 .iter()
                 .map(|r| {
                     let c = rows::callback(r)?;
-                    let key: Option<Vec<u8>> = r.try_get(22)?;
+                    let key: Option<Vec<u8>> = r.try_get(23)?;
                     let key = key
                         .as_deref()
                         .and_then(HmacSha1Key::from_bytes)

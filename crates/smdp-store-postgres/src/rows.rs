@@ -119,6 +119,9 @@ pub(crate) fn callback(r: &Row) -> R<CallbackRecord> {
                 unique_name: r.try_get(20)?,
                 fleet_sid: r.try_get(21)?,
             },
+            "es2_progress" => CallbackSubject::Es2Progress {
+                body: r.try_get::<_, Option<String>>(22)?.unwrap_or_default(),
+            },
             _ => CallbackSubject::ESimProfile,
         },
         url: r.try_get(2)?,

@@ -24,7 +24,8 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE profiles ADD COLUMN profile_type TEXT;
      ALTER TABLE profiles ADD COLUMN requester TEXT;
      ALTER TABLE profiles ADD COLUMN es2_mark TEXT;
-     CREATE INDEX profiles_inventory ON profiles(profile_type, id) WHERE es2_mark = 'Available';",
+     CREATE INDEX profiles_inventory ON profiles(profile_type, id) WHERE es2_mark = 'Available';
+     ALTER TABLE callbacks ADD COLUMN body TEXT;",
 ];
 
 /// The schema of a new store, at [`SCHEMA_VERSION`].
@@ -215,7 +216,8 @@ CREATE TABLE callbacks (
     subject TEXT NOT NULL DEFAULT 'esim_profile',
     sim_status TEXT,
     sim_unique_name TEXT,
-    fleet_sid TEXT
+    fleet_sid TEXT,
+    body TEXT
 );
 CREATE INDEX callbacks_due ON callbacks(state, next_attempt_at);
 CREATE INDEX callbacks_profile ON callbacks(profile_id, id);

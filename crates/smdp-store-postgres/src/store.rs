@@ -232,6 +232,14 @@ impl Store for PgStore {
         self.with(|c| one_profile(c, "iccid = $1", &iccid))
     }
 
+    fn queue_es2_progress(&self, id: i64, url: &str, body: &str, now: i64) -> Result<()> {
+        let sql = smdp_store_sql::queue_es2_progress(["$1", "$2", "$3", "$4"]);
+        self.with(|c| {
+            c.execute(&sql, &[&id, &url, &body, &now])?;
+            Ok(())
+        })
+    }
+
     fn fixture_profiles(&self) -> Result<Vec<Profile>> {
         self.with(|c| {
             let rows = c.query(

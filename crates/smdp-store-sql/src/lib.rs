@@ -183,7 +183,19 @@ pub const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_ch
 pub const CALLBACK_COLUMNS: &str = "c.id, c.profile_id, c.url, c.method, c.esim_profile_sid, \
     c.account_sid, c.profile_status, c.sim_sid, c.iccid, c.eid, c.error_code, c.error_message, \
     c.state, c.attempts, c.next_attempt_at, c.last_attempt_at, c.last_http_status, c.last_error, \
-    c.subject, c.sim_status, c.sim_unique_name, c.fleet_sid";
+    c.subject, c.sim_status, c.sim_unique_name, c.fleet_sid, c.body";
+
+/// Queues an ES2+ progress info for a profile ($1/?1 profile id, 2 URL, 3 body, 4 now), with
+/// the profile's fields as of now.
+pub fn queue_es2_progress(p: [&str; 4]) -> String {
+    format!(
+        "INSERT INTO callbacks (profile_id, url, method, esim_profile_sid, account_sid, \
+         profile_status, sim_sid, iccid, eid, next_attempt_at, created_at, subject, body) \
+         SELECT id, {1}, 'POST', sid, account_sid, status, sim_sid, iccid, eid, {3}, {3}, \
+         'es2_progress', {2} FROM profiles WHERE id = {0}",
+        p[0], p[1], p[2], p[3]
+    )
+}
 
 /// Columns of a Sim row.
 pub const SIM_COLUMNS: &str = "id, sid, account_sid, unique_name, iccid, status, fleet_sid, \

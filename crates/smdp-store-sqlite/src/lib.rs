@@ -258,6 +258,7 @@ ALTER TABLE profiles ADD COLUMN requester TEXT;
 ALTER TABLE profiles ADD COLUMN es2_mark TEXT;
 CREATE INDEX IF NOT EXISTS profiles_inventory ON profiles(profile_type, id)
     WHERE es2_mark = 'Available';
+ALTER TABLE callbacks ADD COLUMN body TEXT;
 ";
 
 /// The Rust half of migration 13 → 14, in its transaction: every secret still in clear
@@ -990,6 +991,15 @@ impl Store for SqliteStore {
         self.one_profile("iccid = ?1", &iccid)
     }
 
+    fn queue_es2_progress(&self, id: i64, url: &str, body: &str, now: i64) -> Result<()> {
+        let sql = smdp_store_sql::queue_es2_progress(["?1", "?2", "?3", "?4"]);
+        self.with(|c| {
+            c.prepare_cached(&sql)?
+                .execute(params![id, url, body, now])?;
+            Ok(())
+        })
+    }
+
     fn fixture_profiles(&self) -> Result<Vec<Profile>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
@@ -1496,6 +1506,7 @@ mod tests {
              ALTER TABLE profiles DROP COLUMN profile_type;
              ALTER TABLE profiles DROP COLUMN requester;
              ALTER TABLE profiles DROP COLUMN es2_mark;
+             ALTER TABLE callbacks DROP COLUMN body;
              PRAGMA user_version = 12;",
             p.id
         ))
@@ -1528,6 +1539,7 @@ mod tests {
              ALTER TABLE profiles DROP COLUMN profile_type;
              ALTER TABLE profiles DROP COLUMN requester;
              ALTER TABLE profiles DROP COLUMN es2_mark;
+             ALTER TABLE callbacks DROP COLUMN body;
              PRAGMA user_version = 13;",
         )
         .unwrap();

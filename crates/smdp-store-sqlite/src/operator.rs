@@ -26,6 +26,9 @@ fn callback_row(r: &Row<'_>) -> rusqlite::Result<CallbackRecord> {
                 unique_name: r.get(20)?,
                 fleet_sid: r.get(21)?,
             },
+            "es2_progress" => CallbackSubject::Es2Progress {
+                body: r.get::<_, Option<String>>(22)?.unwrap_or_default(),
+            },
             _ => CallbackSubject::ESimProfile,
         },
         url: r.get(2)?,
@@ -818,7 +821,7 @@ impl OperatorStore for SqliteStore {
                 ))?;
                 for id in ids {
                     let (c, key) = st.query_row([id], |r| {
-                        Ok((callback_row(r)?, r.get::<_, Option<Vec<u8>>>(22)?))
+                        Ok((callback_row(r)?, r.get::<_, Option<Vec<u8>>>(23)?))
                     })?;
                     let key = key
                         .as_deref()

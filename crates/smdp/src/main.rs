@@ -3,6 +3,7 @@
 //! `smdp serve` runs the SM-DP+; the other commands are tools: decoding any SGP.22 message,
 //! activation codes, EIDs, test PKIs, profile packages and orders, accounts, virtual eUICCs.
 
+mod es2_cmd;
 mod euicc_cmd;
 mod vectors_cmd;
 mod verify_bpp_cmd;
@@ -121,6 +122,13 @@ enum Command {
     /// Replay a recorded session against this build: the SM-DP+ side, the eUICC side and
     /// every negative vector must answer byte for byte as recorded.
     Replay(vectors_cmd::ReplayArgs),
+    /// The ES2+ profile inventory: stock profiles of a type for operators to order, count
+    /// and list them.
+    #[command(subcommand)]
+    Inventory(es2_cmd::InventoryCommand),
+    /// Call the SM-DP+'s ES2+ functions as an operator (mutual TLS with a certificate from
+    /// `smdp pki issue-operator`).
+    Es2(Box<es2_cmd::Es2Args>),
     /// Check an EID's check digits, or complete 30 digits with them.
     Eid {
         /// 32 digits to check, or 30 digits to complete.
@@ -1052,6 +1060,8 @@ fn main() -> Result<()> {
             Ok(smdp_server::serve::run(cfg)?)
         }
         Command::Profile(cmd) => profile(cmd),
+        Command::Inventory(cmd) => es2_cmd::inventory(cmd),
+        Command::Es2(args) => es2_cmd::es2(*args),
         Command::Euicc(cmd) => euicc_cmd::run(cmd),
         Command::VerifyBpp(args) => verify_bpp_cmd::run(&args),
         Command::Record(args) => vectors_cmd::record(&args),

@@ -146,10 +146,20 @@ impl Es2 {
         self.smdp.clock.unix()
     }
 
+    /// The profile an operator's ICCID names: the ICCID as given, else (18 or 19 digits)
+    /// the one that is it plus its Luhn check digit. Operators' systems send ICCIDs with and
+    /// without the check digit (`spec/es2plus-sgp32.md`, client quirks); an SM-DP+ whose
+    /// number plan issues 20-digit ICCIDs is still found by the 19 before the check digit.
     fn by_iccid(&self, iccid: &str) -> Result<Profile, Failure> {
-        self.store
-            .profile_by_iccid(iccid)?
-            .ok_or_else(|| no_such_iccid(iccid))
+        if let Some(p) = self.store.profile_by_iccid(iccid)? {
+            return Ok(p);
+        }
+        if let Ok(full) = rsp_asn1::ids::Iccid::with_luhn(iccid).and_then(|i| i.digits()) {
+            if let Some(p) = self.store.profile_by_iccid(&full)? {
+                return Ok(p);
+            }
+        }
+        Err(no_such_iccid(iccid))
     }
 
     /// SGP.22 §5.3.1.

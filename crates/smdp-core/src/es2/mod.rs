@@ -13,6 +13,7 @@
 use rsp_asn1::ids::Eid;
 
 mod functions;
+mod progress;
 
 pub use functions::{dispatch, Es2};
 

@@ -86,7 +86,15 @@ impl Smdp {
             crate::faults::Function::AuthenticateClient,
             &req.transaction_id,
         )?;
-        self.check_eligibility(&profile, &signed1.euicc_info2, &ctx.device_info)?;
+        // Notification point 1 (SGP.22 §5.3.5): the eligibility and retry-limit check.
+        let eligible = self.check_eligibility(&profile, &signed1.euicc_info2, &ctx.device_info);
+        self.progress(
+            &profile,
+            rsp_asn1::es2::NotificationPoint::EligibilityCheck,
+            eligible.as_ref().map(|_| ()),
+            None,
+        );
+        eligible?;
         // 9. profileMetadata and smdpSigned2.
         let keys = self.keys_for(&session.ci_pkid)?;
         let mut meta = self.metadata(&profile)?;

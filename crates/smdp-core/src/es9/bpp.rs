@@ -74,7 +74,18 @@ impl Smdp {
         )?;
         // 4. Confirmation code.
         if let Some(cc) = &profile.confirmation_code {
-            self.check_confirmation_code(&session, &profile, cc, signed2.hash_cc.as_ref())?;
+            let checked =
+                self.check_confirmation_code(&session, &profile, cc, signed2.hash_cc.as_ref());
+            if let Err(f) = &checked {
+                // Notification point 2: a confirmation failure.
+                self.progress(
+                    &profile,
+                    rsp_asn1::es2::NotificationPoint::ConfirmationFailure,
+                    Err(f),
+                    None,
+                );
+            }
+            checked?;
         }
         // 5–6. Binding (digest §1.5 getBoundProfilePackage step 5; SGP.22 3.1.3, 5.6.2).
         let otpk = signed2.euicc_otpk.as_ref();
@@ -99,6 +110,13 @@ impl Smdp {
             None => None,
         };
         let bpp = broken.unwrap_or(bpp);
+        // Notification point 3: the BPP is handed to the LPA.
+        self.progress(
+            &profile,
+            rsp_asn1::es2::NotificationPoint::BppDownload,
+            Ok(()),
+            None,
+        );
         tracing::info!(txid = %session.txid, %eid, profile = %profile.sid, bytes = bpp.len(), "getBoundProfilePackage");
         Ok(GetBoundProfilePackageResponse {
             header: ResponseHeader::success(),

@@ -132,6 +132,8 @@ pub struct Smdp {
     guesses: guesses::Guesses,
     /// Set while the server is behind (the HTTP layer's monitor): new sessions are refused.
     overloaded: std::sync::atomic::AtomicBool,
+    /// The HandleDownloadProgressInfo endpoint of each ES2+ function requester.
+    pub es2_endpoints: std::collections::HashMap<String, String>,
 }
 
 /// What a notification did (the HTTP answer is 204 whatever it is).
@@ -203,6 +205,7 @@ impl Smdp {
             sessions_started: AtomicU64::new(0),
             guesses: guesses::Guesses::default(),
             overloaded: Default::default(),
+            es2_endpoints: Default::default(),
         })
     }
 
@@ -225,6 +228,12 @@ impl Smdp {
     }
 
     /// Server-wide scripted faults ([`crate::faults::ScenarioFault`]).
+    /// Reports ES2+ orders' progress to these endpoints, by function requester.
+    pub fn with_es2_endpoints(mut self, e: std::collections::HashMap<String, String>) -> Self {
+        self.es2_endpoints = e;
+        self
+    }
+
     pub fn with_scenario(mut self, s: Vec<crate::faults::ScenarioFault>) -> Self {
         self.scenario = s;
         self

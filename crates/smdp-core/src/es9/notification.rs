@@ -103,6 +103,20 @@ impl Smdp {
                     }
                 };
                 tracing::info!(%txid, profile = %profile.sid, ?outcome, "handleNotification");
+                // Notification point 4: the installation result, with the PIR as received.
+                let failed = match &outcome {
+                    NotificationOutcome::InstallFailed { reason, .. } => {
+                        Some(Failure::new(Code::ExecutionError, reason.clone()))
+                    }
+                    _ => None,
+                };
+                let after = self.store.profile(profile.id)?.unwrap_or(profile);
+                self.progress(
+                    &after,
+                    rsp_asn1::es2::NotificationPoint::BppInstallation,
+                    failed.as_ref().map_or(Ok(()), Err),
+                    Some(req.pending_notification.as_bytes()),
+                );
                 Ok(outcome)
             }
             PendingNotification::OtherSignedNotification(n) => {
@@ -137,6 +151,23 @@ impl Smdp {
                     return Ok(NotificationOutcome::AlreadyRecorded);
                 }
                 tracing::info!(%eid, %operation, seq = meta.seq_number, "handleNotification");
+                if operation.split('+').any(|o| o == "delete") {
+                    // Notification point 5: the profile was deleted from the eUICC.
+                    let iccid = meta.iccid.as_ref().and_then(|i| i.digits().ok());
+                    if let Some(p) = iccid
+                        .map(|i| self.store.profile_by_iccid(&i))
+                        .transpose()?
+                        .flatten()
+                        .filter(|p| p.eid == Some(eid))
+                    {
+                        self.progress(
+                            &p,
+                            rsp_asn1::es2::NotificationPoint::Deletion,
+                            Ok(()),
+                            Some(req.pending_notification.as_bytes()),
+                        );
+                    }
+                }
                 Ok(NotificationOutcome::Other { eid, operation })
             }
         }

@@ -54,6 +54,7 @@ fn a_version_1_store_keeps_its_confirmation_code_count() {
              server_challenge, ci_pkid, profile_id, cc_attempts)
          VALUES ('00', 'authenticated', 0, 99, '\\x00', '\\x00', '\\x00', {}, 2);
          ALTER TABLE profiles DROP COLUMN profile_type, DROP COLUMN requester, DROP COLUMN es2_mark;
+         ALTER TABLE callbacks DROP COLUMN body;
          UPDATE smdp_schema SET version = 1;",
         p.id
     ))
@@ -80,6 +81,7 @@ fn credentials_are_kept_as_digests_also_after_migrating_a_version_2_store() {
          INSERT INTO oauth_clients VALUES ('client-1', 'client-secret', 'AC1');
          INSERT INTO oauth_tokens VALUES ('oauth-1', 'AC1', 'client-1', 0, 99, FALSE);
          ALTER TABLE profiles DROP COLUMN profile_type, DROP COLUMN requester, DROP COLUMN es2_mark;
+         ALTER TABLE callbacks DROP COLUMN body;
          UPDATE smdp_schema SET version = 2;",
     )
     .unwrap();

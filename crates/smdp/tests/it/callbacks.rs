@@ -25,6 +25,9 @@ pub(crate) struct Received {
     pub(crate) token: String,
     pub(crate) fields: BTreeMap<String, String>,
     params: Vec<(String, String)>,
+    /// The raw body and its content type (ES2+ progress infos are JSON).
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: String,
 }
 
 /// A callback receiver answering with queued statuses (200 once the queue is empty).
@@ -33,7 +36,7 @@ pub(crate) struct Receiver {
     /// `http://127.0.0.1:<port>` or `https://localhost:<port>`.
     base: String,
     got: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<VecDeque<u16>>>,
+    pub(crate) answers: Arc<Mutex<VecDeque<u16>>>,
     /// When set, the next request is kept here and never answered (a sender that dies
     /// mid-delivery).
     pub(crate) stall_next: Arc<std::sync::atomic::AtomicBool>,
@@ -94,6 +97,7 @@ impl Receiver {
                             };
                             let signature = header("x-twilio-signature");
                             let token = header("i-twilio-idempotency-token");
+                            let content_type = header("content-type");
                             let query = req.uri().query().unwrap_or("").to_string();
                             let body = req.into_body().collect().await.unwrap().to_bytes();
                             let source = if method == "GET" {
@@ -110,6 +114,8 @@ impl Receiver {
                                 token,
                                 fields: params.iter().cloned().collect(),
                                 params,
+                                body: body.to_vec(),
+                                content_type,
                             };
                             if me
                                 .stall_next

@@ -952,3 +952,150 @@ fn pki_issue_operator() {
     assert!(!out.join("not a name.pem").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `smdp inventory` fills and counts the inventory in a data folder; `smdp es2` drives a
+/// server on that folder as an operator (the README's walkthrough, minus the card).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_and_es2_from_the_shell() {
+    use crate::common::*;
+    let dir = scratch_dir("smdp-cli-es2");
+    let data = dir.join("data");
+    let d = data.to_str().unwrap().to_string();
+    let store = std::sync::Arc::new(smdp_store_sqlite::SqliteStore::open(&data).unwrap());
+    let server = TestServer::start_on(
+        Options {
+            es2: Some(es2_on_our_ca()),
+            ..Options::default()
+        },
+        store,
+    )
+    .await;
+    let acct = server.account("cli");
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            smdp(&args.iter().map(String::as_str).collect::<Vec<_>>(), None)
+        })
+    };
+    let a = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let o = run(a(&[
+        "inventory",
+        "add",
+        "--profile-type",
+        "Cli",
+        "--count",
+        "2",
+        "--data",
+        &d,
+    ]))
+    .await
+    .unwrap();
+    succeeded_with(&o, &["  Cli"]);
+    let iccids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(iccids.len(), 2);
+    let out = dir.join("op");
+    let o = run(a(&[
+        "pki",
+        "issue-operator",
+        "--id",
+        "test.operator.com",
+        "--pki",
+        our_pki_dir().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]))
+    .await
+    .unwrap();
+    assert!(o.status.success());
+    let ca = our_pki_dir().join("CertificateIssuer/CERT_CI_ECDSA_NIST.der");
+    let url = format!("https://localhost:{}", server.es2_addr.unwrap().port());
+    let es2 = |f: &[&str]| {
+        let mut v = a(&[
+            "es2",
+            "--url",
+            &url,
+            "--cert",
+            out.join("test.operator.com.pem").to_str().unwrap(),
+            "--ca",
+            ca.to_str().unwrap(),
+        ]);
+        v.extend(a(f));
+        run(v)
+    };
+    let o = es2(&["download-order", "--profile-type", "Cli"])
+        .await
+        .unwrap();
+    succeeded_with(&o, &["downloadOrder: Executed-Success", &iccids[0]]);
+    let o = es2(&[
+        "--json",
+        "confirm-order",
+        "--iccid",
+        &iccids[0],
+        "--release",
+        "false",
+    ])
+    .await
+    .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["header"]["functionExecutionStatus"]["status"],
+        "Executed-Success"
+    );
+    assert!(
+        v["matchingId"].as_str().is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    let o = es2(&["release-profile", "--iccid", "89000000000000000000"])
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Failed 8.2.1/3.9"),
+        "{o:?}"
+    );
+    let o = run(a(&["inventory", "list", "--json", "--data", &d]))
+        .await
+        .unwrap();
+    let counts: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let count = |state: &str| {
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["profileType"] == "Cli" && c["state"] == state)
+            .map(|c| c["count"].as_i64().unwrap())
+    };
+    assert_eq!(
+        (count("Available"), count("Confirmed")),
+        (Some(1), Some(1)),
+        "{counts}"
+    );
+    let o = run(a(&[
+        "inventory",
+        "list",
+        "--profile-type",
+        "Cli",
+        "--data",
+        &d,
+    ]))
+    .await
+    .unwrap();
+    succeeded_with(&o, &["Confirmed", "requester test.operator.com"]);
+    // The REST view of the same order: reserving until released.
+    let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
+    let sid = server
+        .store
+        .profile_by_iccid(&iccids[0])
+        .unwrap()
+        .unwrap()
+        .sid;
+    assert_eq!(
+        rest.get(&format!("/v1/ESimProfiles/{sid}")).await.1["status"],
+        "reserving"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

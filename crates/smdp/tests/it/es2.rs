@@ -199,8 +199,10 @@ async fn every_function_answers_each_of_its_codes() {
         ),
         "8.2.5/3.8"
     );
-    // By ICCID with F padding and empty strings for absent fields, for one EID.
-    let padded = format!("{:F<20}", tests[0]);
+    // By ICCID without its check digit, F-padded as in EF.ICCID, and empty strings for
+    // absent fields, for one EID.
+    assert_eq!(tests[0].len(), 20);
+    let padded = format!("{}F", &tests[0][..19]);
     let order = json!({"iccid": padded, "eid": eid(1), "profileType": ""});
     let v = call(&op, "downloadOrder", order.clone()).await;
     ok(&v);
@@ -545,7 +547,14 @@ fn card(server: &TestServer) -> VCard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_es2_order_is_downloaded_by_the_lpa_once_released() {
-    let (server, acct) = es2_server().await;
+    let bss = crate::callbacks::Receiver::start().await;
+    let server = TestServer::start(Options {
+        es2: Some(es2_on_our_ca()),
+        es2_endpoints: [(OPERATOR.to_string(), bss.url())].into(),
+        ..Options::default()
+    })
+    .await;
+    let acct = server.account("es2");
     let rest = Rest::basic(server.rest(), &acct.account_sid, &acct.auth_token);
     let iccid = stock(&server, &acct.account_sid, "Test", 1).remove(0);
     let op = operator(&server, OPERATOR);
@@ -586,6 +595,40 @@ async fn an_es2_order_is_downloaded_by_the_lpa_once_released() {
         rest.get(&format!("/v1/ESimProfiles/{sid}")).await.1["status"],
         "available"
     );
+    // Another order, downloaded with a wrong confirmation code: the operator hears of it
+    // (notification point 2), and the order fails (our LPA gives up: endUserRejection).
+    let iccid2 = stock(&server, &acct.account_sid, "Test", 1).remove(0);
+    ok(&call(
+        &op,
+        "downloadOrder",
+        json!({"iccid": iccid2, "eid": card_eid}),
+    )
+    .await);
+    let v2 = call(
+        &op,
+        "confirmOrder",
+        json!({"iccid": iccid2, "releaseFlag": true, "confirmationCode": "1111"}),
+    )
+    .await;
+    let ac2 = format!(
+        "LPA:1${}${}",
+        v2["smdpAddress"].as_str().unwrap(),
+        v2["matchingId"].as_str().unwrap()
+    );
+    let mut wrong = Order::from_activation_code(&ac2).unwrap();
+    wrong.confirmation_code = Some("9999".into());
+    let e = lpa::download::download(&mut c, &es9, &wrong, |_| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("8.2.7/3.8"), "{e}");
+    let failed = server.store.profile_by_iccid(&iccid2).unwrap().unwrap();
+    assert_eq!(failed.es2_state(), smdp_core::es2::State::Error);
+    assert_eq!(
+        rest.get(&format!("/v1/ESimProfiles/{}", failed.sid))
+            .await
+            .1["status"],
+        "failed"
+    );
     let installed = lpa::download::download(&mut c, &es9, &order, |_| {})
         .await
         .unwrap();
@@ -595,6 +638,114 @@ async fn an_es2_order_is_downloaded_by_the_lpa_once_released() {
         .unwrap();
     let p = server.store.profile_by_iccid(&iccid).unwrap().unwrap();
     assert_eq!(p.es2_state(), smdp_core::es2::State::Installed);
+    // Deleted on the card: point 5.
+    let id = rsp_asn1::es10::ProfileIdentifier::Iccid(
+        rsp_asn1::ids::Iccid::from_digits(&iccid).unwrap(),
+    );
+    c.delete(id).unwrap();
+    lpa::notifications::process(&mut c, &es9, true)
+        .await
+        .unwrap();
+
+    // Every progress info, in order, as SGP.22 §5.3.5 shapes it.
+    let got = bss.wait_for(6, None).await;
+    let infos: Vec<Value> = got
+        .iter()
+        .map(|r| {
+            assert!(r.content_type.starts_with("application/json"), "{r:?}");
+            serde_json::from_slice(&r.body).unwrap()
+        })
+        .collect();
+    // In order per profile (the callback queue's rule); the two profiles' may interleave.
+    let points = |of: &str| -> Vec<(i64, String)> {
+        infos
+            .iter()
+            .filter(|v| v["iccid"] == of)
+            .map(|v| {
+                (
+                    v["notificationPointId"].as_i64().unwrap(),
+                    v["notificationPointStatus"]["status"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let s = |p: i64, st: &str| (p, st.to_string());
+    assert_eq!(
+        points(&iccid2),
+        [s(1, "Executed-Success"), s(2, "Failed")],
+        "{infos:#?}"
+    );
+    assert_eq!(
+        points(&iccid),
+        [
+            s(1, "Executed-Success"),
+            s(3, "Executed-Success"),
+            s(4, "Executed-Success"),
+            s(5, "Executed-Success"),
+        ],
+        "{infos:#?}"
+    );
+    let refused = infos
+        .iter()
+        .find(|v| v["notificationPointId"] == 2)
+        .unwrap();
+    let code_data = &refused["notificationPointStatus"]["statusCodeData"];
+    assert_eq!(
+        (
+            code_data["subjectCode"].as_str(),
+            code_data["reasonCode"].as_str()
+        ),
+        (Some("8.2.7"), Some("3.8"))
+    );
+    let installation = infos
+        .iter()
+        .find(|v| v["notificationPointId"] == 4)
+        .unwrap();
+    for v in &infos {
+        assert_eq!(v["eid"], card_eid.as_str());
+        assert_eq!(v["profileType"], "Test");
+        assert_eq!(
+            v["header"]["functionRequesterIdentifier"],
+            server.smdp.address.as_str()
+        );
+        let ts = v["timestamp"].as_str().unwrap();
+        assert!(ts.len() == 20 && ts.ends_with('Z'), "{ts}");
+    }
+    let calls: std::collections::BTreeSet<&str> = infos
+        .iter()
+        .map(|v| v["header"]["functionCallIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls.len(), 6, "one functionCallIdentifier each");
+    // The PIR as resultData: it decodes, and its euiccSignPIR verifies under the card's key.
+    let pir = rsp_asn1::es9::base64_decode(installation["resultData"].as_str().unwrap()).unwrap();
+    let rsp_asn1::notification::PendingNotification::ProfileInstallationResult(pir) =
+        rsp_asn1::decode::<rsp_asn1::notification::PendingNotification>(&pir).unwrap()
+    else {
+        panic!("resultData is not a PIR");
+    };
+    assert!(matches!(
+        pir.profile_installation_result_data.value().final_result,
+        rsp_asn1::notification::FinalResult::SuccessResult(_)
+    ));
+    let pki = Pki::load(&our_pki_dir()).unwrap();
+    let euicc = pki
+        .by_curve(Curve::NistP256)
+        .unwrap()
+        .euicc
+        .as_ref()
+        .unwrap();
+    euicc
+        .cert
+        .public_key()
+        .verify_raw(
+            rsp_auth::sig::input::euicc_sign_pir(&pir.profile_installation_result_data),
+            pir.euicc_sign_pir.as_ref(),
+            Backend::AwsLc,
+        )
+        .expect("euiccSignPIR verifies");
     let (_, v) = rest.get(&format!("/v1/ESimProfiles/{sid}")).await;
     assert_eq!(
         (v["status"].as_str(), v["eid"].as_str()),
@@ -616,5 +767,75 @@ async fn an_es2_order_is_downloaded_by_the_lpa_once_released() {
         code(&call(&op, "downloadOrder", json!({"iccid": iccid})).await),
         "8.2.1/3.3"
     );
+    server.stop().await;
+}
+
+/// A progress info whose delivery failed is retried from the store after a restart, and
+/// reaches the operator once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_info_retried_across_a_restart_arrives_once() {
+    let bss = crate::callbacks::Receiver::start().await;
+    bss.answers.lock().unwrap().push_back(500);
+    let opts = || Options {
+        es2: Some(es2_on_our_ca()),
+        es2_endpoints: [(OPERATOR.to_string(), bss.url())].into(),
+        ..Options::default()
+    };
+    let mut server = TestServer::start(opts()).await;
+    let acct = server.account("es2");
+    let iccid = stock(&server, &acct.account_sid, "Test", 1).remove(0);
+    let op = operator(&server, OPERATOR);
+    let mut c = card(&server);
+    ok(&call(&op, "downloadOrder", json!({"iccid": iccid})).await);
+    let v = call(
+        &op,
+        "confirmOrder",
+        json!({"iccid": iccid, "releaseFlag": true}),
+    )
+    .await;
+    let ac = format!(
+        "LPA:1${}${}",
+        v["smdpAddress"].as_str().unwrap(),
+        v["matchingId"].as_str().unwrap()
+    );
+    let order = Order::from_activation_code(&ac).unwrap();
+    let es9 = Client::new(Trust::Roots(vec![server.tls_root.clone()])).unwrap();
+    lpa::download::download(&mut c, &es9, &order, |_| {})
+        .await
+        .unwrap();
+    lpa::notifications::process(&mut c, &es9, true)
+        .await
+        .unwrap();
+    // The first attempt fails (HTTP 500); the rest wait behind it, in order, across the
+    // restart.
+    bss.wait_for(1, None).await;
+    server.restart(opts()).await;
+    let got = bss.wait_for(4, Some(&server.clock)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        bss.received().len(),
+        4,
+        "nothing more: {:?}",
+        bss.received()
+    );
+    let infos: Vec<Value> = got
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let points: Vec<i64> = infos
+        .iter()
+        .map(|v| v["notificationPointId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        points,
+        [1, 1, 3, 4],
+        "the failed one again, then the rest in order"
+    );
+    assert_eq!(infos[0], infos[1], "the retry is the same progress info");
+    let calls: std::collections::BTreeSet<&str> = infos[1..]
+        .iter()
+        .map(|v| v["header"]["functionCallIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(calls.len(), 3, "each delivered once");
     server.stop().await;
 }

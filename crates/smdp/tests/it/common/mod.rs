@@ -116,6 +116,8 @@ pub struct Options {
     pub egress: smdp_operator::egress::EgressPolicy,
     /// Serve ES2+ on a random port, for clients of `certs/`' operator CA.
     pub es2: Option<smdp_server::serve::Es2Config>,
+    /// HandleDownloadProgressInfo endpoints by function requester.
+    pub es2_endpoints: std::collections::HashMap<String, String>,
 }
 
 impl Default for Options {
@@ -134,6 +136,7 @@ impl Default for Options {
             scenario: Vec::new(),
             egress: Default::default(),
             es2: None,
+            es2_endpoints: Default::default(),
         }
     }
 }
@@ -174,6 +177,7 @@ fn config(opts: &Options) -> smdp_server::serve::Config {
             .map(|p| smdp_operator::callbacks::load_roots(p).unwrap())
             .unwrap_or_default(),
         es2: opts.es2.clone(),
+        es2_endpoints: opts.es2_endpoints.clone(),
     }
 }
 
