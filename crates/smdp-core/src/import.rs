@@ -14,6 +14,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRow {
+    /// Required for pre-installed profiles; empty (or absent) for the inventory.
+    #[serde(default)]
     eid: String,
     iccid: String,
     imsi: String,
@@ -56,8 +58,42 @@ impl ImportReport {
     }
 }
 
+/// A validated row for the ES2+ inventory: the same file format, with no EID (a profile is
+/// bound to an eUICC when an operator orders it) and no Sim name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryRow {
+    pub row: usize,
+    pub iccid: String,
+    pub imsi: String,
+    pub ki: [u8; 16],
+    pub opc: [u8; 16],
+    pub spn: Option<String>,
+}
+
+/// Parses and validates a batch file for the inventory (`smdp inventory import`): the
+/// pre-installed format, each row's `eid` and `sim_unique_name` empty.
+pub fn parse_inventory(bytes: &[u8]) -> Result<Vec<InventoryRow>, ImportReport> {
+    parse_rows(bytes, false).map(|rows| {
+        rows.into_iter()
+            .map(|p| InventoryRow {
+                row: p.row,
+                iccid: p.iccid,
+                imsi: p.imsi,
+                ki: p.ki,
+                opc: p.opc,
+                spn: p.spn,
+            })
+            .collect()
+    })
+}
+
 /// Parses and validates a batch file (CSV, or JSON when it starts with `[`).
 pub fn parse(bytes: &[u8]) -> Result<Vec<PreinstalledProfile>, ImportReport> {
+    parse_rows(bytes, true)
+}
+
+/// With `installed`, every row names its eUICC; without, none may.
+fn parse_rows(bytes: &[u8], installed: bool) -> Result<Vec<PreinstalledProfile>, ImportReport> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ImportReport::file("the file is not UTF-8"))?;
     let raw: Vec<(usize, Result<RawRow, String>)> = if text.trim_start().starts_with('[') {
@@ -83,7 +119,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<PreinstalledProfile>, ImportReport> {
     let mut problems = Vec::new();
     let mut rows = Vec::new();
     for (n, r) in raw {
-        match r.and_then(|r| validate(n, r)) {
+        match r.and_then(|r| validate(n, r, installed)) {
             Ok(p) => rows.push(p),
             Err(e) => problems.push((n, e)),
         }
@@ -117,8 +153,23 @@ fn key(what: &str, hex_text: &str) -> Result<[u8; 16], String> {
         .ok_or_else(|| format!("{what} must be 32 hex digits (16 bytes)"))
 }
 
-fn validate(row: usize, r: RawRow) -> Result<PreinstalledProfile, String> {
-    let eid = Eid::parse(&r.eid).map_err(|e| format!("EID {:?}: {e}", r.eid))?;
+fn validate(row: usize, r: RawRow, installed: bool) -> Result<PreinstalledProfile, String> {
+    let eid = if installed {
+        Eid::parse(&r.eid).map_err(|e| format!("EID {:?}: {e}", r.eid))?
+    } else {
+        if !r.eid.is_empty() {
+            return Err(format!(
+                "EID {:?}: an inventory profile has no eUICC until an operator orders it \
+                 (DownloadOrder's eid); leave the column empty",
+                r.eid
+            ));
+        }
+        if r.sim_unique_name.as_deref().is_some_and(|s| !s.is_empty()) {
+            return Err("sim_unique_name: an inventory profile's Sim is made when it is ordered; leave it empty".into());
+        }
+        // Not read for the inventory.
+        Eid::with_check_digits("890000000000000000000000000000").map_err(|e| e.to_string())?
+    };
     let digits = r.iccid.bytes().all(|c| c.is_ascii_digit());
     if !digits || !(19..=20).contains(&r.iccid.len()) {
         return Err(format!("ICCID {:?} must be 19 or 20 digits", r.iccid));

@@ -284,6 +284,19 @@ pub fn stock(
 ) -> Result<Profile> {
     check_profile_type(&req.profile_type)?;
     let (values, der) = personalised(store, plan, shared, &req.template, rng)?;
+    stock_package(store, req, &values, der, rng, now)
+}
+
+/// Stocks one inventory profile from a package already personalised with `values`
+/// (`smdp inventory import`: a batch's own numbers and keys).
+pub fn stock_package(
+    store: &dyn Store,
+    req: &StockRequest,
+    values: &rsp_saip::Personalisation,
+    der: Vec<u8>,
+    rng: &mut impl CryptoRng,
+    now: i64,
+) -> Result<Profile> {
     let p = NewProfile {
         sid: new_sid("HP", rng),
         account_sid: req.account_sid.clone(),

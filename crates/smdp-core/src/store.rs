@@ -903,8 +903,9 @@ pub trait OperatorStore: Store {
 
     /// The oldest inventory profile of this type that nobody has ordered.
     fn inventory_pick(&self, profile_type: &str) -> Result<Option<Profile>>;
-    /// Inventory profiles (those with a profile type) counted by type and ES2+ state.
-    fn inventory_counts(&self) -> Result<Vec<InventoryCount>>;
+    /// Inventory profiles (those with a profile type) counted by type and ES2+ state: of
+    /// one account, or of all.
+    fn inventory_counts(&self, account_sid: Option<&str>) -> Result<Vec<InventoryCount>>;
     /// Applies an ES2+ decision to profile `id` if it is still in `from` (compare-and-set:
     /// of concurrent callers that read the same state, exactly one wins); false, and nothing
     /// changed, otherwise. `from` is one of Available, Allocated, Linked, Confirmed,

@@ -652,6 +652,10 @@ impl Operator {
                 Method::GET => self.charges(&account),
                 _ => Err(not_allowed()),
             },
+            ["Inventory"] => match *method {
+                Method::GET => self.inventory(&account),
+                _ => Err(not_allowed()),
+            },
             _ => Err(ApiError::not_found(path)),
         };
         reply.map(Reply::from)
@@ -1123,6 +1127,19 @@ impl Operator {
             Some(n) => Reply::JsonWarning(code, body, n),
             None => Reply::Json(code, body),
         })
+    }
+
+    /// `GET /v1/Inventory` (a simulator extension): the account's ES2+ inventory, counted by
+    /// profile type and ES2+ state (`smdp inventory list`); ordered profiles are also
+    /// ESimProfiles.
+    fn inventory(&self, account: &str) -> Result<(StatusCode, Value), ApiError> {
+        let items: Vec<Value> = self
+            .store
+            .inventory_counts(Some(account))?
+            .iter()
+            .map(|c| json!({"profile_type": c.profile_type, "state": c.state.as_str(), "count": c.count}))
+            .collect();
+        Ok((StatusCode::OK, json!({ "inventory": items })))
     }
 
     fn charges(&self, account: &str) -> Result<(StatusCode, Value), ApiError> {

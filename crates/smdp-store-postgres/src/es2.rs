@@ -5,7 +5,7 @@
 
 use smdp_core::es2::State;
 use smdp_core::store::{Es2Change, InventoryCount, Profile, Result, StoreError};
-use smdp_store_sql::{es2_state_is, BACK_TO_INVENTORY, INVENTORY_COUNTS};
+use smdp_store_sql::{es2_state_is, inventory_counts, BACK_TO_INVENTORY};
 
 use crate::conn::Db as _;
 use crate::rows::{self, is_unique_violation, PROFILE_COLUMNS};
@@ -27,9 +27,14 @@ impl PgStore {
         })
     }
 
-    pub(crate) fn es2_counts(&self) -> Result<Vec<InventoryCount>> {
+    pub(crate) fn es2_counts(&self, account: Option<&str>) -> Result<Vec<InventoryCount>> {
+        let sql = inventory_counts(account.map(|_| "$1"));
         let rows = self.with(|c| {
-            c.query(INVENTORY_COUNTS, &[])?
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = match &account {
+                Some(a) => vec![a],
+                None => Vec::new(),
+            };
+            c.query(&sql, &params)?
                 .iter()
                 .map(|r| {
                     Ok((

@@ -169,11 +169,17 @@ pub const BACK_TO_INVENTORY: &str = "es2_mark = 'Available', requester = NULL, e
     bound_txid = NULL, bound_otpk = NULL, bound_otsk = NULL, bound_smdp_sign = NULL, \
     euicc_cert = NULL, attempts = 0, cc_failures = 0, error_code = NULL, error_message = NULL";
 
-/// Inventory profiles counted by type and raw state (the mark, else the status).
-pub const INVENTORY_COUNTS: &str = "SELECT profile_type, COALESCE(es2_mark, status), \
-    released, eid IS NOT NULL, COUNT(*) FROM profiles WHERE profile_type IS NOT NULL \
-    GROUP BY profile_type, COALESCE(es2_mark, status), released, eid IS NOT NULL \
-    ORDER BY profile_type";
+/// Inventory profiles counted by type and raw state (the mark, else the status), of every
+/// account, or of the account in the parameter `account` (`?1` / `$1`).
+pub fn inventory_counts(account: Option<&str>) -> String {
+    format!(
+        "SELECT profile_type, COALESCE(es2_mark, status), released, eid IS NOT NULL, \
+         COUNT(*) FROM profiles WHERE profile_type IS NOT NULL{} \
+         GROUP BY profile_type, COALESCE(es2_mark, status), released, eid IS NOT NULL \
+         ORDER BY profile_type",
+        account.map_or(String::new(), |p| format!(" AND account_sid = {p}"))
+    )
+}
 
 /// Columns of an ES9+ session row.
 pub const SESSION_COLUMNS: &str = "txid, state, created_at, expires_at, euicc_challenge, \

@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension};
 use smdp_core::es2::State;
 use smdp_core::store::{Es2Change, InventoryCount, Profile, Result, StoreError};
-use smdp_store_sql::{es2_state_is, BACK_TO_INVENTORY, INVENTORY_COUNTS, PROFILE_COLUMNS};
+use smdp_store_sql::{es2_state_is, inventory_counts, BACK_TO_INVENTORY, PROFILE_COLUMNS};
 
 use crate::{profile_row, SqlError, SqliteStore, Text};
 
@@ -21,10 +21,11 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn es2_counts(&self) -> Result<Vec<InventoryCount>> {
+    pub(crate) fn es2_counts(&self, account: Option<&str>) -> Result<Vec<InventoryCount>> {
+        let sql = inventory_counts(account.map(|_| "?1"));
         let rows: Vec<(String, String, bool, bool, i64)> = self.read(|c| {
-            let mut st = c.prepare_cached(INVENTORY_COUNTS)?;
-            let rows = st.query_map([], |r| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(account), |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -776,8 +776,11 @@ impl OperatorStore for SqliteStore {
         self.es2_pick(profile_type)
     }
 
-    fn inventory_counts(&self) -> Result<Vec<smdp_core::store::InventoryCount>> {
-        self.es2_counts()
+    fn inventory_counts(
+        &self,
+        account_sid: Option<&str>,
+    ) -> Result<Vec<smdp_core::store::InventoryCount>> {
+        self.es2_counts(account_sid)
     }
 
     fn es2_apply(

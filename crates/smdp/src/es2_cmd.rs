@@ -34,6 +34,24 @@ pub enum InventoryCommand {
         #[command(flatten)]
         data: StoreArgs,
     },
+    /// Stock profiles with a batch's own numbers and keys: the pre-installed import's file
+    /// (CSV `eid,iccid,imsi,ki,opc[,spn][,sim_unique_name]` or JSON) with `eid` and
+    /// `sim_unique_name` empty. All or nothing: every bad row is reported; rows already in
+    /// the inventory as this type are left as they are, so a re-run changes nothing.
+    Import {
+        #[arg(long)]
+        profile_type: String,
+        /// The template each row personalises.
+        #[arg(long, default_value = "minimal")]
+        template: smdp_core::template::TemplateSource,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        max_attempts: i64,
+        file: PathBuf,
+        #[command(flatten)]
+        data: StoreArgs,
+    },
     /// Count the inventory by profile type and ES2+ state; with --profile-type, list that
     /// type's profiles.
     List {
@@ -47,8 +65,119 @@ pub enum InventoryCommand {
     },
 }
 
+/// The account stocked profiles belong to: the one given, else the store's first.
+fn account_or_first(
+    store: &dyn smdp_core::store::OperatorStore,
+    account: Option<String>,
+) -> Result<String> {
+    match account {
+        Some(a) => Ok(a),
+        None => store
+            .accounts()?
+            .into_iter()
+            .next()
+            .map(|(sid, _)| sid)
+            .context(
+                "the store has no account: create one (`smdp account create`) or give --account",
+            ),
+    }
+}
+
 pub fn inventory(cmd: InventoryCommand) -> Result<()> {
     match cmd {
+        InventoryCommand::Import {
+            profile_type,
+            template,
+            account,
+            max_attempts,
+            file,
+            data,
+        } => {
+            let store = data.open()?;
+            let defaults = smdp_core::orders::OrderRequest::default();
+            let req = smdp_core::orders::StockRequest {
+                account_sid: account_or_first(store.as_ref(), account)?,
+                profile_type,
+                template,
+                max_attempts,
+                service_provider_name: defaults.service_provider_name,
+                profile_name: defaults.profile_name,
+            };
+            smdp_core::orders::check_profile_type(&req.profile_type)?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = |problems: &[(usize, String)]| -> anyhow::Error {
+                for (row, why) in problems {
+                    if *row == 0 {
+                        eprintln!("{}: {why}", file.display());
+                    } else {
+                        eprintln!("{} row {row}: {why}", file.display());
+                    }
+                }
+                anyhow::anyhow!("nothing imported from {}", file.display())
+            };
+            let rows =
+                smdp_core::import::parse_inventory(&bytes).map_err(|r| report(&r.problems))?;
+            // Every row checked against the store and personalised before the first is
+            // written: a bad row, a taken ICCID or a template that does not take the values
+            // leaves the store as it was. (A store that fails midway keeps the rows before
+            // it; the re-run, which skips them, completes the batch.)
+            let shared = rsp_shared::dir();
+            let mut problems = Vec::new();
+            let mut todo = Vec::new();
+            for r in &rows {
+                if let Some(p) = store.profile_by_iccid(&r.iccid)? {
+                    if p.profile_type.as_deref() != Some(req.profile_type.as_str()) {
+                        problems.push((r.row, format!("ICCID {} is another profile's", r.iccid)));
+                    }
+                    continue;
+                }
+                let values = rsp_saip::Personalisation {
+                    iccid: Some(r.iccid.clone()),
+                    imsi: Some(r.imsi.clone()),
+                    ki: Some(r.ki),
+                    opc: Some(r.opc),
+                    spn: r.spn.clone(),
+                };
+                let der = req
+                    .template
+                    .load(shared.as_deref())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|mut pkg| {
+                        pkg.personalise(&values)?;
+                        Ok(pkg.to_der())
+                    });
+                match der {
+                    Ok(der) => todo.push((r.row, values, der)),
+                    Err(e) => problems.push((r.row, format!("{e:#}"))),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(report(&problems));
+            }
+            let mut rng = rsp_auth::rng::rng(None);
+            let now = smdp_core::clock::Clock::System.unix();
+            let kept = rows.len() - todo.len();
+            for (_, values, der) in todo {
+                let p = smdp_core::orders::stock_package(
+                    store.as_ref(),
+                    &req,
+                    &values,
+                    der,
+                    &mut rng,
+                    now,
+                )?;
+                println!(
+                    "{}  {}",
+                    p.iccid.as_deref().unwrap_or("-"),
+                    req.profile_type
+                );
+            }
+            if kept > 0 {
+                eprintln!("{kept} row(s) already in the inventory, left as they are");
+            }
+            Ok(())
+        }
         InventoryCommand::Add {
             profile_type,
             count,
@@ -59,15 +188,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<()> {
             data,
         } => {
             let store = data.open()?;
-            let account = match account {
-                Some(a) => a,
-                None => store
-                    .accounts()?
-                    .into_iter()
-                    .next()
-                    .map(|(sid, _)| sid)
-                    .context("the store has no account: create one (`smdp account create`) or give --account")?,
-            };
+            let account = account_or_first(store.as_ref(), account)?;
             let defaults = smdp_core::orders::OrderRequest::default();
             let req = smdp_core::orders::StockRequest {
                 account_sid: account,
@@ -105,7 +226,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<()> {
         } => {
             let store = data.open()?;
             let Some(t) = profile_type else {
-                let counts = store.inventory_counts()?;
+                let counts = store.inventory_counts(None)?;
                 if json {
                     let v: Vec<Value> = counts
                         .iter()

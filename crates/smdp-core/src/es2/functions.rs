@@ -188,7 +188,7 @@ impl Es2 {
                     None => {
                         let known = self
                             .store
-                            .inventory_counts()?
+                            .inventory_counts(None)?
                             .iter()
                             .any(|c| c.profile_type == *t);
                         return Err(no_profile_of_type(t, known));

@@ -1055,7 +1055,7 @@ pub fn es2_orders_are_compare_and_set(make: &dyn Fn() -> Box<dyn OperatorStore>)
         .unwrap());
     assert_eq!(s.profile(h.id).unwrap().unwrap().es2_state(), Released);
 
-    let counts = s.inventory_counts().unwrap();
+    let counts = s.inventory_counts(None).unwrap();
     let count = |t: &str, st| {
         counts
             .iter()
@@ -1070,6 +1070,12 @@ pub fn es2_orders_are_compare_and_set(make: &dyn Fn() -> Box<dyn OperatorStore>)
         3,
         "REST orders are no inventory"
     );
+    assert_eq!(
+        s.inventory_counts(Some("AC0")).unwrap(),
+        counts,
+        "all AC0's"
+    );
+    assert!(s.inventory_counts(Some("AC9")).unwrap().is_empty());
     assert!(matches!(
         s.es2_apply(a.id, Downloaded, &Es2Change::Release, 20),
         Err(StoreError::Invalid(_))

@@ -1099,3 +1099,89 @@ async fn inventory_and_es2_from_the_shell() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `smdp inventory import`: the pre-installed file format without EIDs, every row checked
+/// before any is written, a re-run changing nothing, the batch's keys in the package.
+#[test]
+fn inventory_import_is_all_or_nothing_and_idempotent() {
+    use rsp_asn1::ids::luhn_check_digit;
+    use smdp_core::store::{OperatorStore as _, Store as _};
+    let dir = crate::common::scratch_dir("smdp-cli-inventory-import");
+    let data = dir.join("data");
+    let d = data.to_str().unwrap();
+    let store = smdp_store_sqlite::SqliteStore::open(&data).unwrap();
+    store
+        .create_account("AC1", "token", "inventory", 0)
+        .unwrap();
+    drop(store);
+    let iccid = |n: u32| {
+        let p = format!("890010100000077{n:04}");
+        format!("{p}{}", luhn_check_digit(&p))
+    };
+    let key = "000102030405060708090A0B0C0D0E0F";
+    let opc = "F0E0D0C0B0A090807060504030201000";
+    let file = dir.join("batch.csv");
+    let write =
+        |rows: &str| std::fs::write(&file, format!("eid,iccid,imsi,ki,opc,spn\n{rows}")).unwrap();
+    let f = file.to_str().unwrap();
+    let import = || {
+        smdp(
+            &[
+                "inventory",
+                "import",
+                "--profile-type",
+                "Batch",
+                f,
+                "--data",
+                d,
+            ],
+            None,
+        )
+    };
+    // A bad row (an EID, a short IMSI) imports nothing, and names each.
+    write(&format!(
+        ",{},001010000000001,{key},{opc},Op\n89049032123451234512345678901235,{},001010000000002,{key},{opc},\n,{},123,{key},{opc},\n",
+        iccid(1),
+        iccid(2),
+        iccid(3)
+    ));
+    let o = import();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("row 2: EID") && err.contains("row 3: IMSI"),
+        "{err}"
+    );
+    let store = smdp_store_sqlite::SqliteStore::open(&data).unwrap();
+    assert!(
+        store.inventory_counts(None).unwrap().is_empty(),
+        "nothing imported"
+    );
+    drop(store);
+    write(&format!(
+        ",{},001010000000001,{key},{opc},Op\n,{},001010000000002,{key},{opc},\n",
+        iccid(1),
+        iccid(2)
+    ));
+    succeeded_with(&import(), &[&iccid(1), &iccid(2)]);
+    let o = import();
+    assert!(o.status.success() && stdout(&o).is_empty(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 row(s) already"));
+    let store = smdp_store_sqlite::SqliteStore::open(&data).unwrap();
+    let counts = store.inventory_counts(None).unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        (counts[0].profile_type.as_str(), counts[0].count),
+        ("Batch", 2)
+    );
+    let p = store.profile_by_iccid(&iccid(1)).unwrap().unwrap();
+    assert!(p.in_inventory() && p.account_sid == "AC1");
+    let pkg = rsp_saip::ProfilePackage::parse(&store.package(p.id).unwrap().unwrap()).unwrap();
+    let v = pkg.values();
+    assert_eq!(v.imsi.as_deref(), Some("001010000000001"));
+    assert_eq!(v.spn.as_deref(), Some("Op"));
+    let k: [u8; 16] = hex::decode(key).unwrap().try_into().unwrap();
+    let o: [u8; 16] = hex::decode(opc).unwrap().try_into().unwrap();
+    assert_eq!(v.aka, vec![(k, o)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

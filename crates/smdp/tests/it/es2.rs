@@ -141,11 +141,21 @@ async fn every_function_answers_each_of_its_codes() {
     let tests = stock(&server, &acct.account_sid, "Test", 4);
     let other = stock(&server, &acct.account_sid, "Other", 1);
     let op = operator(&server, OPERATOR);
-    // Inventory is no ESimProfile.
+    // Inventory is no ESimProfile; the account's inventory is counted.
     assert_eq!(
         rest.get("/v1/ESimProfiles").await.1["esim_profiles"],
         json!([])
     );
+    assert_eq!(
+        rest.get("/v1/Inventory").await.1["inventory"],
+        json!([
+            {"profile_type": "Other", "state": "Available", "count": 1},
+            {"profile_type": "Test", "state": "Available", "count": 4},
+        ])
+    );
+    let stranger = server.account("another");
+    let theirs = Rest::basic(server.rest(), &stranger.account_sid, &stranger.auth_token);
+    assert_eq!(theirs.get("/v1/Inventory").await.1["inventory"], json!([]));
 
     // The header: whole, and naming the certificate's requester; the body: JSON.
     let bare = json!({"iccid": tests[0]});
