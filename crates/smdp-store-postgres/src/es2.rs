@@ -1,29 +1,24 @@
-//! The ES2+ inventory and the functions' compare-and-sets (SGP.22 §5.3), as in the SQLite
-//! store: inventory rows are profiles, marked with the ES2+ state where their status does not
-//! say it. Each change is one `UPDATE … WHERE` on the state it was decided for, re-checked on
-//! the latest row version, so of two nodes racing for one profile exactly one wins.
+//! The ES2+ inventory and the functions' compare-and-sets (SGP.22 §5.3), with the SQLite
+//! store's statements (`smdp_store_sql::es2`): inventory rows are profiles, marked with the
+//! ES2+ state where their status does not say it. Each change is one `UPDATE … WHERE` on the
+//! state it was decided for, re-checked on the latest row version, so of two nodes racing
+//! for one profile exactly one wins.
 
 use smdp_core::es2::State;
 use smdp_core::store::{Es2Change, InventoryCount, Profile, Result, StoreError};
-use smdp_store_sql::{es2_state_is, inventory_counts, BACK_TO_INVENTORY};
+use smdp_store_sql::{dollar, es2, es2_state_is, inventory_counts};
 
 use crate::conn::Db as _;
-use crate::rows::{self, is_unique_violation, PROFILE_COLUMNS};
+use crate::rows::{self, is_unique_violation};
 use crate::{Error, PgStore};
 
 impl PgStore {
     pub(crate) fn es2_pick(&self, profile_type: &str) -> Result<Option<Profile>> {
         self.with(|c| {
-            c.query_opt(
-                &format!(
-                    "SELECT {PROFILE_COLUMNS} FROM profiles \
-                     WHERE es2_mark = 'Available' AND profile_type = $1 ORDER BY id LIMIT 1"
-                ),
-                &[&profile_type],
-            )?
-            .as_ref()
-            .map(rows::profile)
-            .transpose()
+            c.query_opt(&dollar(&es2::pick()), &[&profile_type])?
+                .as_ref()
+                .map(rows::profile)
+                .transpose()
         })
     }
 
@@ -66,10 +61,7 @@ impl PgStore {
             let mut tx = c.transaction()?;
             let n = match change {
                 Es2Change::Order { requester, eid, .. } => tx.execute(
-                    &format!(
-                        "UPDATE profiles SET es2_mark = $2, requester = $3, eid = $4, \
-                         updated_at = $5 WHERE id = $1 AND {from_is}"
-                    ),
+                    &dollar(&es2::order(from_is)),
                     &[
                         &id,
                         &if eid.is_some() { "Linked" } else { "Allocated" },
@@ -85,14 +77,7 @@ impl PgStore {
                     release,
                 } => tx
                     .execute(
-                        &format!(
-                            "UPDATE profiles SET eid = $2, matching_id = $3, \
-                             confirmation_code = $4, \
-                             es2_mark = CASE WHEN $5 THEN NULL ELSE 'Confirmed' END, \
-                             released = $5, updated_at = $6, \
-                             status = CASE WHEN $5 THEN 'available' ELSE status END \
-                             WHERE id = $1 AND {from_is}"
-                        ),
+                        &dollar(&es2::confirm(from_is)),
                         &[
                             &id,
                             &eid.map(|e| e.to_string()),
@@ -112,64 +97,28 @@ impl PgStore {
                             e.into()
                         }
                     })?,
-                Es2Change::Release => tx.execute(
-                    &format!(
-                        "UPDATE profiles SET es2_mark = NULL, released = TRUE, updated_at = $2, \
-                         status = CASE WHEN status = 'reserving' THEN 'available' ELSE status END \
-                         WHERE id = $1 AND {from_is}"
-                    ),
-                    &[&id, &now],
-                )?,
+                Es2Change::Release => tx.execute(&dollar(&es2::release(from_is)), &[&id, &now])?,
                 Es2Change::Cancel {
                     back_to_inventory: true,
                 } => {
-                    let n = tx.execute(
-                        &format!(
-                            "UPDATE profiles SET {BACK_TO_INVENTORY}, updated_at = $2 \
-                             WHERE id = $1 AND {from_is}"
-                        ),
-                        &[&id, &now],
-                    )?;
+                    let n =
+                        tx.execute(&dollar(&es2::cancel_to_inventory(from_is)), &[&id, &now])?;
                     if n == 1 {
-                        // The Sim goes with the order; ordering the profile again makes it anew.
-                        tx.execute(
-                            "DELETE FROM sims WHERE sid = (SELECT sim_sid FROM profiles WHERE id = $1)",
-                            &[&id],
-                        )?;
+                        tx.execute(&dollar(es2::DELETE_SIM), &[&id])?;
                     }
                     n
                 }
                 Es2Change::Cancel {
                     back_to_inventory: false,
-                } => tx.execute(
-                    &format!(
-                        "UPDATE profiles SET es2_mark = 'Unavailable', status = 'failed', \
-                         bound_otsk = NULL, updated_at = $2, \
-                         error_message = 'cancelled by the operator (ES2+ CancelOrder)' \
-                         WHERE id = $1 AND {from_is}"
-                    ),
-                    &[&id, &now],
-                )?,
+                } => tx.execute(&dollar(&es2::cancel_unavailable(from_is)), &[&id, &now])?,
             };
             if n != 1 {
                 return Ok(false);
             }
             if let Es2Change::Order { charge_cents, .. } = change {
                 // The Sim and the charge of the order, each once per profile.
-                tx.execute(
-                    "INSERT INTO sims (sid, account_sid, iccid, status, created_at, updated_at) \
-                     SELECT p.sim_sid, p.account_sid, p.iccid, 'new', $2, $2 FROM profiles p \
-                     WHERE p.id = $1 AND p.sim_sid IS NOT NULL \
-                     AND NOT EXISTS (SELECT 1 FROM sims s WHERE s.sid = p.sim_sid)",
-                    &[&id, &now],
-                )?;
-                tx.execute(
-                    "INSERT INTO charges (account_sid, profile_sid, amount_cents, currency, \
-                     description, created_at) SELECT account_sid, sid, $2, 'USD', \
-                     'eSIM profile order (ES2+)', $3 FROM profiles WHERE id = $1 \
-                     ON CONFLICT (profile_sid) DO NOTHING",
-                    &[&id, charge_cents, &now],
-                )?;
+                tx.execute(&dollar(es2::ORDER_SIM), &[&id, &now])?;
+                tx.execute(&dollar(es2::ORDER_CHARGE), &[&id, charge_cents, &now])?;
             }
             tx.commit()?;
             Ok(true)

@@ -162,6 +162,94 @@ pub fn es2_state_is(state: &str) -> Option<&'static str> {
     })
 }
 
+/// `?N` parameters as PostgreSQL's `$N`: the statements below are written once, in SQLite's
+/// spelling (they hold no other `?`).
+pub fn dollar(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The statements of `es2_apply` and the inventory (`?N` parameters; [`dollar`] for
+/// PostgreSQL). Each change is one `UPDATE … WHERE id = ?1 AND <from>` on the state it was
+/// decided for ([`es2_state_is`]); the parameters are listed with each.
+pub mod es2 {
+    use super::{BACK_TO_INVENTORY, PROFILE_COLUMNS};
+
+    /// The oldest inventory profile of type ?1.
+    pub fn pick() -> String {
+        format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE es2_mark = 'Available' \
+             AND profile_type = ?1 ORDER BY id LIMIT 1"
+        )
+    }
+
+    /// DownloadOrder: ?1 id, ?2 mark (Allocated/Linked), ?3 requester, ?4 EID, ?5 now.
+    pub fn order(from: &str) -> String {
+        format!(
+            "UPDATE profiles SET es2_mark = ?2, requester = ?3, eid = ?4, updated_at = ?5 \
+             WHERE id = ?1 AND {from}"
+        )
+    }
+
+    /// The order's Sim, made once (?1 id, ?2 now).
+    pub const ORDER_SIM: &str = "INSERT INTO sims (sid, account_sid, iccid, status, \
+        created_at, updated_at) SELECT p.sim_sid, p.account_sid, p.iccid, 'new', ?2, ?2 \
+        FROM profiles p WHERE p.id = ?1 AND p.sim_sid IS NOT NULL \
+        AND NOT EXISTS (SELECT 1 FROM sims s WHERE s.sid = p.sim_sid)";
+
+    /// The order's charge, once per profile (?1 id, ?2 cents, ?3 now).
+    pub const ORDER_CHARGE: &str = "INSERT INTO charges (account_sid, profile_sid, \
+        amount_cents, currency, description, created_at) SELECT account_sid, sid, ?2, 'USD', \
+        'eSIM profile order (ES2+)', ?3 FROM profiles WHERE id = ?1 \
+        ON CONFLICT (profile_sid) DO NOTHING";
+
+    /// ConfirmOrder: ?1 id, ?2 EID, ?3 matching ID, ?4 confirmation code, ?5 release, ?6 now.
+    pub fn confirm(from: &str) -> String {
+        format!(
+            "UPDATE profiles SET eid = ?2, matching_id = ?3, confirmation_code = ?4, \
+             es2_mark = CASE WHEN ?5 THEN NULL ELSE 'Confirmed' END, released = ?5, \
+             updated_at = ?6, status = CASE WHEN ?5 THEN 'available' ELSE status END \
+             WHERE id = ?1 AND {from}"
+        )
+    }
+
+    /// ReleaseProfile: ?1 id, ?2 now.
+    pub fn release(from: &str) -> String {
+        format!(
+            "UPDATE profiles SET es2_mark = NULL, released = TRUE, updated_at = ?2, \
+             status = CASE WHEN status = 'reserving' THEN 'available' ELSE status END \
+             WHERE id = ?1 AND {from}"
+        )
+    }
+
+    /// CancelOrder back to the inventory: ?1 id, ?2 now; then [`DELETE_SIM`].
+    pub fn cancel_to_inventory(from: &str) -> String {
+        format!("UPDATE profiles SET {BACK_TO_INVENTORY}, updated_at = ?2 WHERE id = ?1 AND {from}")
+    }
+
+    /// The Sim goes with the order (?1 id); ordering the profile again makes it anew.
+    pub const DELETE_SIM: &str =
+        "DELETE FROM sims WHERE sid = (SELECT sim_sid FROM profiles WHERE id = ?1)";
+
+    /// CancelOrder as Unavailable: ?1 id, ?2 now.
+    pub fn cancel_unavailable(from: &str) -> String {
+        format!(
+            "UPDATE profiles SET es2_mark = 'Unavailable', status = 'failed', \
+             bound_otsk = NULL, updated_at = ?2, \
+             error_message = 'cancelled by the operator (ES2+ CancelOrder)' \
+             WHERE id = ?1 AND {from}"
+        )
+    }
+}
+
 /// What CancelOrder back to the inventory resets: the order's data, its binding and its
 /// counters (the ICCID, numbers and package stay).
 pub const BACK_TO_INVENTORY: &str = "es2_mark = 'Available', requester = NULL, eid = NULL, \
@@ -214,3 +302,14 @@ pub const NAP_COLUMNS: &str = "id, sid, account_sid, unique_name, created_at, up
 pub const FLEET_COLUMNS: &str = "id, sid, account_sid, unique_name, data_enabled, data_limit, \
     network_access_profile_sid, ip_commands_url, ip_commands_method, sms_commands_enabled, \
     sms_commands_url, sms_commands_method, created_at, updated_at";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dollar_renumbers_parameters_only() {
+        assert_eq!(
+            super::dollar("a = ?1 AND b = ?12 AND c = '?'"),
+            "a = $1 AND b = $12 AND c = '?'"
+        );
+    }
+}

@@ -14,43 +14,23 @@ pub enum InventoryCommand {
     /// Stock profiles of one ES2+ profile type: numbers from the number plan, the template
     /// personalised, state Available until an operator's DownloadOrder. Prints each ICCID.
     Add {
-        /// The profile type operators order (`profileType` in DownloadOrder).
-        #[arg(long)]
-        profile_type: String,
+        #[command(flatten)]
+        stock: StockArgs,
+        /// How many.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         count: u32,
-        /// `minimal`, `minimal:<size>`, `ts48`, `ts48:<variant>` or a DER file.
-        #[arg(long, default_value = "minimal")]
-        template: smdp_core::template::TemplateSource,
-        /// The REST account whose ESimProfiles the orders become [default: the store's
-        /// first account].
-        #[arg(long)]
-        account: Option<String>,
-        /// Download attempts each order allows.
-        #[arg(long, default_value_t = 5)]
-        max_attempts: i64,
+        /// Make the Ki/OPc and sids deterministic.
         #[arg(long)]
         seed: Option<u64>,
-        #[command(flatten)]
-        data: StoreArgs,
     },
     /// Stock profiles with a batch's own numbers and keys: the pre-installed import's file
     /// (CSV `eid,iccid,imsi,ki,opc[,spn][,sim_unique_name]` or JSON) with `eid` and
     /// `sim_unique_name` empty. All or nothing: every bad row is reported; rows already in
     /// the inventory as this type are left as they are, so a re-run changes nothing.
     Import {
-        #[arg(long)]
-        profile_type: String,
-        /// The template each row personalises.
-        #[arg(long, default_value = "minimal")]
-        template: smdp_core::template::TemplateSource,
-        #[arg(long)]
-        account: Option<String>,
-        #[arg(long, default_value_t = 5)]
-        max_attempts: i64,
-        file: PathBuf,
         #[command(flatten)]
-        data: StoreArgs,
+        stock: StockArgs,
+        file: PathBuf,
     },
     /// Count the inventory by profile type and ES2+ state; with --profile-type, list that
     /// type's profiles.
@@ -65,45 +45,64 @@ pub enum InventoryCommand {
     },
 }
 
-/// The account stocked profiles belong to: the one given, else the store's first.
-fn account_or_first(
-    store: &dyn smdp_core::store::OperatorStore,
+/// What profiles are stocked as, and where.
+#[derive(clap::Args)]
+pub struct StockArgs {
+    /// The profile type operators order (`profileType` in DownloadOrder).
+    #[arg(long)]
+    profile_type: String,
+    /// `minimal`, `minimal:<size>`, `ts48`, `ts48:<variant>` or a DER file.
+    #[arg(long, default_value = "minimal")]
+    template: smdp_core::template::TemplateSource,
+    /// The REST account whose ESimProfiles the orders become [default: the store's first
+    /// account].
+    #[arg(long)]
     account: Option<String>,
-) -> Result<String> {
-    match account {
-        Some(a) => Ok(a),
-        None => store
-            .accounts()?
-            .into_iter()
-            .next()
-            .map(|(sid, _)| sid)
-            .context(
+    /// Download attempts each order allows.
+    #[arg(long, default_value_t = 5)]
+    max_attempts: i64,
+    #[command(flatten)]
+    data: StoreArgs,
+}
+
+type Stock = (
+    std::sync::Arc<dyn smdp_core::store::OperatorStore>,
+    smdp_core::orders::StockRequest,
+);
+
+impl StockArgs {
+    /// The store, and the request (the account given, else the store's first).
+    fn open(self) -> Result<Stock> {
+        let store = self.data.open()?;
+        let account_sid = match self.account {
+            Some(a) => a,
+            None => store
+                .accounts()?
+                .into_iter()
+                .next()
+                .map(|(sid, _)| sid)
+                .context(
                 "the store has no account: create one (`smdp account create`) or give --account",
-            ),
+            )?,
+        };
+        smdp_core::orders::check_profile_type(&self.profile_type)?;
+        let defaults = smdp_core::orders::OrderRequest::default();
+        let req = smdp_core::orders::StockRequest {
+            account_sid,
+            profile_type: self.profile_type,
+            template: self.template,
+            max_attempts: self.max_attempts,
+            service_provider_name: defaults.service_provider_name,
+            profile_name: defaults.profile_name,
+        };
+        Ok((store, req))
     }
 }
 
 pub fn inventory(cmd: InventoryCommand) -> Result<()> {
     match cmd {
-        InventoryCommand::Import {
-            profile_type,
-            template,
-            account,
-            max_attempts,
-            file,
-            data,
-        } => {
-            let store = data.open()?;
-            let defaults = smdp_core::orders::OrderRequest::default();
-            let req = smdp_core::orders::StockRequest {
-                account_sid: account_or_first(store.as_ref(), account)?,
-                profile_type,
-                template,
-                max_attempts,
-                service_provider_name: defaults.service_provider_name,
-                profile_name: defaults.profile_name,
-            };
-            smdp_core::orders::check_profile_type(&req.profile_type)?;
+        InventoryCommand::Import { stock, file } => {
+            let (store, req) = stock.open()?;
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let report = |problems: &[(usize, String)]| -> anyhow::Error {
@@ -178,27 +177,8 @@ pub fn inventory(cmd: InventoryCommand) -> Result<()> {
             }
             Ok(())
         }
-        InventoryCommand::Add {
-            profile_type,
-            count,
-            template,
-            account,
-            max_attempts,
-            seed,
-            data,
-        } => {
-            let store = data.open()?;
-            let account = account_or_first(store.as_ref(), account)?;
-            let defaults = smdp_core::orders::OrderRequest::default();
-            let req = smdp_core::orders::StockRequest {
-                account_sid: account,
-                profile_type,
-                template,
-                max_attempts,
-                service_provider_name: defaults.service_provider_name,
-                profile_name: defaults.profile_name,
-            };
-            smdp_core::orders::check_profile_type(&req.profile_type)?;
+        InventoryCommand::Add { stock, count, seed } => {
+            let (store, req) = stock.open()?;
             let mut rng = rsp_auth::rng::rng(seed);
             let shared = rsp_shared::dir();
             let now = smdp_core::clock::Clock::System.unix();

@@ -6,15 +6,12 @@
 use std::time::Duration;
 
 use crate::common::*;
-use lpa::card::{Es10, VirtualCard};
 use lpa::download::Order;
 use lpa::es9::{Client, Trust};
 use rsp_auth::pki::Pki;
 use rsp_auth::{Backend, Curve};
 use serde_json::{json, Value};
 use smdp_operator::es2_client::Es2Client;
-use veuicc::apdu::Card;
-use veuicc::Euicc;
 
 const OPERATOR: &str = "test.operator.com";
 
@@ -539,20 +536,8 @@ async fn an_expired_self_signed_operator_certificate_needs_the_opt_in() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-type VCard = Es10<VirtualCard<rsp_auth::rng::Rng>>;
-
-fn card(server: &TestServer) -> VCard {
-    let pki = Pki::load(&our_pki_dir()).unwrap();
-    let mut c = Card::new(
-        Euicc::from_pki(&pki, Curve::NistP256, Backend::AwsLc, server.clock.now()).unwrap(),
-        rsp_auth::rng::rng(Some(5)),
-    );
-    c.set_time(Some(server.clock.now()));
-    Es10::open(VirtualCard {
-        card: c,
-        state: None,
-    })
-    .unwrap()
+fn card(server: &TestServer) -> crate::lpa::VCard {
+    crate::lpa::card(server, &our_pki_dir(), Curve::NistP256)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

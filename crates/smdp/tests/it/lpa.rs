@@ -16,9 +16,10 @@ use rsp_auth::{Backend, Curve};
 use veuicc::apdu::Card;
 use veuicc::Euicc;
 
-type VCard = Es10<VirtualCard<rsp_auth::rng::Rng>>;
+pub(crate) type VCard = Es10<VirtualCard<rsp_auth::rng::Rng>>;
 
-fn card(server: &TestServer, pki: &std::path::Path, curve: Curve) -> VCard {
+/// A virtual eUICC of `pki` on `curve`, at the server's time.
+pub(crate) fn card(server: &TestServer, pki: &std::path::Path, curve: Curve) -> VCard {
     let pki = Pki::load(pki).unwrap();
     let mut c = Card::new(
         Euicc::from_pki(&pki, curve, Backend::AwsLc, server.clock.now()).unwrap(),
