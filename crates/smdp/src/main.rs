@@ -939,7 +939,28 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
     Ok(())
 }
 
+/// `smdp … | head`: a reader that closes the pipe ends the command quietly, as it ends any
+/// Unix tool, instead of a panic. Rust ignores SIGPIPE, so `println!` panics on the closed
+/// stdout; restoring the signal would take unsafe code, which this workspace forbids, so
+/// that one panic is turned into a clean exit here.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
+}
+
 fn main() -> Result<()> {
+    quiet_on_closed_stdout();
     match Cli::parse().command {
         Command::Decode {
             input,

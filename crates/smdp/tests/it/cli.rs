@@ -1185,3 +1185,29 @@ fn inventory_import_is_all_or_nothing_and_idempotent() {
     assert_eq!(v.aka, vec![(k, o)]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `smdp decode … | head`: the reader closing the pipe ends the command quietly.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    let session = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/sessions")
+        .read_dir()
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("session.schema.json"))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smdp"))
+        .args(["decode", &format!("@{}", session.display())])
+        .env("RUST_BACKTRACE", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line (the command reads and parses the file
+    // first): every line it prints meets a closed pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}
