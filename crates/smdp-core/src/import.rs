@@ -73,27 +73,44 @@ pub struct InventoryRow {
 /// Parses and validates a batch file for the inventory (`smdp inventory import`): the
 /// pre-installed format, each row's `eid` and `sim_unique_name` empty.
 pub fn parse_inventory(bytes: &[u8]) -> Result<Vec<InventoryRow>, ImportReport> {
-    parse_rows(bytes, false).map(|rows| {
-        rows.into_iter()
-            .map(|p| InventoryRow {
+    Ok(parse_rows(bytes, false)?
+        .into_iter()
+        .map(|c| c.profile)
+        .collect())
+}
+
+/// Parses and validates a batch file (CSV, or JSON when it starts with `[`).
+pub fn parse(bytes: &[u8]) -> Result<Vec<PreinstalledProfile>, ImportReport> {
+    parse_rows(bytes, true)?
+        .into_iter()
+        .map(|c| {
+            let eid = c
+                .eid
+                .ok_or_else(|| ImportReport::file("a pre-installed row without its EID"))?;
+            let p = c.profile;
+            Ok(PreinstalledProfile {
                 row: p.row,
+                eid,
                 iccid: p.iccid,
                 imsi: p.imsi,
                 ki: p.ki,
                 opc: p.opc,
                 spn: p.spn,
+                sim_unique_name: c.sim_unique_name,
             })
-            .collect()
-    })
+        })
+        .collect()
 }
 
-/// Parses and validates a batch file (CSV, or JSON when it starts with `[`).
-pub fn parse(bytes: &[u8]) -> Result<Vec<PreinstalledProfile>, ImportReport> {
-    parse_rows(bytes, true)
+/// A row as checked: its eUICC (pre-installed rows only) and Sim name beside the profile.
+struct Checked {
+    eid: Option<Eid>,
+    profile: InventoryRow,
+    sim_unique_name: Option<String>,
 }
 
 /// With `installed`, every row names its eUICC; without, none may.
-fn parse_rows(bytes: &[u8], installed: bool) -> Result<Vec<PreinstalledProfile>, ImportReport> {
+fn parse_rows(bytes: &[u8], installed: bool) -> Result<Vec<Checked>, ImportReport> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| ImportReport::file("the file is not UTF-8"))?;
     let raw: Vec<(usize, Result<RawRow, String>)> = if text.trim_start().starts_with('[') {
@@ -125,15 +142,16 @@ fn parse_rows(bytes: &[u8], installed: bool) -> Result<Vec<PreinstalledProfile>,
         }
     }
     // Duplicates within the file.
-    for (i, a) in rows.iter().enumerate() {
-        for b in &rows[..i] {
+    for (i, c) in rows.iter().enumerate() {
+        for d in &rows[..i] {
+            let (a, b) = (&c.profile, &d.profile);
             if a.iccid == b.iccid {
                 problems.push((a.row, format!("ICCID {} repeats row {}", a.iccid, b.row)));
             }
             if a.imsi == b.imsi {
                 problems.push((a.row, format!("IMSI {} repeats row {}", a.imsi, b.row)));
             }
-            if a.sim_unique_name.is_some() && a.sim_unique_name == b.sim_unique_name {
+            if c.sim_unique_name.is_some() && c.sim_unique_name == d.sim_unique_name {
                 problems.push((a.row, format!("sim_unique_name repeats row {}", b.row)));
             }
         }
@@ -153,9 +171,9 @@ fn key(what: &str, hex_text: &str) -> Result<[u8; 16], String> {
         .ok_or_else(|| format!("{what} must be 32 hex digits (16 bytes)"))
 }
 
-fn validate(row: usize, r: RawRow, installed: bool) -> Result<PreinstalledProfile, String> {
+fn validate(row: usize, r: RawRow, installed: bool) -> Result<Checked, String> {
     let eid = if installed {
-        Eid::parse(&r.eid).map_err(|e| format!("EID {:?}: {e}", r.eid))?
+        Some(Eid::parse(&r.eid).map_err(|e| format!("EID {:?}: {e}", r.eid))?)
     } else {
         if !r.eid.is_empty() {
             return Err(format!(
@@ -167,8 +185,7 @@ fn validate(row: usize, r: RawRow, installed: bool) -> Result<PreinstalledProfil
         if r.sim_unique_name.as_deref().is_some_and(|s| !s.is_empty()) {
             return Err("sim_unique_name: an inventory profile's Sim is made when it is ordered; leave it empty".into());
         }
-        // Not read for the inventory.
-        Eid::with_check_digits("890000000000000000000000000000").map_err(|e| e.to_string())?
+        None
     };
     let digits = r.iccid.bytes().all(|c| c.is_ascii_digit());
     if !digits || !(19..=20).contains(&r.iccid.len()) {
@@ -193,14 +210,16 @@ fn validate(row: usize, r: RawRow, installed: bool) -> Result<PreinstalledProfil
             return Err("sim_unique_name is at most 64 characters and not a Sim sid".into());
         }
     }
-    Ok(PreinstalledProfile {
-        row,
+    Ok(Checked {
         eid,
-        iccid: r.iccid,
-        imsi: r.imsi,
-        ki: key("Ki", &r.ki)?,
-        opc: key("OPc", &r.opc)?,
-        spn,
+        profile: InventoryRow {
+            row,
+            iccid: r.iccid,
+            imsi: r.imsi,
+            ki: key("Ki", &r.ki)?,
+            opc: key("OPc", &r.opc)?,
+            spn,
+        },
         sim_unique_name,
     })
 }

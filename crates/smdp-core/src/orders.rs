@@ -238,11 +238,21 @@ fn personalised(
     template: &TemplateSource,
     rng: &mut impl CryptoRng,
 ) -> Result<(rsp_saip::Personalisation, Vec<u8>)> {
-    let mut package = template.load(shared)?;
     let serial = store.next_serial(PLAN_COUNTER)?;
     let values = plan.allocate(serial, rng)?;
-    package.personalise(&values)?;
-    Ok((values, package.to_der()))
+    let der = personalise(template, shared, &values)?;
+    Ok((values, der))
+}
+
+/// The template personalised with `values` (SAIP DER).
+pub fn personalise(
+    template: &TemplateSource,
+    shared: Option<&std::path::Path>,
+    values: &rsp_saip::Personalisation,
+) -> Result<Vec<u8>> {
+    let mut package = template.load(shared)?;
+    package.personalise(values)?;
+    Ok(package.to_der())
 }
 
 /// What `smdp inventory add` stocks: profiles of one ES2+ profile type.

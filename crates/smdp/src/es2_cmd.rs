@@ -138,16 +138,9 @@ pub fn inventory(cmd: InventoryCommand) -> Result<()> {
                     opc: Some(r.opc),
                     spn: r.spn.clone(),
                 };
-                let der = req
-                    .template
-                    .load(shared.as_deref())
-                    .map_err(anyhow::Error::from)
-                    .and_then(|mut pkg| {
-                        pkg.personalise(&values)?;
-                        Ok(pkg.to_der())
-                    });
+                let der = smdp_core::orders::personalise(&req.template, shared.as_deref(), &values);
                 match der {
-                    Ok(der) => todo.push((r.row, values, der)),
+                    Ok(der) => todo.push((values, der)),
                     Err(e) => problems.push((r.row, format!("{e:#}"))),
                 }
             }
@@ -157,7 +150,7 @@ pub fn inventory(cmd: InventoryCommand) -> Result<()> {
             let mut rng = rsp_auth::rng::rng(None);
             let now = smdp_core::clock::Clock::System.unix();
             let kept = rows.len() - todo.len();
-            for (_, values, der) in todo {
+            for (values, der) in todo {
                 let p = smdp_core::orders::stock_package(
                     store.as_ref(),
                     &req,

@@ -110,9 +110,9 @@ impl Smdp {
                     }
                     _ => None,
                 };
-                let after = self.store.profile(profile.id)?.unwrap_or(profile);
+                // The fields it carries (ICCID, EID, type, requester) are the profile's as read.
                 self.progress(
-                    &after,
+                    &profile,
                     rsp_asn1::es2::NotificationPoint::BppInstallation,
                     failed.as_ref().map_or(Ok(()), Err),
                     Some(req.pending_notification.as_bytes()),
@@ -151,7 +151,8 @@ impl Smdp {
                     return Ok(NotificationOutcome::AlreadyRecorded);
                 }
                 tracing::info!(%eid, %operation, seq = meta.seq_number, "handleNotification");
-                if operation.split('+').any(|o| o == "delete") {
+                // Looked up only when some operator is told of progress.
+                if !self.es2_endpoints.is_empty() && operation.split('+').any(|o| o == "delete") {
                     // Notification point 5: the profile was deleted from the eUICC.
                     let iccid = meta.iccid.as_ref().and_then(|i| i.digits().ok());
                     if let Some(p) = iccid
