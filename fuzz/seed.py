@@ -19,6 +19,8 @@ TARGETS = {
     "PrepareDownloadRequest": ["es10_prepare_download_request"],
     "BoundProfilePackage": ["bound_profile_package", "tlv"],
     "StoreMetadataRequest": ["bound_profile_package"],
+    "RemoteProfileProvisioningRequest": ["es9_asn1_binding"],
+    "RemoteProfileProvisioningResponse": ["es9_asn1_binding"],
 }
 ES10 = "es10_commands"
 
@@ -32,6 +34,11 @@ for name, s in samples.items():
         with open(os.path.join(d, name + ".der"), "wb") as f:
             f.write(bytes.fromhex(s["hex"]))
         count += 1
+        # The ASN.1 binding's samples also come in their X.680 form (xcheck.py binding).
+        if s.get("x680", s["hex"]) != s["hex"]:
+            with open(os.path.join(d, name + "-x680.der"), "wb") as f:
+                f.write(bytes.fromhex(s["x680"]))
+            count += 1
 d = os.path.join(here, "corpus", "activation_code")
 os.makedirs(d, exist_ok=True)
 for i, ac in enumerate(["1$SMDP.GSMA.COM$04386-AGYFT-A74Y8-3F815$1.3.6.1.4.1.31746$1", "LPA:1$localhost:8443$QR-1"]):

@@ -63,6 +63,14 @@ pub fn authenticate_server_response() -> AuthenticateServerResponse {
         pp_version: VersionType::from_parts(0, 1, 0),
         sas_acreditation_number: "GI-BA-UP-0419".into(),
         certification_data_object: None,
+        tre_properties: None,
+        tre_product_reference: None,
+        additional_euicc_profile_package_versions: None,
+        ipa_mode: None,
+        euicc_ci_pkid_list_for_signing_v3: None,
+        additional_euicc_info: None,
+        highest_svn: None,
+        iot_specific_info: None,
         extensions: None,
     };
     let signed1 = EuiccSigned1 {

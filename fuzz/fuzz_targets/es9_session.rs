@@ -94,6 +94,9 @@ fn json_answer(a: Option<Es9Answer>) -> Value {
         Es9Answer::Json(body) => serde_json::from_slice(&body).expect("answers are JSON"),
         Es9Answer::NoContent => panic!("only handleNotification answers 204"),
         Es9Answer::Faulted(..) => panic!("the fuzz orders carry no scripted faults"),
+        Es9Answer::Asn1(_) | Es9Answer::BadRequest(_) => {
+            panic!("a JSON path answers JSON, never the ASN.1 binding")
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use rsp_asn1::binding;
 use rsp_asn1::es9::{parse_response, status_meaning, ResponseHeader};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
@@ -22,6 +23,29 @@ use crate::Error;
 
 /// What the server answers ES9+ requests with; we send the same.
 pub const ADMIN_PROTOCOL: &str = "gsma/rsp/v2.2.2";
+const JSON: &str = "application/json";
+
+/// How ES9+ messages travel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Binding {
+    /// `POST /gsma/rsp2/es9plus/<function>`, JSON with base64 DER parts (SGP.22 6.5).
+    #[default]
+    Json,
+    /// `POST /gsma/rsp2/asn1`, a DER RemoteProfileProvisioningRequest (SGP.22 v3, SGP.32;
+    /// [`rsp_asn1::binding`]).
+    Asn1,
+}
+
+impl std::str::FromStr for Binding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "json" => Ok(Self::Json),
+            "asn1" => Ok(Self::Asn1),
+            _ => Err(format!("binding {s:?}: expected json or asn1")),
+        }
+    }
+}
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
@@ -66,6 +90,7 @@ pub struct Client {
     idle: Option<Idle>,
     observer: Option<Observer>,
     recording: Option<crate::record::Recording>,
+    binding: Binding,
 }
 
 /// How the server certificate is checked.
@@ -151,7 +176,14 @@ impl Client {
             idle: Some(Default::default()),
             observer: None,
             recording: None,
+            binding: Binding::Json,
         })
+    }
+
+    /// Speaks `binding` from now on ([`Client::call`] and [`Client::notify`]).
+    pub fn binding(mut self, binding: Binding) -> Self {
+        self.binding = binding;
+        self
     }
 
     /// A new TCP and TLS connection for every call (TLS sessions are still resumed), as
@@ -261,6 +293,18 @@ impl Client {
         path: &str,
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), Error> {
+        self.post_as(function, address, path, JSON, body).await
+    }
+
+    /// [`Client::post`] with another content type.
+    pub async fn post_as(
+        &self,
+        function: &'static str,
+        address: &str,
+        path: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), Error> {
         let t = |e: &dyn std::fmt::Display| Error::transport(function, e);
         let (host, port) = split_address(address).ok_or_else(|| {
             Error::Input(format!("SM-DP+ address {address:?} is not host[:port]"))
@@ -277,7 +321,7 @@ impl Client {
                 .header("host", address)
                 .header("user-agent", "smdp-sim lpa")
                 .header("x-admin-protocol", ADMIN_PROTOCOL)
-                .header("content-type", "application/json")
+                .header("content-type", content_type)
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| t(&e))?;
             if self.recording.is_some() {
@@ -340,14 +384,42 @@ impl Client {
         out
     }
 
-    /// One ES9+ function: the typed response, or the server's `Failed` as [`Error::Es9`].
-    pub async fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+    /// One ES9+ function: the typed response, or the server's `Failed` as [`Error::Es9`]
+    /// (an error alternative of the ASN.1 binding as [`Error::Es9Asn1`]).
+    pub async fn call<Req, Resp>(
         &self,
         function: &'static str,
         address: &str,
         path: &str,
         req: &Req,
-    ) -> Result<Resp, Error> {
+    ) -> Result<Resp, Error>
+    where
+        Req: serde::Serialize + Clone + Into<binding::Request>,
+        Resp: serde::de::DeserializeOwned + binding::Answer,
+    {
+        if self.binding == Binding::Asn1 {
+            let body = self
+                .asn1_exchange(function, address, req.clone().into())
+                .await?;
+            let response = binding::Response::from_der(&body).map_err(|e| {
+                Error::transport(
+                    function,
+                    format!("not a RemoteProfileProvisioningResponse: {e}"),
+                )
+            })?;
+            return match Resp::from_response(response) {
+                Some(Ok(r)) => Ok(r),
+                Some(Err((code, name))) => Err(Error::Es9Asn1 {
+                    function,
+                    code,
+                    name,
+                }),
+                None => Err(Error::transport(
+                    function,
+                    "the response answers another function",
+                )),
+            };
+        }
         let body = serde_json::to_vec(req).map_err(|e| Error::transport(function, e))?;
         let (status, body) = self.post(function, address, path, body).await?;
         if status != 200 {
@@ -373,6 +445,14 @@ impl Client {
         req: &rsp_asn1::es9::HandleNotificationRequest,
     ) -> Result<(), Error> {
         const F: &str = "handleNotification";
+        if self.binding == Binding::Asn1 {
+            // No response alternative: any 2xx with an empty body.
+            let body = self.asn1_exchange(F, address, req.clone().into()).await?;
+            if !body.is_empty() {
+                return Err(Error::transport(F, "a body where none is defined"));
+            }
+            return Ok(());
+        }
         let body = serde_json::to_vec(req).map_err(|e| Error::transport(F, e))?;
         let (status, body) = self
             .post(F, address, rsp_asn1::es9::path::HANDLE_NOTIFICATION, body)
@@ -384,6 +464,28 @@ impl Client {
             ));
         }
         Ok(())
+    }
+}
+
+impl Client {
+    /// One ASN.1 binding exchange: the request's DER out, a 2xx answer's body back.
+    async fn asn1_exchange(
+        &self,
+        function: &'static str,
+        address: &str,
+        req: binding::Request,
+    ) -> Result<Vec<u8>, Error> {
+        let der = req.to_der().map_err(|e| Error::Input(e.to_string()))?;
+        let (status, body) = self
+            .post_as(function, address, binding::PATH, binding::CONTENT_TYPE, der)
+            .await?;
+        if !(200..300).contains(&status) {
+            return Err(Error::transport(
+                function,
+                format!("HTTP {status}: {}", String::from_utf8_lossy(&body)),
+            ));
+        }
+        Ok(body)
     }
 }
 

@@ -39,6 +39,13 @@ pub enum Error {
         meaning: Option<&'static str>,
         message: Option<String>,
     },
+    /// The SM-DP+ answered an error alternative of the ES9+ ASN.1 binding.
+    #[error("{function}: error {}({code})", .name.unwrap_or("unnamed"))]
+    Es9Asn1 {
+        function: &'static str,
+        code: i64,
+        name: Option<&'static str>,
+    },
     /// HTTPS, TLS, an unexpected HTTP status, or a body that is not ES9+ JSON.
     #[error("{function}: {detail}")]
     Transport {

@@ -198,6 +198,7 @@ fn kind(e: &Error) -> String {
             reason,
             ..
         } => format!("es9 {function} {subject}/{reason}"),
+        Error::Es9Asn1 { function, code, .. } => format!("es9 {function} error {code}"),
         Error::Transport { function, .. } => format!("transport {function}"),
         Error::Sw { function, .. } | Error::Refused { function, .. } => {
             format!("card {function}")

@@ -51,6 +51,10 @@ struct Cli {
     /// One JSON object per result on standard output.
     #[arg(long, global = true)]
     json: bool,
+    /// How ES9+ travels: `json` (SGP.22 v2) or `asn1` (the ASN.1 binding of SGP.22 v3 and
+    /// SGP.32, `POST /gsma/rsp2/asn1`).
+    #[arg(long, global = true, default_value = "json")]
+    binding: lpa::es9::Binding,
     #[command(subcommand)]
     command: Command,
 }
@@ -164,6 +168,10 @@ fn read_cert(path: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 fn es9(cli: &Cli) -> Result<Client> {
+    Ok(trusting_client(cli)?.binding(cli.binding))
+}
+
+fn trusting_client(cli: &Cli) -> Result<Client> {
     if cli.insecure {
         return Ok(Client::new(Trust::Insecure)?);
     }

@@ -96,7 +96,52 @@ pub struct EUICCInfo2 {
     pub sas_acreditation_number: Utf8String,
     #[rasn(tag(context, 12))]
     pub certification_data_object: Option<CertificationDataObject>,
-    /// v2.5/v3 fields (treProperties `8D`, treProductReference `8E`, …).
+    /// v2.5 `8D`: isDiscrete(0), isIntegrated(1), usesRemoteMemory(2).
+    #[rasn(tag(context, 13))]
+    pub tre_properties: Option<NamedBits>,
+    /// v2.5 `8E`: the TRE's Platform_Label (GlobalPlatform DLOA).
+    #[rasn(tag(context, 14))]
+    pub tre_product_reference: Option<Utf8String>,
+    /// v2.5 `AF`.
+    #[rasn(tag(context, 15))]
+    pub additional_euicc_profile_package_versions: Option<Vec<VersionType>>,
+    /// SGP.32 (and SGP.22 v3) `90`: the active IPA; mandatory in SGP.32.
+    #[rasn(tag(context, 16))]
+    pub ipa_mode: Option<IpaMode>,
+    /// v3 `B1`.
+    #[rasn(tag(context, 17))]
+    pub euicc_ci_pkid_list_for_signing_v3: Option<Vec<SubjectKeyIdentifier>>,
+    /// v3 `92`, up to 32 bytes.
+    #[rasn(tag(context, 18))]
+    pub additional_euicc_info: Option<OctetString>,
+    /// v3 `93`.
+    #[rasn(tag(context, 19))]
+    pub highest_svn: Option<VersionType>,
+    /// SGP.32 `B4`; mandatory in SGP.32.
+    #[rasn(tag(context, 20))]
+    pub iot_specific_info: Option<IoTSpecificInfo>,
+    /// Later fields (v3 `95` euiccMinimumSecurityLevel, …), kept as received.
+    pub extensions: Option<Extensions>,
+}
+
+named_integer!(
+    /// SGP.32 `IpaMode ::= INTEGER {ipad(0), ipae(1)}`: the IPA in the device or in the eUICC.
+    IpaMode { ipad = 0, ipae = 1 }
+);
+
+/// SGP.32 `IoTSpecificInfo` (auto-tagged `A0` iotVersion, `81`/`82` NULL flags).
+#[derive(AsnType, Decode, Encode, Debug, Clone, PartialEq, Eq)]
+pub struct IoTSpecificInfo {
+    /// The SGP.32 versions the eUICC supports (at least one).
+    #[rasn(tag(context, 0))]
+    pub iot_version: Vec<VersionType>,
+    /// Present: the eUICC supports the emergency (eCall) profile mechanism.
+    #[rasn(tag(context, 1))]
+    pub ecall_supported: Option<()>,
+    /// Present: the eUICC supports the fallback mechanism.
+    #[rasn(tag(context, 2))]
+    pub fallback_supported: Option<()>,
+    /// Later flags (`83` fallbackAllowedUpdateSupported, …).
     pub extensions: Option<Extensions>,
 }
 
@@ -125,6 +170,25 @@ pub struct DeviceCapabilities {
     pub nr5gc_supported_release: Option<VersionType>,
     #[rasn(tag(context, 10))]
     pub eutran5gc_supported_release: Option<VersionType>,
+    /// v2.5 (`8B`…`AE`): named in v2.5 but "not defined in this version of SGP.22".
+    #[rasn(tag(context, 11))]
+    pub lpa_svn: Option<VersionType>,
+    /// An unnamed BIT STRING: its trailing zero bits are part of the value.
+    #[rasn(tag(context, 12))]
+    pub cat_supported_classes: Option<crate::BitString>,
+    #[rasn(tag(context, 13))]
+    pub euicc_form_factor_type: Option<crate::Integer>,
+    #[rasn(tag(context, 14))]
+    pub device_additional_feature_support: Option<DeviceAdditionalFeatureSupport>,
+    pub extensions: Option<Extensions>,
+}
+
+/// v2.5 `DeviceAdditionalFeatureSupport` (auto-tagged `80` naiSupport).
+#[derive(AsnType, Decode, Encode, Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceAdditionalFeatureSupport {
+    /// The device supports Network Access Identifiers.
+    #[rasn(tag(context, 0))]
+    pub nai_support: Option<VersionType>,
     pub extensions: Option<Extensions>,
 }
 

@@ -160,7 +160,17 @@ pub struct StoreMetadataRequest {
     /// `PprIds` bits, see [`crate::bits::ppr_ids`].
     #[rasn(tag(context, 25))]
     pub profile_policy_rules: Option<NamedBits>,
-    /// v2.5: `BF22`/`BF23` serviceSpecificData….
+    /// SGP.32 `9F7B`: the profile is an emergency-call (eCall) profile.
+    ///
+    /// v2.5's `BF22`/`BF23` serviceSpecificData… come before this field in the SEQUENCE; they
+    /// are not modelled, so a request carrying them keeps them, and everything after them,
+    /// in `extensions` (the bytes are kept either way).
+    #[rasn(tag(context, 123))]
+    pub ecall_indication: Option<bool>,
+    /// SGP.32 `9F67`: the eUICC may fall back from this profile.
+    #[rasn(tag(context, 103))]
+    pub fallback_allowed: Option<bool>,
+    /// v2.5 `BF22`/`BF23` serviceSpecificData…, SGP.32 `BF64` iotSpecificMetadata, later.
     pub extensions: Option<Extensions>,
 }
 

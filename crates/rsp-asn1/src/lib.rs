@@ -9,12 +9,14 @@
 //! * [`raw`]: [`Signed<T>`](raw::Signed) keeps the received bytes of signed parts;
 //!   [`Extensions`](raw::Extensions) keeps unknown trailing fields.
 //! * [`auth`], [`download`], [`notification`], [`es10`]: the ES9+/ES10b/ES10c structures.
-//! * [`es9`]: the ES9+ JSON request and response bodies.
+//! * [`es9`]: the ES9+ JSON request and response bodies; [`binding`]: the ES9+ ASN.1 binding
+//!   (SGP.22 v3 / SGP.32), read into and written from the same types.
 //! * [`ids`]: EID (check digits), ICCID (BCD), transaction IDs, and the activation code.
 //! * [`tlv`]: a borrowed BER-TLV reader for raw slices, and the strict DER shape check that
 //!   [`decode`] applies before rasn.
 
 pub mod auth;
+pub mod binding;
 pub mod bits;
 pub mod download;
 pub mod es10;

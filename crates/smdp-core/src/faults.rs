@@ -527,6 +527,8 @@ mod tests {
             notification_configuration_info: None,
             profile_owner: None,
             profile_policy_rules: None,
+            ecall_indication: None,
+            fallback_allowed: None,
             extensions: None,
         };
         let m = alter_metadata(&meta, &Action::MetadataMismatch).unwrap();

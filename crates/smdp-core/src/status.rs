@@ -207,6 +207,51 @@ impl Code {
             RequesterNotAllowed => ("1.1", "1.2"),
         }
     }
+
+    /// The error value the ES9+ ASN.1 binding answers `function` with for this row: the
+    /// function's own error INTEGER (RSPDefinitions v2.5, `…Error`), `undefinedError(127)` for
+    /// a row the function's list has no value for (malformed input, busy, the profile
+    /// not released, an order expired at authenticateClient, …). The JSON binding's
+    /// subject/reason codes are richer; this is their projection, from this one table.
+    pub fn asn1_error(self, function: rsp_asn1::binding::Function) -> i64 {
+        use rsp_asn1::binding::{
+            AuthenticateClientError as A, CancelSessionError as C, Function as F,
+            GetBoundProfilePackageError as G, InitiateAuthenticationError as I,
+        };
+        use Code::*;
+        match (function, self) {
+            (F::InitiateAuthentication, InvalidSmdpAddress) => I::invalidDpAddress.0,
+            (F::InitiateAuthentication, SvnNotSupported) => I::euiccVersionNotSupportedByDp.0,
+            (F::InitiateAuthentication, CiPkidNotSupported | NoDpAuthForEuicc) => {
+                I::ciPKNotSupported.0
+            }
+            (F::AuthenticateClient, EumCertificateInvalid) => A::eumCertificateInvalid.0,
+            (F::AuthenticateClient, EumCertificateExpired) => A::eumCertificateExpired.0,
+            (F::AuthenticateClient, EuiccCertificateInvalid) => A::euiccCertificateInvalid.0,
+            (F::AuthenticateClient, EuiccCertificateExpired) => A::euiccCertificateExpired.0,
+            (F::AuthenticateClient, EuiccSignatureInvalid) => A::euiccSignatureInvalid.0,
+            (F::AuthenticateClient, MatchingIdRefused | MatchingIdRetriesExceeded) => {
+                A::matchingIdRefused.0
+            }
+            (F::AuthenticateClient, EidRefused) => A::eidMismatch.0,
+            (F::AuthenticateClient, NoEligibleProfile) => A::noEligibleProfile.0,
+            (F::AuthenticateClient, CiUnknown) => A::ciPKUnknown.0,
+            (F::AuthenticateClient, UnknownTransaction) => A::invalidTransactionId.0,
+            (F::AuthenticateClient, InsufficientMemory) => A::insufficientMemory.0,
+            (F::GetBoundProfilePackage, EuiccSignatureInvalid) => G::euiccSignatureInvalid.0,
+            (F::GetBoundProfilePackage, ConfirmationCodeMissing) => G::confirmationCodeMissing.0,
+            (F::GetBoundProfilePackage, ConfirmationCodeRefused) => G::confirmationCodeRefused.0,
+            (F::GetBoundProfilePackage, ConfirmationCodeRetriesExceeded) => {
+                G::confirmationCodeRetriesExceeded.0
+            }
+            (F::GetBoundProfilePackage, BppRebindingRefused) => G::bppRebindingRefused.0,
+            (F::GetBoundProfilePackage, OrderExpired) => G::downloadOrderExpired.0,
+            (F::GetBoundProfilePackage, UnknownTransaction) => G::invalidTransactionId.0,
+            (F::CancelSession, UnknownTransaction) => C::invalidTransactionId.0,
+            (F::CancelSession, EuiccSignatureInvalid) => C::euiccSignatureInvalid.0,
+            _ => 127,
+        }
+    }
 }
 
 /// A function failure: a row of the table and what exactly went wrong.

@@ -3,6 +3,9 @@
 //! HTTP-level problems (unknown path, wrong method, non-JSON content type, oversized body)
 //! get HTTP status codes; everything about the function itself is HTTP 200 with a JSON header
 //! (`Failed` + subject/reason code), and handleNotification is always 204 (digest §1.2).
+//! The ASN.1 binding (`/gsma/rsp2/asn1`) answers in DER the same way: an error alternative
+//! with HTTP 200, 204 for handleNotification, and 400 only for a body whose function cannot
+//! be read.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use hyper::body::Body;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use rsp_asn1::binding;
 use rsp_asn1::es9::path;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -394,6 +398,17 @@ pub(crate) fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
     r
 }
 
+fn asn1(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(binding::CONTENT_TYPE),
+    );
+    r.headers_mut()
+        .insert("x-admin-protocol", HeaderValue::from_static(ADMIN_PROTOCOL));
+    r
+}
+
 fn no_content() -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::NO_CONTENT;
@@ -440,6 +455,9 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let function = req.uri().path().to_string();
+    if function == binding::PATH {
+        return answer_asn1(smdp, req, max_body, peer).await;
+    }
     if !path::ALL.contains(&function.as_str()) {
         return Ok(plain(StatusCode::NOT_FOUND, "not an ES9+ path"));
     }
@@ -472,13 +490,57 @@ where
     answer_with_faults(answer).await
 }
 
+/// An ES9+ ASN.1 binding call: the HTTP checks, then [`smdp_core::es9::dispatch_asn1`].
+async fn answer_asn1<B>(
+    smdp: Arc<Smdp>,
+    req: Request<B>,
+    max_body: usize,
+    peer: Option<IpAddr>,
+) -> Result<Response<Full<Bytes>>, Dropped>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let body = match checked_body(req, max_body, "ES9+", ES9_PROTOCOL, binding::CONTENT_TYPE).await
+    {
+        Ok(b) => b,
+        Err(r) => return Ok(r),
+    };
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        smdp_core::es9::dispatch_asn1(&smdp, &body, peer)
+    }))
+    .unwrap_or_else(|_| {
+        tracing::error!("ASN.1 binding handler panicked");
+        Es9Answer::BadRequest("internal error".into())
+    });
+    answer_with_faults(answer).await
+}
+
 /// The HTTP-level checks both JSON interfaces make (method, content type, admin protocol,
 /// body size and deadline), then the body; an `Err` is the HTTP answer to give instead.
 pub(crate) async fn json_body<B>(
     req: Request<B>,
     max_body: usize,
     interface: &str,
+    protocol: (fn(&str) -> bool, &str),
+) -> Result<Bytes, Response<Full<Bytes>>>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    checked_body(req, max_body, interface, protocol, "application/json").await
+}
+
+/// [`json_body`]'s checks for a body of `content_type` (parameters after it allowed, the
+/// header itself may be absent).
+async fn checked_body<B>(
+    req: Request<B>,
+    max_body: usize,
+    interface: &str,
     (admin_protocol_ok, protocol): (fn(&str) -> bool, &str),
+    content_type: &str,
 ) -> Result<Bytes, Response<Full<Bytes>>>
 where
     B: Body + Send + 'static,
@@ -498,16 +560,12 @@ where
     if let Some(ct) = req.headers().get(CONTENT_TYPE) {
         let ok = ct
             .to_str()
-            .map(|s| {
-                s.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            })
+            .map(|s| s.trim().to_ascii_lowercase().starts_with(content_type))
             .unwrap_or(false);
         if !ok {
             return Err(plain(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json",
+                &format!("Content-Type must be {content_type}"),
             ));
         }
     }
@@ -552,6 +610,11 @@ async fn answer_with_faults(answer: Es9Answer) -> Result<Response<Full<Bytes>>, 
     match answer {
         Es9Answer::Json(body) => Ok(json(body)),
         Es9Answer::NoContent => Ok(no_content()),
+        Es9Answer::Asn1(body) => Ok(asn1(body)),
+        Es9Answer::BadRequest(why) => Ok(plain(
+            StatusCode::BAD_REQUEST,
+            &format!("not a RemoteProfileProvisioningRequest: {why}"),
+        )),
         Es9Answer::Faulted(inner, fault) => match fault {
             Transport::Delay { ms } => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -566,6 +629,10 @@ async fn answer_with_faults(answer: Es9Answer) -> Result<Response<Full<Bytes>>, 
                 Es9Answer::Json(mut body) => {
                     body.truncate(body.len() / 2);
                     Ok(json(body))
+                }
+                Es9Answer::Asn1(mut body) => {
+                    body.truncate(body.len() / 2);
+                    Ok(asn1(body))
                 }
                 other => Box::pin(answer_with_faults(other)).await,
             },

@@ -558,6 +558,14 @@ fn default_euicc_info2(
         pp_version: v([0, 0, 1]),
         sas_acreditation_number: "smdp-sim-veuicc".into(),
         certification_data_object: None,
+        tre_properties: None,
+        tre_product_reference: None,
+        additional_euicc_profile_package_versions: None,
+        ipa_mode: None,
+        euicc_ci_pkid_list_for_signing_v3: None,
+        additional_euicc_info: None,
+        highest_svn: None,
+        iot_specific_info: None,
         extensions: None,
     }
 }

@@ -102,6 +102,8 @@ impl Euicc {
             }),
             profile_owner: None,
             profile_policy_rules: None,
+            ecall_indication: None,
+            fallback_allowed: None,
             extensions: None,
         };
         let metadata_der = rsp_asn1::encode(&metadata)?;

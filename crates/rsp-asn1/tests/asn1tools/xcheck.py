@@ -12,6 +12,7 @@ Notes on asn1tools' DER, so values here are given in DER form:
 """
 import json
 import os
+import re
 import sys
 
 import asn1tools
@@ -29,6 +30,63 @@ rsp = asn1tools.compile_files(
     ],
     "der",
 )
+
+
+def v25_source():
+    """RSPDefinitions v2.5 as asn1tools can compile it: its one information object class
+    (OPENTYPE, for VendorSpecificExtension) becomes OBJECT IDENTIFIER / ANY."""
+    with open(os.path.join(ASN1, "RSPDefinitions-v2.5.asn")) as f:
+        src = f.read()
+    src = re.sub(r"OPENTYPE ::= CLASS \{.*?\}\n", "", src, flags=re.S)
+    return src.replace("OPENTYPE.&typeId", "OBJECT IDENTIFIER").replace("OPENTYPE.&Type", "ANY")
+
+
+def sgp32_source():
+    """v2.5 with the SGP.32 v1.2 additions transcribed: EUICCInfo2 fields [16]..[20] (with
+    IpaMode and IoTSpecificInfo) and StoreMetadataRequest's ecallIndication / fallbackAllowed."""
+    src = v25_source()
+    info2_end = "additionalEuiccProfilePackageVersions [15] SEQUENCE OF VersionType OPTIONAL\n}"
+    assert info2_end in src
+    src = src.replace(
+        info2_end,
+        """additionalEuiccProfilePackageVersions [15] SEQUENCE OF VersionType OPTIONAL,
+   ipaMode [16] IpaMode OPTIONAL,
+   euiccCiPKIdListForSigningV3 [17] SEQUENCE OF SubjectKeyIdentifier OPTIONAL,
+   additionalEuiccInfo [18] OCTET STRING (SIZE(0..32)) OPTIONAL,
+   highestSvn [19] VersionType OPTIONAL,
+   iotSpecificInfo [20] IoTSpecificInfo OPTIONAL
+}
+IpaMode ::= INTEGER {ipad(0), ipae(1)}
+IoTSpecificInfo ::= SEQUENCE {
+   iotVersion [0] SEQUENCE OF VersionType,
+   ecallSupported [1] NULL OPTIONAL,
+   fallbackSupported [2] NULL OPTIONAL
+}""",
+    )
+    smr_end = re.search(r"serviceSpecificDataNotStoredInEuicc \[35\] VendorSpecificExtension OPTIONAL[^\n]*\n}", src)
+    assert smr_end
+    src = (
+        src[: smr_end.start()]
+        + """serviceSpecificDataNotStoredInEuicc [35] VendorSpecificExtension OPTIONAL,
+   ecallIndication [123] BOOLEAN OPTIONAL,
+   fallbackAllowed [103] BOOLEAN OPTIONAL
+}"""
+        + src[smr_end.end() :]
+    )
+    return src
+
+
+def compile_with(rsp_source):
+    files = ["PKIX1Explicit88.asn", "PKIX1Implicit88.asn", "PEDefinitions-v3.3.1.asn"]
+    parts = []
+    for name in files:
+        with open(os.path.join(ASN1, name)) as f:
+            parts.append(f.read())
+    return asn1tools.compile_string("\n".join(parts + [rsp_source]), "der")
+
+
+rsp25 = compile_with(v25_source())
+rsp32 = compile_with(sgp32_source())
 
 NIST_CI = bytes.fromhex("F54172BDF98A95D65CBEB88A38A1C11D800A85C3")
 BRP_CI = bytes.fromhex("C0BC70BA36929D43B467FF57570530E57AB8FCD8")
@@ -441,12 +499,208 @@ if os.path.isdir(os.path.join(SHARED, "pki", "sgp26")):
     )
 
 
-def main():
+EUICC_INFO2_V25 = dict(
+    EUICC_INFO2_FULL,
+    profileVersion=b"\x02\x03\x01",
+    svn=b"\x02\x05\x00",
+    treProperties=bits(1, 2),
+    treProductReference="TRE-PLATFORM-1",
+    additionalEuiccProfilePackageVersions=[b"\x03\x01\x00", b"\x03\x02\x00"],
+)
+EUICC_INFO2_SGP32 = dict(
+    EUICC_INFO2_V25,
+    euiccCiPKIdListForVerification=[NIST_CI],
+    euiccCiPKIdListForSigning=[NIST_CI],
+    euiccCategory=1,
+    ipaMode=0,
+    euiccCiPKIdListForSigningV3=[NIST_CI],
+    additionalEuiccInfo=bytes.fromhex("0102030405"),
+    highestSvn=b"\x03\x01\x00",
+    iotSpecificInfo={
+        "iotVersion": [b"\x01\x02\x00"],
+        "ecallSupported": None,
+        "fallbackSupported": None,
+    },
+)
+
+# Samples of the later versions' types, each with the module that defines them.
+LATER_SAMPLES = {
+    "euiccInfo2V25": (rsp25, "EUICCInfo2", EUICC_INFO2_V25),
+    "euiccInfo2Sgp32": (rsp32, "EUICCInfo2", EUICC_INFO2_SGP32),
+    "deviceInfoV25": (
+        rsp25,
+        "DeviceInfo",
+        {
+            "tac": bytes.fromhex("35290611"),
+            "deviceCapabilities": dict(
+                DEVICE_INFO["deviceCapabilities"],
+                lpaSvn=b"\x02\x05\x00",
+                # An unnamed BIT STRING keeps its trailing zero bits in DER.
+                catSupportedClasses=(b"\xa0\x00", 16),
+                euiccFormFactorType=2,
+                deviceAdditionalFeatureSupport={"naiSupport": b"\x01\x00\x00"},
+            ),
+        },
+    ),
+    # What an IoT device sends (SGP.32): a TAC, no capabilities, no IMEI.
+    "deviceInfoIot": (rsp, "DeviceInfo", {"tac": bytes.fromhex("35290611"), "deviceCapabilities": {}}),
+    "storeMetadataRequestSgp32": (
+        rsp32,
+        "StoreMetadataRequest",
+        dict(STORE_METADATA_MIN, ecallIndication=True, fallbackAllowed=False),
+    ),
+}
+
+
+def tlv(tag, content):
+    n = len(content)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(b)]) + b
+    return tag + length + content
+
+
+def contents(der):
+    """The contents octets of one DER TLV (tags of one or two bytes)."""
+    i = 2 if der[0] & 0x1F == 0x1F else 1
+    n = der[i]
+    i += 1
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(der[i : i + k], "big")
+        i += k
+    assert len(der) == i + n
+    return der[i:]
+
+
+def binding_samples():
+    """The ES9+ ASN.1 binding's messages: asn1tools' encoding of the envelope ("hex"), and
+    the X.680 one built from asn1tools' encodings of the parts ("x680"). They differ where
+    an implicit tag refers to a tagged CHOICE: X.680 31.2.7 c) replaces the CHOICE's tag,
+    asn1tools writes it again inside (erlang/otp#11625 describes the same in asn1ct)."""
+    A2 = b"\xa2"
+    txid = tlv(b"\x80", TXID)
+    enc = rsp25.encode
+    asr = SAMPLES["authenticateServerResponseOk"][1]
+    pdr = SAMPLES["prepareDownloadResponseOk"][1]
+    csr = SAMPLES["cancelSessionResponseOk"][1]
+    ia_ok = (
+        "initiateAuthenticationOk",
+        {
+            "transactionId": TXID,
+            "serverSigned1": SERVER_SIGNED1,
+            "serverSignature1": SIG,
+            "euiccCiPKIdToBeUsed": NIST_CI,
+            "serverCertificate": DPAUTH,
+        },
+    )
+    ac_ok = (
+        "authenticateClientOk",
+        {
+            "transactionId": TXID,
+            "profileMetaData": STORE_METADATA_FULL,
+            "smdpSigned2": smdp_signed2(True, True),
+            "smdpSignature2": SIG,
+            "smdpCertificate": DPPB,
+        },
+    )
+    gbpp_ok = ("getBoundProfilePackageOk", {"transactionId": TXID, "boundProfilePackage": bpp(False)})
+    requests = {
+        "rppInitiateAuthenticationRequest": (
+            "initiateAuthenticationRequest",
+            {
+                "euiccChallenge": b"\xe1" * 16,
+                "smdpAddress": "testsmdpplus1.example.com",
+                "euiccInfo1": SAMPLES["euiccInfo1"][1],
+            },
+            lambda v: tlv(A2, enc("InitiateAuthenticationRequest", v)),
+        ),
+        "rppAuthenticateClientRequest": (
+            "authenticateClientRequest",
+            {"transactionId": TXID, "authenticateServerResponse": asr},
+            lambda v: tlv(A2, tlv(b"\xbf\x3b", txid + enc("AuthenticateServerResponse", asr))),
+        ),
+        "rppGetBoundProfilePackageRequest": (
+            "getBoundProfilePackageRequest",
+            {"transactionId": TXID, "prepareDownloadResponse": pdr},
+            lambda v: tlv(A2, tlv(b"\xbf\x3a", txid + enc("PrepareDownloadResponse", pdr))),
+        ),
+        "rppCancelSessionRequest": (
+            "cancelSessionRequestEs9",
+            {"transactionId": TXID, "cancelSessionResponse": csr},
+            lambda v: tlv(
+                A2, tlv(b"\xbf\x41", txid + tlv(b"\xa1", contents(enc("CancelSessionResponse", csr))))
+            ),
+        ),
+        "rppHandleNotificationPir": (
+            "handleNotification",
+            {"pendingNotification": SAMPLES["pendingNotificationPir"][1]},
+            lambda v: tlv(A2, enc("HandleNotification", v)),
+        ),
+        "rppHandleNotificationOther": (
+            "handleNotification",
+            {"pendingNotification": SAMPLES["pendingNotificationOther"][1]},
+            lambda v: tlv(A2, enc("HandleNotification", v)),
+        ),
+    }
+    responses = {
+        "rppInitiateAuthenticationOk": ("initiateAuthenticationResponse", "InitiateAuthenticationResponse", ia_ok),
+        "rppInitiateAuthenticationError": (
+            "initiateAuthenticationResponse",
+            "InitiateAuthenticationResponse",
+            ("initiateAuthenticationError", 3),
+        ),
+        "rppAuthenticateClientOk": ("authenticateClientResponseEs9", "AuthenticateClientResponseEs9", ac_ok),
+        "rppAuthenticateClientError": (
+            "authenticateClientResponseEs9",
+            "AuthenticateClientResponseEs9",
+            ("authenticateClientError", 6),
+        ),
+        "rppGetBoundProfilePackageOk": (
+            "getBoundProfilePackageResponse",
+            "GetBoundProfilePackageResponse",
+            gbpp_ok,
+        ),
+        "rppGetBoundProfilePackageError": (
+            "getBoundProfilePackageResponse",
+            "GetBoundProfilePackageResponse",
+            ("getBoundProfilePackageError", 95),
+        ),
+        "rppCancelSessionOk": ("cancelSessionResponseEs9", "CancelSessionResponseEs9", ("cancelSessionOk", {})),
+        "rppCancelSessionError": (
+            "cancelSessionResponseEs9",
+            "CancelSessionResponseEs9",
+            ("cancelSessionError", 1),
+        ),
+    }
     out = {}
-    for name, (asn1_type, value) in SAMPLES.items():
-        der = rsp.encode(asn1_type, value)
+    for name, (alternative, value, x680) in requests.items():
+        t = "RemoteProfileProvisioningRequest"
+        der = enc(t, (alternative, value))
+        rsp25.decode(t, der)
+        out[name] = {"type": t, "hex": der.hex().upper(), "x680": x680(value).hex().upper()}
+    for name, (alternative, inner, value) in responses.items():
+        t = "RemoteProfileProvisioningResponse"
+        der = enc(t, (alternative, value))
+        rsp25.decode(t, der)
+        x680 = tlv(A2, enc(inner, value))
+        out[name] = {"type": t, "hex": der.hex().upper(), "x680": x680.hex().upper()}
+    return out
+
+
+def main():
+    if sys.argv[1:] == ["binding"]:
+        json.dump(binding_samples(), sys.stdout, indent=1, sort_keys=True)
+        return
+    out = {}
+    samples = [(name, rsp, t, v) for name, (t, v) in SAMPLES.items()]
+    samples += [(name, spec, t, v) for name, (spec, t, v) in LATER_SAMPLES.items()]
+    for name, spec, asn1_type, value in samples:
+        der = spec.encode(asn1_type, value)
         # Self-check: asn1tools reads back what it wrote.
-        rsp.decode(asn1_type, der)
+        spec.decode(asn1_type, der)
         out[name] = {"type": asn1_type, "hex": der.hex().upper()}
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
 

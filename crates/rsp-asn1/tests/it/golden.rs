@@ -61,6 +61,8 @@ fn store_metadata_from_trace() {
         notification_configuration_info: None,
         profile_owner: None,
         profile_policy_rules: None,
+        ecall_indication: None,
+        fallback_allowed: None,
         extensions: None,
     };
     assert_eq!(encode(&built).unwrap(), der);

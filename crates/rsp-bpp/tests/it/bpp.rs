@@ -39,6 +39,8 @@ fn session(curve: Curve, seed: u64) -> Session {
         notification_configuration_info: None,
         profile_owner: None,
         profile_policy_rules: None,
+        ecall_indication: None,
+        fallback_allowed: None,
         extensions: None,
     })
     .unwrap();

@@ -441,6 +441,8 @@ impl Smdp {
                 extensions: None,
             }),
             profile_policy_rules: (!o.ppr.is_empty()).then(|| NamedBits::from_bits(&o.ppr.bits())),
+            ecall_indication: None,
+            fallback_allowed: None,
             extensions: None,
         })
     }

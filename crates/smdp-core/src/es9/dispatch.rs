@@ -40,6 +40,12 @@ pub enum Es9Answer {
     Json(Vec<u8>),
     /// HTTP 204 (handleNotification, whatever happened).
     NoContent,
+    /// HTTP 200 with this DER body (`application/x-gsma-rsp-asn1`): the ASN.1 binding's
+    /// `RemoteProfileProvisioningResponse`, an error alternative included.
+    Asn1(Vec<u8>),
+    /// HTTP 400: an ASN.1 binding body whose function cannot be read, so that no error
+    /// alternative can answer it.
+    BadRequest(String),
     /// A scripted transport fault ([`crate::faults`]) on top of the answer.
     Faulted(Box<Es9Answer>, crate::faults::Transport),
 }
@@ -70,10 +76,27 @@ pub fn dispatch_from(
     body: &[u8],
     client: Option<IpAddr>,
 ) -> Option<Es9Answer> {
+    guarded(smdp, client, || dispatch_call(smdp, path, body))
+}
+
+/// One call of the ES9+ ASN.1 binding (`POST /gsma/rsp2/asn1`) from `client`: the body's
+/// alternative names the function, which runs exactly as over JSON ([`dispatch_from`]); its
+/// answer, or its failure's error alternative ([`Code::asn1_error`]), goes back as DER.
+pub fn dispatch_asn1(smdp: &Smdp, body: &[u8], client: Option<IpAddr>) -> Es9Answer {
+    guarded(smdp, client, || Some(dispatch_asn1_call(smdp, body)))
+        .unwrap_or(Es9Answer::BadRequest(String::new()))
+}
+
+/// Runs `call` with the client noted for it and its scripted transport fault applied.
+fn guarded(
+    smdp: &Smdp,
+    client: Option<IpAddr>,
+    call: impl FnOnce() -> Option<Es9Answer>,
+) -> Option<Es9Answer> {
     // A fault left behind by a call that panicked must not leak into this one.
     let _ = crate::faults::take_transport();
     CLIENT.with(|c| c.set(client));
-    let answer = dispatch_call(smdp, path, body);
+    let answer = call();
     CLIENT.with(|c| c.set(None));
     let mut answer = answer?;
     if let (Some(h), Es9Answer::Json(body)) = (&smdp.hostile, &answer) {
@@ -145,4 +168,88 @@ fn dispatch_call(smdp: &Smdp, path: &str, body: &[u8]) -> Option<Es9Answer> {
         }
         _ => return None,
     })
+}
+
+fn dispatch_asn1_call(smdp: &Smdp, body: &[u8]) -> Es9Answer {
+    use rsp_asn1::binding::{Function, Request, Response};
+    let request = match Request::from_der(body) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(error = %e, "ASN.1 binding: request refused");
+            return match e.function {
+                None => Es9Answer::BadRequest(e.to_string()),
+                Some(Function::HandleNotification) => Es9Answer::NoContent,
+                Some(f) => asn1_failed(f, &Failure::new(Code::InvalidInput, e.msg)),
+            };
+        }
+    };
+    fn answer<T>(
+        function: Function,
+        result: Result<T, Failure>,
+        ok: impl FnOnce(T) -> Response,
+    ) -> Es9Answer {
+        match result {
+            Ok(v) => match ok(v).to_der() {
+                Ok(der) => Es9Answer::Asn1(der),
+                Err(e) => asn1_failed(function, &Failure::new(Code::ExecutionError, e.msg)),
+            },
+            Err(f) => asn1_failed(function, &f),
+        }
+    }
+    let function = request.function();
+    match request {
+        Request::InitiateAuthentication(r) => {
+            answer(function, smdp.initiate_authentication(&r), |v| {
+                Response::InitiateAuthentication(Ok(v))
+            })
+        }
+        Request::AuthenticateClient(r) => answer(function, smdp.authenticate_client(&r), |v| {
+            Response::AuthenticateClient(Ok(v))
+        }),
+        Request::GetBoundProfilePackage(r) => {
+            answer(function, smdp.get_bound_profile_package(&r), |v| {
+                Response::GetBoundProfilePackage(Ok(v))
+            })
+        }
+        Request::CancelSession(r) => answer(function, smdp.cancel_session(&r), |_| {
+            Response::CancelSession(Ok(()))
+        }),
+        Request::HandleNotification(r) => {
+            // No response alternative: an empty body whatever happened, as over JSON.
+            match smdp.handle_notification(&r) {
+                Ok(o) => tracing::debug!(?o, "notification handled"),
+                Err(f) => {
+                    tracing::warn!(code = ?f.subject_reason(), message = %f.message, "notification refused")
+                }
+            }
+            Es9Answer::NoContent
+        }
+    }
+}
+
+/// The error alternative of `function` for `f`.
+fn asn1_failed(function: rsp_asn1::binding::Function, f: &Failure) -> Es9Answer {
+    use rsp_asn1::binding::{
+        AuthenticateClientError, CancelSessionError, Function, GetBoundProfilePackageError,
+        InitiateAuthenticationError, Response,
+    };
+    let (subject, reason) = f.subject_reason();
+    let code = f.code.asn1_error(function);
+    tracing::info!(function = function.name(), code = %format!("{subject}/{reason}"), asn1_error = code, message = %f.message, "failed");
+    let response = match function {
+        Function::InitiateAuthentication => {
+            Response::InitiateAuthentication(Err(InitiateAuthenticationError(code)))
+        }
+        Function::AuthenticateClient => {
+            Response::AuthenticateClient(Err(AuthenticateClientError(code)))
+        }
+        Function::GetBoundProfilePackage => {
+            Response::GetBoundProfilePackage(Err(GetBoundProfilePackageError(code)))
+        }
+        Function::CancelSession | Function::HandleNotification => {
+            Response::CancelSession(Err(CancelSessionError(code)))
+        }
+    };
+    // An error alternative is an INTEGER: it always encodes.
+    Es9Answer::Asn1(response.to_der().unwrap_or_default())
 }

@@ -52,7 +52,7 @@ mod initiate;
 mod notification;
 
 pub(crate) use dispatch::parse;
-pub use dispatch::{dispatch, dispatch_from, failed_body, Es9Answer};
+pub use dispatch::{dispatch, dispatch_asn1, dispatch_from, failed_body, Es9Answer};
 
 use crate::store::{
     BindFrom, Binding, Eid, NotificationRecord, Profile, ProfileStatus, Session, SessionState,

@@ -20,9 +20,19 @@ pub(crate) type VCard = Es10<VirtualCard<rsp_auth::rng::Rng>>;
 
 /// A virtual eUICC of `pki` on `curve`, at the server's time.
 pub(crate) fn card(server: &TestServer, pki: &std::path::Path, curve: Curve) -> VCard {
+    card_with(server, pki, curve, Backend::AwsLc)
+}
+
+/// [`card`] signing with `backend`.
+pub(crate) fn card_with(
+    server: &TestServer,
+    pki: &std::path::Path,
+    curve: Curve,
+    backend: Backend,
+) -> VCard {
     let pki = Pki::load(pki).unwrap();
     let mut c = Card::new(
-        Euicc::from_pki(&pki, curve, Backend::AwsLc, server.clock.now()).unwrap(),
+        Euicc::from_pki(&pki, curve, backend, server.clock.now()).unwrap(),
         rsp_auth::rng::rng(Some(5)),
     );
     c.set_time(Some(server.clock.now()));

@@ -2,6 +2,7 @@
 //! eUICC (`es9`, `es9_rows`, `es9_mutations`), the operator REST API (`rest`, `callbacks`,
 //! `sdk`), and the `smdp` command itself (`cli`, `serve`).
 
+mod binding;
 mod callbacks;
 mod cli;
 mod common;

@@ -84,7 +84,49 @@ pub fn euicc_info2_full() -> EUICCInfo2 {
             discovery_base_url: "https://dloa.example".into(),
             extensions: None,
         }),
+        tre_properties: None,
+        tre_product_reference: None,
+        additional_euicc_profile_package_versions: None,
+        ipa_mode: None,
+        euicc_ci_pkid_list_for_signing_v3: None,
+        additional_euicc_info: None,
+        highest_svn: None,
+        iot_specific_info: None,
         extensions: None,
+    }
+}
+
+/// [`euicc_info2_full`] with every v2.5 field (`8D`, `8E`, `AF`).
+pub fn euicc_info2_v25() -> EUICCInfo2 {
+    EUICCInfo2 {
+        profile_version: ver(2, 3, 1),
+        svn: ver(2, 5, 0),
+        tre_properties: Some(bits(&[1, 2])),
+        tre_product_reference: Some("TRE-PLATFORM-1".into()),
+        additional_euicc_profile_package_versions: Some(vec![ver(3, 1, 0), ver(3, 2, 0)]),
+        ..euicc_info2_full()
+    }
+}
+
+/// An SGP.32 v1.2 IoT eUICC's EUICCInfo2: the v2.5 fields and every SGP.32 one (`90`, `B1`,
+/// `92`, `93`, `B4`), one CI for each list.
+pub fn euicc_info2_sgp32() -> EUICCInfo2 {
+    EUICCInfo2 {
+        svn: ver(2, 5, 0),
+        euicc_ci_pkid_list_for_verification: vec![ski(NIST_CI)],
+        euicc_ci_pkid_list_for_signing: vec![ski(NIST_CI)],
+        euicc_category: Some(EuiccCategory::basicEuicc),
+        ipa_mode: Some(IpaMode::ipad),
+        euicc_ci_pkid_list_for_signing_v3: Some(vec![ski(NIST_CI)]),
+        additional_euicc_info: Some(h("0102030405").into()),
+        highest_svn: Some(ver(3, 1, 0)),
+        iot_specific_info: Some(IoTSpecificInfo {
+            iot_version: vec![ver(1, 2, 0)],
+            ecall_supported: Some(()),
+            fallback_supported: Some(()),
+            extensions: None,
+        }),
+        ..euicc_info2_v25()
     }
 }
 
@@ -105,6 +147,14 @@ pub fn euicc_info2_min() -> EUICCInfo2 {
         pp_version: ver(0, 0, 1),
         sas_acreditation_number: "".into(),
         certification_data_object: None,
+        tre_properties: None,
+        tre_product_reference: None,
+        additional_euicc_profile_package_versions: None,
+        ipa_mode: None,
+        euicc_ci_pkid_list_for_signing_v3: None,
+        additional_euicc_info: None,
+        highest_svn: None,
+        iot_specific_info: None,
         extensions: None,
     }
 }
@@ -120,6 +170,31 @@ pub fn device_info() -> DeviceInfo {
             ..Default::default()
         },
         imei: Some(h("3529061100000001").into()),
+        extensions: None,
+    }
+}
+
+/// [`device_info`]'s capabilities with the v2.5 fields, and no IMEI.
+pub fn device_info_v25() -> DeviceInfo {
+    let mut d = device_info();
+    d.imei = None;
+    d.device_capabilities.lpa_svn = Some(ver(2, 5, 0));
+    d.device_capabilities.cat_supported_classes = Some(BitString::from_vec(vec![0xA0, 0x00]));
+    d.device_capabilities.euicc_form_factor_type = Some(2.into());
+    d.device_capabilities.device_additional_feature_support =
+        Some(DeviceAdditionalFeatureSupport {
+            nai_support: Some(ver(1, 0, 0)),
+            extensions: None,
+        });
+    d
+}
+
+/// What an SGP.32 IoT device sends: a TAC, empty capabilities, no IMEI.
+pub fn device_info_iot() -> DeviceInfo {
+    DeviceInfo {
+        tac: h("35290611").into(),
+        device_capabilities: DeviceCapabilities::default(),
+        imei: None,
         extensions: None,
     }
 }
@@ -189,6 +264,8 @@ pub fn store_metadata_full() -> StoreMetadataRequest {
             extensions: None,
         }),
         profile_policy_rules: Some(bits(&[1, 2])),
+        ecall_indication: None,
+        fallback_allowed: None,
         extensions: None,
     }
 }
@@ -204,6 +281,8 @@ pub fn store_metadata_min() -> StoreMetadataRequest {
         notification_configuration_info: None,
         profile_owner: None,
         profile_policy_rules: None,
+        ecall_indication: None,
+        fallback_allowed: None,
         extensions: None,
     }
 }
@@ -383,7 +462,21 @@ pub fn samples() -> Vec<Sample> {
         ),
         sample("euiccInfo2Full", "EUICCInfo2", euicc_info2_full(), true),
         sample("euiccInfo2Min", "EUICCInfo2", euicc_info2_min(), true),
+        sample("euiccInfo2V25", "EUICCInfo2", euicc_info2_v25(), true),
+        sample("euiccInfo2Sgp32", "EUICCInfo2", euicc_info2_sgp32(), true),
         sample("deviceInfo", "DeviceInfo", device_info(), true),
+        sample("deviceInfoV25", "DeviceInfo", device_info_v25(), true),
+        sample("deviceInfoIot", "DeviceInfo", device_info_iot(), true),
+        sample(
+            "storeMetadataRequestSgp32",
+            "StoreMetadataRequest",
+            StoreMetadataRequest {
+                ecall_indication: Some(true),
+                fallback_allowed: Some(false),
+                ..store_metadata_min()
+            },
+            true,
+        ),
         sample("serverSigned1", "ServerSigned1", server_signed1(), true),
         sample(
             "ctxParams1WithMatchingId",

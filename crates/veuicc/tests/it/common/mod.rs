@@ -228,6 +228,8 @@ pub fn metadata(iccid: &Iccid) -> Vec<u8> {
         }]),
         profile_owner: None,
         profile_policy_rules: None,
+        ecall_indication: None,
+        fallback_allowed: None,
         extensions: None,
     })
     .unwrap()
