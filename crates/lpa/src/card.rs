@@ -161,6 +161,8 @@ pub struct Es10<T: Transport> {
     pub mss: usize,
     /// Where every command goes, when recording ([`Self::record`]).
     log: Option<crate::record::Recording>,
+    /// The device the LPA runs on, as ctxParams1 describes it (default: a current phone).
+    pub device_info: rsp_asn1::auth::DeviceInfo,
 }
 
 fn decode<T: rsp_asn1::rasn::Decode + rsp_asn1::rasn::Encode>(
@@ -182,6 +184,7 @@ impl<T: Transport> Es10<T> {
             channel,
             mss: 120,
             log: None,
+            device_info: veuicc::lpa::default_device_info(),
         })
     }
 

@@ -145,10 +145,7 @@ async fn rest<T: Transport>(
             detail: format!("serverAddress {said:?} is not the SM-DP+ contacted ({address})"),
         });
     }
-    let ctx = veuicc::lpa::ctx_params1(
-        order.matching_id.as_deref(),
-        veuicc::lpa::default_device_info(),
-    );
+    let ctx = veuicc::lpa::ctx_params1(order.matching_id.as_deref(), card.device_info.clone());
     let asr = veuicc::lpa::authenticate_server_request(ia, ctx)?;
     let auth = card.authenticate_server(&asr)?;
     progress(Step::AuthenticateClient);

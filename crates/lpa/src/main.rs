@@ -55,6 +55,11 @@ struct Cli {
     /// SGP.32, `POST /gsma/rsp2/asn1`).
     #[arg(long, global = true, default_value = "json")]
     binding: lpa::es9::Binding,
+    /// The device in ctxParams1: `phone` (TAC and LTE/5G releases), `iot` (an SGP.32 device:
+    /// a TAC only, no capabilities, no IMEI), or `auto`: iot when the card's EUICCInfo2
+    /// carries SGP.32's iotSpecificInfo.
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "phone", "iot"])]
+    device: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -153,6 +158,14 @@ fn open_card(cli: &Cli) -> Result<Es10<AnyCard>> {
     };
     let mut es10 = Es10::open(t)?;
     es10.mss = cli.mss;
+    let iot = match cli.device.as_str() {
+        "iot" => true,
+        "phone" => false,
+        _ => es10.info2()?.iot_specific_info.is_some(),
+    };
+    if iot {
+        es10.device_info = veuicc::lpa::iot_device_info();
+    }
     Ok(es10)
 }
 

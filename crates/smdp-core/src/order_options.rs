@@ -24,6 +24,10 @@ pub struct OrderOptions {
     pub ppr: Pprs,
     /// StoreMetadataRequest profileOwner.
     pub owner: Option<ProfileOwner>,
+    /// SGP.32 StoreMetadataRequest ecallIndication (9F7B): an emergency-call profile.
+    pub ecall_indication: Option<bool>,
+    /// SGP.32 StoreMetadataRequest fallbackAllowed (9F67).
+    pub fallback_allowed: Option<bool>,
     /// StoreMetadataRequest notificationConfigurationInfo; `None`: enable, disable and delete
     /// are notified to this SM-DP+; `Some(vec![])`: none is asked for.
     pub notifications: Option<Vec<NotificationConfig>>,
@@ -548,6 +552,8 @@ mod tests {
             profile_class: Some(ProfileClassName::Test),
             ppr: "ppr1".parse().unwrap(),
             owner: Some("310410:ff".parse().unwrap()),
+            ecall_indication: Some(true),
+            fallback_allowed: Some(false),
             notifications: Some(vec!["enable".parse().unwrap()]),
             requires: DeviceRequirements {
                 min_euicc_svn: Some(Version([2, 2, 0])),

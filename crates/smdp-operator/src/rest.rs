@@ -691,6 +691,8 @@ impl Operator {
                 "ProfileClass",
                 "ProfilePolicyRules",
                 "ProfileOwner",
+                "EcallIndication",
+                "FallbackAllowed",
                 "Faults",
                 "Template",
             ],
@@ -758,6 +760,8 @@ impl Operator {
                 .map(|v| v.parse())
                 .transpose()
                 .map_err(opt)?,
+            ecall_indication: fields.boolean("EcallIndication")?,
+            fallback_allowed: fields.boolean("FallbackAllowed")?,
             faults: parsed("Faults")
                 .map(|v| smdp_core::faults::parse_list(v))
                 .transpose()

@@ -409,9 +409,10 @@ fn asn1(body: Vec<u8>) -> Response<Full<Bytes>> {
     r
 }
 
-fn no_content() -> Response<Full<Bytes>> {
+/// An empty answer: 204, or 200 when so configured.
+fn no_content(status: StatusCode) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = StatusCode::NO_CONTENT;
+    *r.status_mut() = status;
     r.headers_mut()
         .insert("x-admin-protocol", HeaderValue::from_static(ADMIN_PROTOCOL));
     r
@@ -487,7 +488,7 @@ where
             )))
         }
     });
-    answer_with_faults(answer).await
+    answer_with_faults(answer, empty_status(&smdp)).await
 }
 
 /// An ES9+ ASN.1 binding call: the HTTP checks, then [`smdp_core::es9::dispatch_asn1`].
@@ -514,7 +515,7 @@ where
         tracing::error!("ASN.1 binding handler panicked");
         Es9Answer::BadRequest("internal error".into())
     });
-    answer_with_faults(answer).await
+    answer_with_faults(answer, empty_status(&smdp)).await
 }
 
 /// The HTTP-level checks both JSON interfaces make (method, content type, admin protocol,
@@ -604,12 +605,21 @@ where
     Ok(body)
 }
 
-/// An answer, with a scripted transport fault applied (`smdp_core::faults`).
-async fn answer_with_faults(answer: Es9Answer) -> Result<Response<Full<Bytes>>, Dropped> {
+/// handleNotification's status (`Policy::notification_status`).
+fn empty_status(smdp: &Smdp) -> StatusCode {
+    StatusCode::from_u16(smdp.policy.notification_status).unwrap_or(StatusCode::NO_CONTENT)
+}
+
+/// An answer, with a scripted transport fault applied (`smdp_core::faults`); `empty` is the
+/// status of an empty answer.
+async fn answer_with_faults(
+    answer: Es9Answer,
+    empty: StatusCode,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     use smdp_core::faults::Transport;
     match answer {
         Es9Answer::Json(body) => Ok(json(body)),
-        Es9Answer::NoContent => Ok(no_content()),
+        Es9Answer::NoContent => Ok(no_content(empty)),
         Es9Answer::Asn1(body) => Ok(asn1(body)),
         Es9Answer::BadRequest(why) => Ok(plain(
             StatusCode::BAD_REQUEST,
@@ -618,7 +628,7 @@ async fn answer_with_faults(answer: Es9Answer) -> Result<Response<Full<Bytes>>, 
         Es9Answer::Faulted(inner, fault) => match fault {
             Transport::Delay { ms } => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                Box::pin(answer_with_faults(*inner)).await
+                Box::pin(answer_with_faults(*inner, empty)).await
             }
             Transport::Drop => Err(Dropped),
             Transport::Http { status } => Ok(plain(
@@ -634,7 +644,7 @@ async fn answer_with_faults(answer: Es9Answer) -> Result<Response<Full<Bytes>>, 
                     body.truncate(body.len() / 2);
                     Ok(asn1(body))
                 }
-                other => Box::pin(answer_with_faults(other)).await,
+                other => Box::pin(answer_with_faults(other, empty)).await,
             },
         },
     }

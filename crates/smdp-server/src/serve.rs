@@ -99,6 +99,10 @@ pub struct Settings {
     /// Seconds an ES9+ session lives [default: 600].
     #[arg(long, env = "SMDP_SESSION_TTL")]
     pub session_ttl: Option<u64>,
+    /// HTTP status of handleNotification's empty answer: 204, or 200 for clients (some
+    /// SGP.32 eIMs) that expect it [default: 204].
+    #[arg(long, env = "SMDP_NOTIFICATION_STATUS")]
+    pub notification_status: Option<u16>,
     /// Live sessions before initiateAuthentication answers busy [default: 10000].
     #[arg(long, env = "SMDP_MAX_SESSIONS")]
     pub max_sessions: Option<u64>,
@@ -230,6 +234,7 @@ impl Settings {
             seed: self.seed.or(other.seed),
             log_format: self.log_format.or(other.log_format),
             session_ttl: self.session_ttl.or(other.session_ttl),
+            notification_status: self.notification_status.or(other.notification_status),
             max_sessions: self.max_sessions.or(other.max_sessions),
             matching_id_guesses: self.matching_id_guesses.or(other.matching_id_guesses),
             sqlite_synchronous: self.sqlite_synchronous.or(other.sqlite_synchronous),
@@ -399,7 +404,13 @@ impl Config {
             },
             ..dl
         };
+        let notification_status = match s.notification_status {
+            None => dp.notification_status,
+            Some(n @ (200 | 204)) => n,
+            Some(n) => bail!("--notification-status {n}: 200 or 204"),
+        };
         let policy = Policy {
+            notification_status,
             session_ttl: s
                 .session_ttl
                 .map(Duration::from_secs)

@@ -364,6 +364,12 @@ struct AddArgs {
     /// Profile owner: `MCCMNC[:GID1[:GID2]]` (GIDs in hex).
     #[arg(long)]
     owner: Option<smdp_core::order_options::ProfileOwner>,
+    /// SGP.32 metadata: an emergency-call (eCall) profile (`true` or `false`).
+    #[arg(long)]
+    ecall_indication: Option<bool>,
+    /// SGP.32 metadata: the eUICC may fall back from this profile (`true` or `false`).
+    #[arg(long)]
+    fallback_allowed: Option<bool>,
     /// Notifications the eUICC sends: `enable,disable,delete[@address]` (repeatable;
     /// default enable, disable and delete to this SM-DP+; `none` for none).
     #[arg(long)]
@@ -655,6 +661,8 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 profile_class,
                 ppr,
                 owner,
+                ecall_indication,
+                fallback_allowed,
                 notify,
                 faults,
                 min_euicc_svn,
@@ -690,6 +698,8 @@ fn profile(cmd: ProfileCommand) -> Result<()> {
                 profile_class,
                 ppr: ppr.unwrap_or_default(),
                 owner,
+                ecall_indication,
+                fallback_allowed,
                 notifications,
                 requires: oo::DeviceRequirements {
                     min_euicc_svn,

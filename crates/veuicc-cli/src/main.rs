@@ -48,6 +48,10 @@ enum Command {
         out: PathBuf,
         #[arg(long)]
         seed: Option<u64>,
+        /// An SGP.32 v1.2 IoT eUICC: EUICCInfo2 with ipaMode and iotSpecificInfo, one CI
+        /// (`lpa` then presents a minimal IoT device: a TAC, no capabilities, no IMEI).
+        #[arg(long)]
+        sgp32: bool,
     },
     /// Serve lpac's stdio APDU driver protocol on standard input and output.
     LpacStdio {
@@ -113,6 +117,7 @@ fn main() -> Result<()> {
             default_dp,
             out,
             seed,
+            sgp32,
         } => {
             let curve = curve(&c)?;
             let pki = rsp_auth::pki::Pki::load(&pki)
@@ -138,6 +143,9 @@ fn main() -> Result<()> {
                 }
             };
             card.set_default_dp_address(default_dp);
+            if sgp32 {
+                card.make_sgp32();
+            }
             StateFile::create(&out, &card)?;
             println!("eid:   {}", card.eid());
             println!("state: {}", out.display());
@@ -214,6 +222,9 @@ fn main() -> Result<()> {
         Command::Show { state } => {
             let (_, card) = load(&state)?;
             println!("eid: {}", card.euicc.eid());
+            if card.euicc.is_sgp32() {
+                println!("kind: SGP.32 IoT eUICC");
+            }
             if *card.euicc.faults() != veuicc::CardFaults::default() {
                 println!("faults: {:?}", card.euicc.faults());
             }
@@ -221,12 +232,18 @@ fn main() -> Result<()> {
                 println!("default SM-DP+: {a}");
             }
             for p in card.euicc.installed_profiles() {
+                // SGP.32 profile metadata flags, when the SM-DP+ set them.
+                let flag = |name: &str, v: Option<bool>| {
+                    v.map(|v| format!("  {name} {v}")).unwrap_or_default()
+                };
                 println!(
-                    "profile {}  {:?}  {:?}  from {}",
+                    "profile {}  {:?}  {:?}  from {}{}{}",
                     p.header.iccid_digits(),
                     p.state,
                     p.metadata.service_provider_name,
-                    p.smdp_address
+                    p.smdp_address,
+                    flag("ecallIndication", p.metadata.ecall_indication),
+                    flag("fallbackAllowed", p.metadata.fallback_allowed),
                 );
             }
             for n in card.euicc.list_notifications() {

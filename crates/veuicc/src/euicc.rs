@@ -143,6 +143,8 @@ pub struct Euicc {
     /// The BF36 segments of a LoadBoundProfilePackage in progress (APDU level).
     pub(crate) bpp: Option<crate::es10::BppAssembly>,
     pub(crate) faults: CardFaults,
+    /// An SGP.32 IoT eUICC ([`Euicc::make_sgp32`]).
+    pub(crate) sgp32: bool,
 }
 
 impl core::fmt::Debug for Euicc {
@@ -260,7 +262,34 @@ impl Euicc {
             root_ds_address: ROOT_DS_ADDRESS.into(),
             bpp: None,
             faults: CardFaults::default(),
+            sgp32: false,
         })
+    }
+
+    /// Makes this an SGP.32 v1.2 IoT eUICC: EUICCInfo2 carries `ipaMode` (IPAd) and
+    /// `iotSpecificInfo` (SGP.32 1.2, eCall and fallback supported), the SVN is SGP.22 v2.5
+    /// (what SGP.32 v1.2 builds on), the category is basicEuicc, and the CI list for
+    /// verification is trimmed to the CI of the card's own chain, as constrained cards do.
+    /// Kept in the state file.
+    pub fn make_sgp32(&mut self) {
+        use rsp_asn1::auth::{EuiccCategory, IoTSpecificInfo, IpaMode};
+        let info = &mut self.info2;
+        info.svn = VersionType::from_parts(2, 5, 0);
+        info.euicc_category = Some(EuiccCategory::basicEuicc);
+        info.euicc_ci_pkid_list_for_verification = vec![self.signing_ci.clone()];
+        info.ipa_mode = Some(IpaMode::ipad);
+        info.iot_specific_info = Some(IoTSpecificInfo {
+            iot_version: vec![VersionType::from_parts(1, 2, 0)],
+            ecall_supported: Some(()),
+            fallback_supported: Some(()),
+            extensions: None,
+        });
+        self.sgp32 = true;
+    }
+
+    /// Whether this is an SGP.32 IoT eUICC ([`Euicc::make_sgp32`]).
+    pub fn is_sgp32(&self) -> bool {
+        self.sgp32
     }
 
     /// Uses `engine` for the BPP's AES (default: AES-NI where available).

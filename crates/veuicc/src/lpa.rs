@@ -48,6 +48,17 @@ pub fn default_device_info() -> DeviceInfo {
     }
 }
 
+/// What an SGP.32 IoT device (its IPA) sends: a TAC and nothing else, no radio
+/// capabilities and no IMEI. The SM-DP+ must not require what it leaves out.
+pub fn iot_device_info() -> DeviceInfo {
+    DeviceInfo {
+        tac: vec![0x35, 0x29, 0x06, 0x11].into(),
+        device_capabilities: DeviceCapabilities::default(),
+        imei: None,
+        extensions: None,
+    }
+}
+
 /// ctxParams1 for a download: the activation code's matching ID (or `None` for the default
 /// SM-DP+ / SM-DS case) and the device.
 pub fn ctx_params1(matching_id: Option<&str>, device_info: DeviceInfo) -> CtxParams1 {

@@ -43,6 +43,9 @@ pub struct CardState {
     /// Scripted misbehaviour ([`crate::CardFaults`]).
     #[serde(default, skip_serializing_if = "is_default")]
     pub faults: crate::CardFaults,
+    /// An SGP.32 IoT eUICC ([`crate::Euicc::make_sgp32`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sgp32: bool,
     pub profiles: Vec<ProfileRecord>,
     pub notifications: Vec<String>,
 }
@@ -97,6 +100,7 @@ impl Euicc {
             last_seq_number: self.last_seq_number,
             default_dp_address: self.default_dp_address.clone(),
             faults: self.faults.clone(),
+            sgp32: self.sgp32,
             profiles: self
                 .profiles
                 .iter()
@@ -156,6 +160,9 @@ impl Euicc {
         card.last_seq_number = s.last_seq_number;
         card.default_dp_address = s.default_dp_address.clone();
         card.faults = s.faults.clone();
+        if s.sgp32 {
+            card.make_sgp32();
+        }
         for (i, p) in s.profiles.iter().enumerate() {
             let field = |f: &str| format!("profiles[{i}].{f}");
             let metadata_der = unhex(&field("metadata"), &p.metadata)?;

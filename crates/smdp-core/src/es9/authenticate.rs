@@ -56,6 +56,7 @@ impl Smdp {
             ok.euicc_signature1.as_ref(),
             self.backend,
             "euiccSignature1",
+            ("euiccSigned1", ok.euicc_signed1.raw()),
         )?;
         // 6. What the eUICC signed matches the session.
         let signed1 = ok.euicc_signed1.value();
@@ -441,8 +442,8 @@ impl Smdp {
                 extensions: None,
             }),
             profile_policy_rules: (!o.ppr.is_empty()).then(|| NamedBits::from_bits(&o.ppr.bits())),
-            ecall_indication: None,
-            fallback_allowed: None,
+            ecall_indication: o.ecall_indication,
+            fallback_allowed: o.fallback_allowed,
             extensions: None,
         })
     }

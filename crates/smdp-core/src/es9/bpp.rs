@@ -53,6 +53,7 @@ impl Smdp {
             ok.euicc_signature2.as_ref(),
             self.backend,
             "euiccSignature2",
+            ("euiccSigned2", ok.euicc_signed2.raw()),
         )?;
         // 3. Same transaction.
         let signed2 = ok.euicc_signed2.value();

@@ -44,6 +44,10 @@ impl Smdp {
             ok.euicc_cancel_session_signature.as_ref(),
             self.backend,
             "euiccCancelSessionSignature",
+            (
+                "euiccCancelSessionSigned",
+                ok.euicc_cancel_session_signed.raw(),
+            ),
         )?;
         let signed = ok.euicc_cancel_session_signed.value();
         let keys = self.keys_for(&session.ci_pkid)?;

@@ -89,6 +89,9 @@ pub struct Policy {
     /// Failed matching-ID lookups tolerated per client network and per EID before 8.2.6/6.4
     /// ([`guesses`]); `None` counts nothing.
     pub matching_id_guesses: Option<guesses::GuessLimit>,
+    /// The HTTP status of handleNotification's empty answer: 204 (SGP.22 6.5.2.4, digest
+    /// §1.2), or 200 for clients (some eIMs, SGP.32) that expect it.
+    pub notification_status: u16,
 }
 
 impl Default for Policy {
@@ -98,6 +101,7 @@ impl Default for Policy {
             max_sessions: 10_000,
             max_cc_attempts: 3,
             matching_id_guesses: Some(guesses::GuessLimit::default()),
+            notification_status: 204,
         }
     }
 }
@@ -403,15 +407,39 @@ fn free_non_volatile_memory(ext: &[u8]) -> Option<u64> {
 }
 
 /// Verifies an eUICC signature (raw r‖s) over `msg`: 8.1/6.1 otherwise.
+///
+/// `signed` names the signed structure and gives its TLV as received. A relay that decodes
+/// and re-encodes what the eUICC signed (an eIM dropping a field it does not know, SGP.32)
+/// breaks the signature without any key being wrong, so the failure names the structure and
+/// the SHA-256 of the bytes that arrived: compared with the eUICC's own, it tells a relay
+/// problem from a key problem.
 fn verify_euicc_signature(
     key: &rsp_auth::PublicKey,
     msg: &[u8],
     sig: &[u8],
     backend: Backend,
     what: &str,
+    (structure, received): (&str, &[u8]),
 ) -> Result<(), Failure> {
-    key.verify_raw(msg, sig, backend)
-        .map_err(|e| Failure::new(Code::EuiccSignatureInvalid, format!("{what}: {e}")))
+    key.verify_raw(msg, sig, backend).map_err(|e| {
+        let digest = hex::encode_upper(<sha2::Sha256 as sha2::Digest>::digest(received));
+        tracing::warn!(
+            signature = what,
+            structure,
+            bytes = received.len(),
+            sha256 = %digest,
+            error = %e,
+            "eUICC signature does not verify over the structure as received \
+             (re-encoded by a relay, or another key)"
+        );
+        Failure::new(
+            Code::EuiccSignatureInvalid,
+            format!(
+                "{what} over {structure} as received ({} bytes, SHA-256 {digest}): {e}",
+                received.len()
+            ),
+        )
+    })
 }
 
 fn octet16(b: &[u8; 16]) -> Result<Octet16, Failure> {

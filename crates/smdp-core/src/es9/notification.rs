@@ -37,6 +37,10 @@ impl Smdp {
                     pir.euicc_sign_pir.as_ref(),
                     self.backend,
                     "euiccSignPIR",
+                    (
+                        "profileInstallationResultData",
+                        pir.profile_installation_result_data.raw(),
+                    ),
                 )?;
                 if let Some(crate::faults::Action::IgnorePir | crate::faults::Action::RefusePir) =
                     self.fault(
@@ -131,6 +135,7 @@ impl Smdp {
                     n.euicc_notification_signature.as_ref(),
                     self.backend,
                     "euiccNotificationSignature",
+                    ("tbsOtherNotification", n.tbs_other_notification.raw()),
                 )?;
                 let meta = n.tbs_other_notification.value();
                 let operation =

@@ -21,3 +21,4 @@ mod rest;
 mod sdk;
 mod security;
 mod serve;
+mod sgp32;
