@@ -12,15 +12,15 @@ struct Encoded {
     hex: String,
 }
 
-#[test]
-fn asn1tools_encodes_every_sample_like_we_do() {
-    let Some(shared) = crate::common::shared_dir() else {
-        return;
-    };
+/// What `xcheck.py ARGS` prints; `None` (with a notice) when `../shared` or, outside CI,
+/// asn1tools is missing.
+pub(crate) fn xcheck(args: &[&str]) -> Option<Vec<u8>> {
+    let shared = crate::common::shared_dir()?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/asn1tools/xcheck.py");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(&python)
         .arg(script)
+        .args(args)
         .env("RSP_SHARED_DIR", &shared)
         .output()
         .unwrap_or_else(|e| panic!("running {python} {script}: {e}"));
@@ -30,11 +30,19 @@ fn asn1tools_encodes_every_sample_like_we_do() {
             && std::env::var("RSP_REQUIRE_SHARED").as_deref() != Ok("1")
         {
             eprintln!("NOTICE: Python asn1tools not installed (pip install asn1tools); skipping");
-            return;
+            return None;
         }
-        panic!("xcheck.py failed:\n{stderr}");
+        panic!("xcheck.py {args:?} failed:\n{stderr}");
     }
-    let theirs: BTreeMap<String, Encoded> = serde_json::from_slice(&out.stdout).unwrap();
+    Some(out.stdout)
+}
+
+#[test]
+fn asn1tools_encodes_every_sample_like_we_do() {
+    let Some(out) = xcheck(&[]) else {
+        return;
+    };
+    let theirs: BTreeMap<String, Encoded> = serde_json::from_slice(&out).unwrap();
 
     let ours = crate::common::samples();
     let mut failures = Vec::new();

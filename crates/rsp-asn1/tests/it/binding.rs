@@ -4,7 +4,6 @@
 //! implicitly tagged reference to a tagged CHOICE) must read back to the same message.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use rsp_asn1::binding::*;
 use rsp_asn1::es9::{
@@ -22,25 +21,8 @@ struct Theirs {
 }
 
 fn asn1tools() -> Option<BTreeMap<String, Theirs>> {
-    let shared = common::shared_dir()?;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/asn1tools/xcheck.py");
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .args([script, "binding"])
-        .env("RSP_SHARED_DIR", &shared)
-        .output()
-        .unwrap_or_else(|e| panic!("running {python} {script}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        if stderr.contains("No module named 'asn1tools'")
-            && std::env::var("RSP_REQUIRE_SHARED").as_deref() != Ok("1")
-        {
-            eprintln!("NOTICE: Python asn1tools not installed; skipping");
-            return None;
-        }
-        panic!("xcheck.py binding failed:\n{stderr}");
-    }
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let out = crate::asn1tools_xcheck::xcheck(&["binding"])?;
+    Some(serde_json::from_slice(&out).unwrap())
 }
 
 /// The DER of another sample (already held to asn1tools by `asn1tools_xcheck`).
